@@ -1,0 +1,7 @@
+import { getProject } from '../../domain/projects';
+import { httpHandler, idParam } from '../../shared/http';
+
+export const handler = httpHandler({}, async (request) => ({
+  status: 200,
+  body: await getProject(request.caller, idParam(request, 'projectId', 'Project')),
+}));

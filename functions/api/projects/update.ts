@@ -1,0 +1,8 @@
+import { updateProject } from '../../domain/projects';
+import { UpdateProjectBody } from '../../domain/schemas';
+import { httpHandler, idParam } from '../../shared/http';
+
+export const handler = httpHandler({ body: UpdateProjectBody }, async (request) => ({
+  status: 200,
+  body: await updateProject(request.caller, request.requestId, idParam(request, 'projectId', 'Project'), request.body),
+}));

@@ -1,0 +1,7 @@
+import { etagOf, getTask } from '../../domain/tasks';
+import { httpHandler, idParam } from '../../shared/http';
+
+export const handler = httpHandler({}, async (request) => {
+  const task = await getTask(request.caller, idParam(request, 'taskId', 'Task'));
+  return { status: 200, body: task, headers: { ETag: etagOf(task) } };
+});

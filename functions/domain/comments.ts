@@ -1,0 +1,47 @@
+import { db, read } from '../shared/db';
+import { notFound } from '../shared/problem';
+import { appendEvent, eventParams } from './events';
+import { decodeCursor, page } from './pagination';
+import type { CommentDto } from './schemas';
+import type { Caller } from './tenancy';
+
+export async function createComment(caller: Caller, requestId: string, taskId: string, body: string): Promise<CommentDto> {
+  try {
+    const { rows } = await db.query<{ doc: CommentDto }>(
+      `WITH task AS (
+         SELECT id, project_id FROM tasks WHERE organization_id = $1 AND id = $4
+       ), inserted AS (
+         INSERT INTO comments (organization_id, task_id, author_id, body) SELECT $1, task.id, $2, $5 FROM task
+         RETURNING id, comment_json(comments) AS doc
+       ), changed AS (
+         SELECT inserted.id, task.project_id, inserted.doc FROM inserted, task
+       ), ${appendEvent('comment.created')}
+       SELECT doc FROM changed`,
+      [...eventParams(caller, requestId), taskId, body],
+    );
+    if (!rows[0]) throw notFound('Task');
+    return rows[0].doc;
+  } catch (error) {
+    // The task was deleted between the read and the insert of this same statement.
+    if ((error as { code?: string }).code === '23503') throw notFound('Task');
+    throw error;
+  }
+}
+
+export async function listComments(caller: Caller, taskId: string, limit: number, cursor?: string) {
+  const after = decodeCursor(cursor);
+  const { rows } = await read<{ doc: CommentDto | null }>(
+    `SELECT c.doc FROM tasks t
+     LEFT JOIN LATERAL (
+       SELECT comment_json(c) AS doc FROM comments c
+       WHERE c.task_id = t.id
+         AND ($3::timestamptz IS NULL OR (c.created_at, c.id) > ($3::timestamptz, $4::uuid))
+       ORDER BY c.created_at, c.id
+       LIMIT $5
+     ) c ON true
+     WHERE t.organization_id = $1 AND t.id = $2`,
+    [caller.orgId, taskId, after?.createdAt ?? null, after?.id ?? null, limit + 1],
+  );
+  if (rows.length === 0) throw notFound('Task');
+  return page(rows.flatMap((row) => (row.doc ? [row.doc] : [])), limit);
+}

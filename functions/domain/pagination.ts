@@ -1,0 +1,31 @@
+import { Problem } from '../shared/problem';
+
+/** Keyset position: the last item's creation time (microseconds) and id. Opaque to clients. */
+interface Position {
+  createdAt: string;
+  id: string;
+}
+
+export function encodeCursor(item: Position): string {
+  return Buffer.from(JSON.stringify([item.createdAt, item.id])).toString('base64url');
+}
+
+export function decodeCursor(cursor: string | undefined): Position | null {
+  if (cursor === undefined) return null;
+  try {
+    const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
+    if (typeof createdAt === 'string' && typeof id === 'string' && !Number.isNaN(Date.parse(createdAt)) && /^[0-9a-f-]{36}$/.test(id)) {
+      return { createdAt, id };
+    }
+  } catch {
+    // fall through to the 400 below
+  }
+  throw new Problem(400, 'INVALID_CURSOR', 'The cursor is not one this API returned');
+}
+
+/** Fetch `limit + 1` rows; the extra one only tells whether there is a next page. */
+export function page<T extends Position>(rows: T[], limit: number): { items: T[]; nextCursor: string | null } {
+  const items = rows.slice(0, limit);
+  const last = items.at(-1);
+  return { items, nextCursor: rows.length > limit && last ? encodeCursor(last) : null };
+}

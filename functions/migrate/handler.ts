@@ -1,0 +1,61 @@
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import pg from 'pg';
+import { loadMigrations, migrate } from '../db/migrator';
+import { requiredEnv } from '../shared/env';
+import { logger } from '../shared/logger';
+
+interface DbSecret {
+  username: string;
+  password: string;
+  host?: string;
+  port?: number;
+  dbname?: string;
+}
+
+const secrets = new SecretsManagerClient({});
+
+async function secret(arn: string): Promise<DbSecret> {
+  const { SecretString } = await secrets.send(new GetSecretValueCommand({ SecretId: arn }));
+  return JSON.parse(SecretString ?? '{}') as DbSecret;
+}
+
+/**
+ * Deploy-time job (a CDK trigger that runs before the API functions are updated): connects to the
+ * instance as the owner, makes sure the application role exists with its limits and grants, and
+ * applies pending migrations. A failure fails the deployment, so new code never meets an old schema.
+ */
+export async function handler(): Promise<{ applied: string[] }> {
+  const owner = await secret(requiredEnv('DB_MASTER_SECRET_ARN'));
+  const client = new pg.Client({
+    host: process.env.DB_HOST ?? owner.host,
+    port: Number(process.env.DB_PORT ?? owner.port ?? 5432),
+    database: process.env.DB_NAME ?? owner.dbname,
+    user: owner.username,
+    password: owner.password,
+    ssl: { rejectUnauthorized: true },
+    connectionTimeoutMillis: 10_000,
+  });
+  await client.connect();
+  try {
+    const applied = await migrate(client, await loadMigrations());
+    await grantApplicationRole(client, await secret(requiredEnv('DB_APP_SECRET_ARN')));
+    logger.info('migrations applied', { applied });
+    return { applied };
+  } finally {
+    await client.end();
+  }
+}
+
+/** The role the API uses through RDS Proxy: data access only, and timeouts set on the role, not per session. */
+async function grantApplicationRole(client: pg.Client, app: DbSecret): Promise<void> {
+  const role = client.escapeIdentifier(app.username);
+  const password = client.escapeLiteral(app.password);
+  const { rowCount } = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [app.username]);
+  await client.query(`${rowCount ? 'ALTER' : 'CREATE'} ROLE ${role} WITH LOGIN PASSWORD ${password}`);
+  await client.query(`ALTER ROLE ${role} SET statement_timeout = '10s'`);
+  await client.query(`ALTER ROLE ${role} SET idle_in_transaction_session_timeout = '30s'`);
+  await client.query(`GRANT USAGE ON SCHEMA public TO ${role}`);
+  await client.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${role}`);
+  await client.query(`GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO ${role}`);
+}
+

@@ -1,0 +1,151 @@
+import { randomUUID } from 'node:crypto';
+import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { z, type ZodType } from 'zod';
+import { logger } from './logger';
+import { Problem, problemBody } from './problem';
+import { ensureMember, type Caller } from '../domain/tenancy';
+
+/** Larger bodies are refused before parsing; the largest valid task is far below this. */
+export const MAX_BODY_BYTES = 64 * 1024;
+
+export interface HttpRequest<Body, Query> {
+  body: Body;
+  query: Query;
+  params: Record<string, string>;
+  headers: Record<string, string>;
+  caller: Caller;
+  requestId: string;
+}
+
+export interface HttpResponse {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+interface Schemas<Body extends ZodType | undefined, Query extends ZodType | undefined> {
+  body?: Body;
+  query?: Query;
+  /** Public routes (health) have no caller. */
+  public?: boolean;
+}
+
+type Parsed<S> = S extends ZodType ? z.output<S> : undefined;
+
+/**
+ * A REST handler: request id and logging, caller from the authorizer, body and query validated,
+ * every failure answered as problem+json. The function passed in holds only the route's own logic.
+ */
+export function httpHandler<Body extends ZodType | undefined = undefined, Query extends ZodType | undefined = undefined>(
+  schemas: Schemas<Body, Query>,
+  handle: (request: HttpRequest<Parsed<Body>, Parsed<Query>>) => Promise<HttpResponse>,
+) {
+  return middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .handler(async (event) => {
+      const headers = lowerCaseHeaders(event.headers);
+      const requestId = headers['x-request-id'] || randomUUID();
+      logger.setCorrelationId(requestId);
+      try {
+        const caller = schemas.public ? (undefined as unknown as Caller) : await callerOf(event);
+        const response = await handle({
+          body: (schemas.body ? parse(schemas.body, readJson(event, headers), 'body') : undefined) as Parsed<Body>,
+          query: (schemas.query ? parse(schemas.query, event.queryStringParameters ?? {}, 'query') : undefined) as Parsed<Query>,
+          params: (event.pathParameters ?? {}) as Record<string, string>,
+          headers,
+          caller,
+          requestId,
+        });
+        return respond(response, requestId);
+      } catch (error) {
+        return respondWithProblem(error, requestId);
+      }
+    });
+}
+
+function respond({ status, body, headers = {} }: HttpResponse, requestId: string): APIGatewayProxyResult {
+  logger.info('request completed', { status });
+  return {
+    statusCode: status,
+    headers: {
+      ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+      ...headers,
+      'X-Request-Id': requestId,
+    },
+    body: body === undefined ? '' : JSON.stringify(body),
+  };
+}
+
+function respondWithProblem(error: unknown, requestId: string): APIGatewayProxyResult {
+  const problem = error instanceof Problem ? error : new Problem(500, 'INTERNAL_ERROR', 'Internal error');
+  if (problem.status >= 500) logger.error('request failed', { status: problem.status, error });
+  else logger.info('request refused', { status: problem.status, code: problem.code });
+  return {
+    statusCode: problem.status,
+    headers: { 'Content-Type': 'application/problem+json', ...problem.headers, 'X-Request-Id': requestId },
+    body: JSON.stringify(problemBody(problem, requestId)),
+  };
+}
+
+function lowerCaseHeaders(headers: APIGatewayProxyEvent['headers']): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) if (value !== undefined) out[name.toLowerCase()] = value;
+  return out;
+}
+
+function readJson(event: APIGatewayProxyEvent, headers: Record<string, string>): unknown {
+  const contentType = headers['content-type'];
+  if (contentType && !/^application\/([\w.+-]+\+)?json\b/i.test(contentType)) {
+    throw new Problem(415, 'UNSUPPORTED_MEDIA_TYPE', 'Request body must be application/json');
+  }
+  const raw = event.isBase64Encoded && event.body ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+  if (!raw) throw new Problem(400, 'MALFORMED_JSON', 'Request body is missing', 'Send a JSON object');
+  if (Buffer.byteLength(raw, 'utf8') > MAX_BODY_BYTES) {
+    throw new Problem(400, 'PAYLOAD_TOO_LARGE', 'Request body is too large', `The limit is ${MAX_BODY_BYTES} bytes`);
+  }
+  try {
+    return JSON.parse(raw);
+  } catch (error) {
+    throw new Problem(400, 'MALFORMED_JSON', 'Request body is not valid JSON', (error as Error).message);
+  }
+}
+
+function parse<S extends ZodType>(schema: S, input: unknown, where: 'body' | 'query'): z.output<S> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  throw new Problem(400, 'VALIDATION_FAILED', `Request ${where} is invalid`, undefined, {
+    errors: result.error.issues.map((issue) => ({
+      path: [where, ...issue.path.map(String)].join('.'),
+      message: issue.message,
+    })),
+  });
+}
+
+async function callerOf(event: APIGatewayProxyEvent): Promise<Caller> {
+  const context = event.requestContext.authorizer ?? {};
+  const orgId = context.orgId as string | undefined;
+  const userId = context.userId as string | undefined;
+  // Unreachable behind the authorizer; refuse rather than run a route without a tenant.
+  if (!orgId || !userId) throw new Problem(401, 'UNAUTHORIZED', 'Missing caller identity');
+  const caller: Caller = {
+    orgId,
+    userId,
+    role: context.role === 'admin' ? 'admin' : 'member',
+    email: (context.email as string | undefined) || undefined,
+    name: (context.name as string | undefined) || undefined,
+  };
+  await ensureMember(caller);
+  logger.appendKeys({ orgId, userId });
+  return caller;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A path id; one that is not a UUID cannot name anything, so it is a 404 like any unknown id. */
+export function idParam(request: { params: Record<string, string> }, name: string, what: string): string {
+  const value = request.params[name];
+  if (!value || !UUID.test(value)) throw new Problem(404, 'NOT_FOUND', `${what} not found`);
+  return value.toLowerCase();
+}

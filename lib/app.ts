@@ -1,0 +1,113 @@
+import * as s from '../functions/domain/schemas';
+import type { AppDeclaration, FunctionDeclaration, RouteDeclaration } from './declaration';
+
+// The one declaration of TaskFlow: the CDK stacks, the local runtime and the OpenAPI document
+// are all built from it. Adding a route is one entry in `routes` (plus its handler file).
+
+const api = (entry: string, description: string): FunctionDeclaration => ({
+  entry: `functions/api/${entry}.ts`,
+  description,
+  needs: ['database'],
+});
+
+const ifMatch = { 'If-Match': 'The task ETag; the alternative to `version` in the body' };
+const etag = { ETag: 'The task version, for If-Match' };
+
+const routes = [
+  {
+    method: 'GET', path: '/health', operationId: 'getHealth', auth: 'none',
+    summary: 'Liveness of the API and each dependency (503 when the database does not answer)',
+    function: { ...api('health/get', 'Health check'), timeoutSeconds: 10 },
+    response: { status: 200, body: s.Health }, errors: [503],
+  },
+  {
+    method: 'POST', path: '/projects', operationId: 'createProject', auth: 'jwt',
+    summary: 'Create a project', function: api('projects/create', 'Create a project'),
+    request: { body: s.CreateProjectBody }, response: { status: 201, body: s.Project },
+  },
+  {
+    method: 'GET', path: '/projects', operationId: 'listProjects', auth: 'jwt',
+    summary: 'List the organization\'s projects', function: api('projects/list', 'List projects'),
+    request: { query: s.ListProjectsQuery }, response: { status: 200, body: s.ProjectPage },
+  },
+  {
+    method: 'GET', path: '/projects/{projectId}', operationId: 'getProject', auth: 'jwt',
+    summary: 'Get a project', function: api('projects/get', 'Get a project'),
+    response: { status: 200, body: s.Project }, errors: [404],
+  },
+  {
+    method: 'PATCH', path: '/projects/{projectId}', operationId: 'updateProject', auth: 'jwt',
+    summary: 'Rename or describe a project', function: api('projects/update', 'Update a project'),
+    request: { body: s.UpdateProjectBody }, response: { status: 200, body: s.Project }, errors: [404],
+  },
+  {
+    method: 'POST', path: '/projects/{projectId}/tasks', operationId: 'createTask', auth: 'jwt',
+    summary: 'Create a task in a project', function: api('tasks/create', 'Create a task'),
+    request: { body: s.CreateTaskBody }, response: { status: 201, body: s.Task, headers: etag }, errors: [404, 422],
+  },
+  {
+    method: 'GET', path: '/projects/{projectId}/tasks', operationId: 'listTasks', auth: 'jwt',
+    summary: 'List a project\'s tasks (filters, cursor pagination)', function: api('tasks/list', 'List tasks'),
+    request: { query: s.ListTasksQuery }, response: { status: 200, body: s.TaskPage }, errors: [404],
+  },
+  {
+    method: 'GET', path: '/tasks/{taskId}', operationId: 'getTask', auth: 'jwt',
+    summary: 'Get a task', function: api('tasks/get', 'Get a task'),
+    response: { status: 200, body: s.Task, headers: etag }, errors: [404],
+  },
+  {
+    method: 'PATCH', path: '/tasks/{taskId}', operationId: 'updateTask', auth: 'jwt',
+    summary: 'Update a task (optimistic concurrency: `version` in the body or If-Match)',
+    function: api('tasks/update', 'Update a task'),
+    request: { body: s.UpdateTaskBody, headers: ifMatch },
+    response: { status: 200, body: s.Task, headers: etag }, errors: [404, 409, 422, 428],
+  },
+  {
+    method: 'DELETE', path: '/tasks/{taskId}', operationId: 'deleteTask', auth: 'jwt',
+    summary: 'Delete a task and its comments', function: api('tasks/delete', 'Delete a task'),
+    response: { status: 204 }, errors: [404],
+  },
+  {
+    method: 'POST', path: '/tasks/{taskId}/comments', operationId: 'createComment', auth: 'jwt',
+    summary: 'Comment on a task', function: api('comments/create', 'Create a comment'),
+    request: { body: s.CreateCommentBody }, response: { status: 201, body: s.Comment }, errors: [404],
+  },
+  {
+    method: 'GET', path: '/tasks/{taskId}/comments', operationId: 'listComments', auth: 'jwt',
+    summary: 'List a task\'s comments, oldest first', function: api('comments/list', 'List comments'),
+    request: { query: s.ListCommentsQuery }, response: { status: 200, body: s.CommentPage }, errors: [404],
+  },
+  {
+    method: 'GET', path: '/search', operationId: 'search', auth: 'jwt',
+    summary: 'Full-text search over the organization\'s tasks and comments',
+    function: api('search/get', 'Search tasks and comments'),
+    request: { query: s.SearchQuery }, response: { status: 200, body: s.SearchResults },
+  },
+] as const satisfies readonly RouteDeclaration[];
+
+export const taskflow = {
+  name: 'TaskFlow',
+  functions: {
+    authorizer: {
+      entry: 'functions/authorizer/handler.ts',
+      description: 'Verifies RS256 bearer JWTs against the issuer JWKS',
+      memoryMb: 256,
+      timeoutSeconds: 10,
+      needs: [],
+    },
+    migrate: {
+      entry: 'functions/migrate/handler.ts',
+      description: 'Applies SQL migrations during deploy, before new API code takes traffic',
+      timeoutSeconds: 300,
+      needs: ['database-admin'],
+    },
+  },
+  routes,
+  tables: {
+    idempotency: {
+      partitionKey: 'id',
+      timeToLiveAttribute: 'expiration',
+      description: 'Powertools idempotency records (Idempotency-Key), kept 24 h',
+    },
+  },
+} as const satisfies AppDeclaration;
