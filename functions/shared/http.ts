@@ -7,6 +7,12 @@ import { logger } from './logger';
 import { Problem, problemBody } from './problem';
 import { ensureMember, type Caller } from '../domain/tenancy';
 
+// Bearer tokens, not cookies, so any origin may call; the browser may read these headers.
+const CORS = {
+  'Access-Control-Allow-Origin': '*',
+  'Access-Control-Expose-Headers': 'ETag, Location, Retry-After, X-Request-Id, Idempotent-Replayed',
+};
+
 /** Larger bodies are refused before parsing; the largest valid task is far below this. */
 export const MAX_BODY_BYTES = 64 * 1024;
 
@@ -46,7 +52,8 @@ export function httpHandler<Body extends ZodType | undefined = undefined, Query 
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .handler(async (event) => {
       const headers = lowerCaseHeaders(event.headers);
-      const requestId = headers['x-request-id'] || randomUUID();
+      // The caller's id, else API Gateway's own (it is also in the gateway's access log).
+      const requestId = headers['x-request-id'] || event.requestContext?.requestId || randomUUID();
       logger.setCorrelationId(requestId);
       try {
         const caller = schemas.public ? (undefined as unknown as Caller) : await callerOf(event);
@@ -72,6 +79,7 @@ function respond({ status, body, headers = {} }: HttpResponse, requestId: string
     headers: {
       ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
       ...headers,
+      ...CORS,
       'X-Request-Id': requestId,
     },
     body: body === undefined ? '' : JSON.stringify(body),
@@ -84,7 +92,7 @@ function respondWithProblem(error: unknown, requestId: string): APIGatewayProxyR
   else logger.info('request refused', { status: problem.status, code: problem.code });
   return {
     statusCode: problem.status,
-    headers: { 'Content-Type': 'application/problem+json', ...problem.headers, 'X-Request-Id': requestId },
+    headers: { 'Content-Type': 'application/problem+json', ...problem.headers, ...CORS, 'X-Request-Id': requestId },
     body: JSON.stringify(problemBody(problem, requestId)),
   };
 }

@@ -98,25 +98,25 @@ CREATE FUNCTION api_timestamp(ts timestamptz) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"');
 
-CREATE FUNCTION project_json(p projects) RETURNS jsonb
+CREATE FUNCTION project_json(p projects) RETURNS json
 LANGUAGE sql STABLE PARALLEL SAFE
-RETURN jsonb_build_object(
+RETURN json_build_object(
   'id', p.id, 'name', p.name, 'description', p.description, 'createdBy', p.created_by,
   'createdAt', api_timestamp(p.created_at), 'updatedAt', api_timestamp(p.updated_at)
 );
 
-CREATE FUNCTION task_json(t tasks) RETURNS jsonb
+CREATE FUNCTION task_json(t tasks) RETURNS json
 LANGUAGE sql STABLE PARALLEL SAFE
-RETURN jsonb_build_object(
+RETURN json_build_object(
   'id', t.id, 'projectId', t.project_id, 'title', t.title, 'description', t.description,
   'status', t.status, 'priority', t.priority, 'assigneeId', t.assignee_id,
-  'dueDate', to_char(t.due_date, 'YYYY-MM-DD'), 'labels', to_jsonb(t.labels), 'version', t.version,
+  'dueDate', to_char(t.due_date, 'YYYY-MM-DD'), 'labels', to_json(t.labels), 'version', t.version,
   'createdBy', t.created_by, 'createdAt', api_timestamp(t.created_at), 'updatedAt', api_timestamp(t.updated_at)
 );
 
-CREATE FUNCTION comment_json(c comments) RETURNS jsonb
+CREATE FUNCTION comment_json(c comments) RETURNS json
 LANGUAGE sql STABLE PARALLEL SAFE
-RETURN jsonb_build_object(
+RETURN json_build_object(
   'id', c.id, 'taskId', c.task_id, 'authorId', c.author_id, 'body', c.body,
   'createdAt', api_timestamp(c.created_at)
 );

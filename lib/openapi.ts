@@ -1,0 +1,84 @@
+import { z, type ZodType } from 'zod';
+import { Problem } from '../functions/domain/schemas';
+import type { AppDeclaration, RouteDeclaration } from './declaration';
+
+const ERROR_DESCRIPTIONS: Record<number, string> = {
+  400: 'Invalid input (malformed JSON, wrong types, unknown fields, body over 64 KiB, bad cursor)',
+  401: 'Missing, expired or invalid bearer token',
+  404: 'Not found in the caller\'s organization',
+  409: 'VERSION_CONFLICT: the task changed since the version sent; `current` holds it',
+  415: 'The body is not JSON',
+  422: 'Semantically invalid (e.g. ASSIGNEE_NOT_MEMBER)',
+  428: 'PRECONDITION_REQUIRED: send `version` or If-Match',
+  500: 'INTERNAL_ERROR',
+  503: 'A dependency is unavailable (Retry-After)',
+};
+
+const schema = (type: ZodType) => z.toJSONSchema(type, { io: 'input', unrepresentable: 'any' });
+const outputSchema = (type: ZodType) => z.toJSONSchema(type, { io: 'output', unrepresentable: 'any' });
+
+/** The OpenAPI 3.1 document of the REST API, generated from the declaration and its zod schemas. */
+export function openApiDocument(app: AppDeclaration) {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const route of app.routes) {
+    (paths[route.path] ??= {})[route.method.toLowerCase()] = operation(route);
+  }
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: `${app.name} API`,
+      version: '1.0.0',
+      description:
+        'Errors are application/problem+json (RFC 9457) with a stable `code`. Every response carries X-Request-Id ' +
+        '(the caller\'s, else generated). Lists use cursor pagination: pass `nextCursor` back as `cursor`.',
+    },
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT (RS256; org_id and sub claims)' } },
+      schemas: { Problem: outputSchema(Problem) },
+      headers: { 'X-Request-Id': { schema: { type: 'string' }, description: 'Correlation id of this request' } },
+    },
+    paths,
+  };
+}
+
+function operation(route: RouteDeclaration) {
+  const pathParams = [...route.path.matchAll(/\{(\w+)\}/g)].map(([, name]) => ({
+    name, in: 'path', required: true, schema: { type: 'string', format: 'uuid' },
+  }));
+  const query = route.request?.query ? schema(route.request.query) : undefined;
+  const queryParams = Object.entries((query?.properties ?? {}) as Record<string, object>).map(([name, property]) => ({
+    name, in: 'query', required: (query?.required as string[] | undefined)?.includes(name) ?? false, schema: property,
+  }));
+  const headerParams = Object.entries(route.request?.headers ?? {}).map(([name, description]) => ({
+    name, in: 'header', required: false, description, schema: { type: 'string' },
+  }));
+  const errors = [400, ...(route.auth === 'jwt' ? [401] : []), ...(route.errors ?? []), 500];
+  return {
+    operationId: route.operationId,
+    summary: route.summary,
+    ...(route.auth === 'jwt' ? { security: [{ bearer: [] }] } : { security: [] }),
+    parameters: [...pathParams, ...queryParams, ...headerParams, { name: 'X-Request-Id', in: 'header', required: false, schema: { type: 'string' } }],
+    ...(route.request?.body
+      ? { requestBody: { required: true, content: { 'application/json': { schema: schema(route.request.body) } } } }
+      : {}),
+    responses: {
+      [route.response.status]: {
+        description: 'Success',
+        headers: {
+          'X-Request-Id': { $ref: '#/components/headers/X-Request-Id' },
+          ...Object.fromEntries(Object.entries(route.response.headers ?? {}).map(([name, description]) => [name, { description, schema: { type: 'string' } }])),
+        },
+        ...(route.response.body ? { content: { 'application/json': { schema: outputSchema(route.response.body) } } } : {}),
+      },
+      ...Object.fromEntries(
+        [...new Set(errors)].map((status) => [
+          status,
+          {
+            description: ERROR_DESCRIPTIONS[status] ?? 'Error',
+            content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
+          },
+        ]),
+      ),
+    },
+  };
+}
