@@ -51,7 +51,9 @@ function getPool(): pg.Pool {
       keepAlive: true,
     });
     // A connection that dies while idle must not crash the process; the pool replaces it.
-    pool.on('error', (error) => logger.warn('idle database connection failed', { error }));
+    pool.on('error', ({ name, message, code }: Error & { code?: string }) =>
+      logger.warn('idle database connection failed', { error: { name, message, code } }),
+    );
   }
   return pool;
 }
@@ -62,7 +64,10 @@ const CONNECTION_ERRORS = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', '57P01
 export function isConnectionError(error: unknown): boolean {
   const code = (error as { code?: string } | undefined)?.code;
   const message = (error as Error | undefined)?.message ?? '';
-  return (code !== undefined && CONNECTION_ERRORS.has(code)) || /Connection terminated/.test(message);
+  return (
+    (code !== undefined && CONNECTION_ERRORS.has(code)) ||
+    /Connection terminated|timeout exceeded when trying to connect|Query read timeout/.test(message)
+  );
 }
 
 export const db: Database = {

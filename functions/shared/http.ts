@@ -3,6 +3,7 @@ import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { z, type ZodType } from 'zod';
+import { isConnectionError } from './db';
 import { logger } from './logger';
 import { Problem, problemBody } from './problem';
 import { ensureMember, type Caller } from '../domain/tenancy';
@@ -87,7 +88,13 @@ function respond({ status, body, headers = {} }: HttpResponse, requestId: string
 }
 
 function respondWithProblem(error: unknown, requestId: string): APIGatewayProxyResult {
-  const problem = error instanceof Problem ? error : new Problem(500, 'INTERNAL_ERROR', 'Internal error');
+  const problem =
+    error instanceof Problem
+      ? error
+      : isConnectionError(error)
+        ? // The outcome of a write is unknown; a retry with the same Idempotency-Key is safe.
+          new Problem(503, 'DATABASE_UNAVAILABLE', 'The database is unavailable; retry shortly', undefined, {}, { 'Retry-After': '1' })
+        : new Problem(500, 'INTERNAL_ERROR', 'Internal error');
   if (problem.status >= 500) logger.error('request failed', { status: problem.status, error });
   else logger.info('request refused', { status: problem.status, code: problem.code });
   return {

@@ -1,4 +1,7 @@
-import { inject } from 'vitest';
+import { afterAll, inject } from 'vitest';
+import { closeDatabase } from '../../functions/shared/db';
 
 // Handlers read DATABASE_URL when they first query, as in Lambda.
 process.env.DATABASE_URL = inject('databaseUrl');
+
+afterAll(closeDatabase);

@@ -1,0 +1,164 @@
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as rds from 'aws-cdk-lib/aws-rds';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { NagSuppressions } from 'cdk-nag';
+import { Construct } from 'constructs';
+import type { Network } from './network';
+
+export interface DatabaseProps {
+  readonly network: Network;
+  /** @default db.t4g.medium */
+  readonly instanceType?: ec2.InstanceType;
+  /** @default one month */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+const POSTGRES_LOGS = ['postgresql', 'upgrade'] as const;
+
+/**
+ * PostgreSQL (Multi-AZ, encrypted, IAM auth, TLS forced) behind RDS Proxy.
+ *
+ * Two roles: the master user (owner of the schema, used only by the deploy-time migrate function,
+ * which connects to the instance directly) and `taskflow_app` (data access only, used by the API
+ * through the proxy with IAM authentication). Each kind of client gets its own security group.
+ */
+export class Database extends Construct {
+  static readonly DATABASE_NAME = 'taskflow';
+  static readonly APP_USER = 'taskflow_app';
+  static readonly MASTER_USER = 'taskflow_admin';
+  static readonly PORT = 5432;
+
+  readonly vpc: ec2.IVpc;
+  /** Where database clients (Lambda functions) run. */
+  readonly clientSubnets: ec2.SubnetSelection;
+  readonly instance: rds.DatabaseInstance;
+  readonly proxy: rds.DatabaseProxy;
+  /** Master credentials, rotated every 30 days. */
+  readonly masterSecret: secretsmanager.ISecret;
+  /** `taskflow_app` credentials: the proxy logs in with them; the migrate function sets the role's password from them. */
+  readonly appSecret: secretsmanager.ISecret;
+  /** Functions in this group may connect to the proxy (and nothing else in the database tier). */
+  readonly proxyClients: ec2.SecurityGroup;
+  /** Functions in this group may connect to the instance directly (the migrate function). */
+  readonly adminClients: ec2.SecurityGroup;
+
+  constructor(scope: Construct, id: string, props: DatabaseProps) {
+    super(scope, id);
+    const { network } = props;
+    this.vpc = network.vpc;
+    this.clientSubnets = network.applicationSubnets;
+
+    const engine = rds.DatabaseInstanceEngine.postgres({ version: rds.PostgresEngineVersion.VER_17_9 });
+    const parameterGroup = new rds.ParameterGroup(this, 'Parameters', {
+      engine,
+      description: 'TaskFlow PostgreSQL: TLS required, slow statements logged',
+      parameters: {
+        'rds.force_ssl': '1',
+        log_min_duration_statement: '1000',
+      },
+    });
+
+    // A fixed identifier lets the exported log groups exist (with retention) before RDS writes to them,
+    // and makes an accidental replacement fail loudly instead of silently creating a new database.
+    const instanceIdentifier = `${Stack.of(this).stackName.toLowerCase()}-postgres`;
+    const logGroups = POSTGRES_LOGS.map(
+      (log) =>
+        new logs.LogGroup(this, `${log.charAt(0).toUpperCase()}${log.slice(1)}Logs`, {
+          logGroupName: `/aws/rds/instance/${instanceIdentifier}/${log}`,
+          retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+          removalPolicy: RemovalPolicy.RETAIN,
+        }),
+    );
+
+    const instanceSecurityGroup = new ec2.SecurityGroup(this, 'InstanceSecurityGroup', {
+      vpc: this.vpc,
+      description: 'TaskFlow PostgreSQL instance',
+      allowAllOutbound: false,
+    });
+
+    this.instance = new rds.DatabaseInstance(this, 'Instance', {
+      engine,
+      instanceIdentifier,
+      instanceType: props.instanceType ?? ec2.InstanceType.of(ec2.InstanceClass.T4G, ec2.InstanceSize.MEDIUM),
+      vpc: this.vpc,
+      vpcSubnets: network.databaseSubnets,
+      securityGroups: [instanceSecurityGroup],
+      credentials: rds.Credentials.fromGeneratedSecret(Database.MASTER_USER),
+      databaseName: Database.DATABASE_NAME,
+      port: Database.PORT,
+      parameterGroup,
+      multiAz: true,
+      deletionProtection: true,
+      backupRetention: Duration.days(7),
+      storageEncrypted: true,
+      storageType: rds.StorageType.GP3,
+      allocatedStorage: 20,
+      maxAllocatedStorage: 200,
+      iamAuthentication: true,
+      caCertificate: rds.CaCertificate.RDS_CA_RSA2048_G1,
+      cloudwatchLogsExports: [...POSTGRES_LOGS],
+      autoMinorVersionUpgrade: true,
+      publiclyAccessible: false,
+      removalPolicy: RemovalPolicy.SNAPSHOT,
+    });
+    for (const logGroup of logGroups) this.instance.node.addDependency(logGroup);
+    this.masterSecret = this.instance.secret!;
+
+    const appSecret = new rds.DatabaseSecret(this, 'AppSecret', {
+      username: Database.APP_USER,
+      dbname: Database.DATABASE_NAME,
+    });
+    this.appSecret = appSecret.attach(this.instance);
+
+    this.instance.addRotationSingleUser({
+      automaticallyAfter: Duration.days(30),
+      endpoint: network.secretsManagerEndpoint,
+      vpcSubnets: network.databaseSubnets,
+    });
+
+    this.proxy = this.instance.addProxy('Proxy', {
+      secrets: [this.masterSecret, this.appSecret],
+      vpc: this.vpc,
+      vpcSubnets: network.databaseSubnets,
+      securityGroups: [
+        new ec2.SecurityGroup(this, 'ProxySecurityGroup', { vpc: this.vpc, description: 'TaskFlow RDS Proxy' }),
+      ],
+      iamAuth: true,
+      requireTLS: true,
+      idleClientTimeout: Duration.minutes(30),
+      borrowTimeout: Duration.seconds(30),
+    });
+
+    this.proxyClients = new ec2.SecurityGroup(this, 'ProxyClients', {
+      vpc: this.vpc,
+      description: 'TaskFlow functions that reach PostgreSQL through RDS Proxy',
+    });
+    this.proxy.connections.allowFrom(this.proxyClients, ec2.Port.tcp(Database.PORT), 'TaskFlow functions to RDS Proxy');
+
+    this.adminClients = new ec2.SecurityGroup(this, 'AdminClients', {
+      vpc: this.vpc,
+      description: 'TaskFlow deploy-time migrations, straight to the PostgreSQL instance',
+    });
+    this.instance.connections.allowDefaultPortFrom(this.adminClients, 'TaskFlow migrations to PostgreSQL');
+
+    NagSuppressions.addResourceSuppressions(this.instance, [
+      {
+        id: 'AwsSolutions-RDS11',
+        reason:
+          'PostgreSQL keeps its default port 5432: the instance sits in isolated subnets and only the proxy, ' +
+          'the migrate function and the rotation function security groups may reach it; a non-default port adds no protection there.',
+      },
+    ]);
+    NagSuppressions.addResourceSuppressions(appSecret, [
+      {
+        id: 'AwsSolutions-SMG4',
+        reason:
+          'The taskflow_app password is only used by RDS Proxy to log in on behalf of IAM-authenticated clients; ' +
+          'the migrate function sets the role password from this secret at every deploy, so a scheduled rotation would race it. ' +
+          'No client ever reads it. Rotate by updating the secret and redeploying.',
+      },
+    ], true);
+  }
+}

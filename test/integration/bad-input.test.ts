@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { MAX_BODY_BYTES } from '../../functions/shared/http';
+import { createProject, createTask, invoke, newCaller } from '../support/api';
+
+const alice = newCaller();
+
+async function expectProblem(promise: ReturnType<typeof invoke>, status: number, code: string) {
+  const response = await promise;
+  expect(response.status).toBe(status);
+  expect(response.headers['content-type']).toBe('application/problem+json');
+  expect(response.body).toMatchObject({ status, code, type: expect.stringMatching(/^urn:taskflow:problem:/), title: expect.any(String) });
+  expect(response.body.requestId).toBe(response.headers['x-request-id']);
+  return response.body;
+}
+
+describe('bad input is a 4xx problem, never a 500', () => {
+  it('malformed JSON', async () => {
+    await expectProblem(invoke('createProject', alice, { body: '{"name": "x",' }), 400, 'MALFORMED_JSON');
+    await expectProblem(invoke('createProject', alice, { body: '' , headers: { 'content-type': 'application/json' } }), 400, 'MALFORMED_JSON');
+  });
+
+  it('wrong types, bad enums and out-of-range values, each named by path', async () => {
+    const project = await createProject(alice);
+    const problem = await expectProblem(
+      invoke('createTask', alice, {
+        params: { projectId: project.id },
+        body: { title: 42, status: 'finished', priority: 'asap', dueDate: '31/12/2026', labels: 'x' },
+      }),
+      400,
+      'VALIDATION_FAILED',
+    );
+    expect(problem.errors.map((e: { path: string }) => e.path).sort()).toEqual(
+      ['body.dueDate', 'body.labels', 'body.priority', 'body.status', 'body.title'],
+    );
+    await expectProblem(invoke('createTask', alice, { params: { projectId: project.id }, body: { title: '   ' } }), 400, 'VALIDATION_FAILED');
+    await expectProblem(invoke('createTask', alice, { params: { projectId: project.id }, body: { title: 'x'.repeat(501) } }), 400, 'VALIDATION_FAILED');
+    await expectProblem(invoke('createTask', alice, { params: { projectId: project.id }, body: { title: 'x', labels: ['a', 'a'] } }), 400, 'VALIDATION_FAILED');
+    await expectProblem(invoke('createTask', alice, { params: { projectId: project.id }, body: [] }), 400, 'VALIDATION_FAILED');
+    await expectProblem(invoke('createTask', alice, { params: { projectId: project.id }, body: 'null' }), 400, 'VALIDATION_FAILED');
+    const task = await createTask(alice, project.id);
+    await expectProblem(invoke('updateTask', alice, { params: { taskId: task.id }, body: { version: '1', title: 'x' } }), 400, 'VALIDATION_FAILED');
+    await expectProblem(invoke('updateTask', alice, { params: { taskId: task.id }, body: { version: 1 } }), 400, 'VALIDATION_FAILED');
+  });
+
+  it('unknown fields, including ones the server owns', async () => {
+    const project = await createProject(alice);
+    for (const extra of [{ colour: 'red' }, { version: 7 }, { createdBy: 'mallory' }, { organizationId: 'other' }]) {
+      const problem = await expectProblem(invoke('createTask', alice, { params: { projectId: project.id }, body: { title: 'x', ...extra } }), 400, 'VALIDATION_FAILED');
+      expect(problem.errors[0].message).toMatch(/unrecognized key/i);
+    }
+    await expectProblem(invoke('listTasks', alice, { params: { projectId: project.id }, query: { sort: 'title' } }), 400, 'VALIDATION_FAILED');
+  });
+
+  it('oversize bodies', async () => {
+    const problem = await expectProblem(
+      invoke('createProject', alice, { body: { name: 'x', description: 'y'.repeat(MAX_BODY_BYTES) } }),
+      400,
+      'PAYLOAD_TOO_LARGE',
+    );
+    expect(problem.detail).toContain(String(MAX_BODY_BYTES));
+    await expectProblem(invoke('createProject', alice, { body: { name: 'x', description: 'y'.repeat(5_001) } }), 400, 'VALIDATION_FAILED');
+  });
+
+  it('a body that is not JSON', async () => {
+    await expectProblem(invoke('createProject', alice, { body: 'name=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } }), 415, 'UNSUPPORTED_MEDIA_TYPE');
+  });
+});

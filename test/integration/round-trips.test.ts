@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { roundTrips } from '../../functions/shared/db';
+import { createProject, createTask, invoke, newCaller, type Call, type OperationId } from '../support/api';
+
+async function tripsOf(operationId: OperationId, caller: ReturnType<typeof newCaller>, call: Call) {
+  const before = roundTrips.count;
+  const response = await invoke(operationId, caller, call);
+  expect(response.status).toBeLessThan(300);
+  return roundTrips.count - before;
+}
+
+// DESIGN.md budget: a read is 1 round trip, a mutation with its event-log row at most 2.
+describe('database round trips per request', () => {
+  it('costs one extra trip only for the first request of a member in an environment', async () => {
+    const alice = newCaller();
+    expect(await tripsOf('listProjects', alice, {})).toBe(2); // provisioning + the read
+    expect(await tripsOf('listProjects', alice, {})).toBe(1);
+  });
+
+  it('stays within budget on every route', async () => {
+    const alice = newCaller();
+    const project = await createProject(alice);
+    const task = await createTask(alice, project.id);
+    const reads: [OperationId, Call][] = [
+      ['listProjects', {}],
+      ['getProject', { params: { projectId: project.id } }],
+      ['listTasks', { params: { projectId: project.id }, query: { status: 'todo' } }],
+      ['getTask', { params: { taskId: task.id } }],
+      ['listComments', { params: { taskId: task.id } }],
+      ['search', { query: { q: 'task' } }],
+    ];
+    const mutations: [OperationId, Call][] = [
+      ['createProject', { body: { name: 'p' } }],
+      ['updateProject', { params: { projectId: project.id }, body: { name: 'q' } }],
+      ['createTask', { params: { projectId: project.id }, body: { title: 't' } }],
+      ['updateTask', { params: { taskId: task.id }, body: { version: 1, title: 'u' } }],
+      ['createComment', { params: { taskId: task.id }, body: { body: 'c' } }],
+      ['deleteTask', { params: { taskId: task.id } }],
+    ];
+    for (const [operationId, call] of reads) expect(await tripsOf(operationId, alice, call), operationId).toBe(1);
+    for (const [operationId, call] of mutations) expect(await tripsOf(operationId, alice, call), operationId).toBeLessThanOrEqual(2);
+  });
+});

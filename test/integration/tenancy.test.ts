@@ -1,0 +1,62 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { taskflow } from '../../lib/app';
+import { createProject, createTask, invoke, newCaller, type Call, type OperationId } from '../support/api';
+
+// Eve (another organization) aims at Alice's ids on every route.
+const alice = newCaller();
+const eve = newCaller();
+let ids: { projectId: string; taskId: string };
+
+beforeAll(async () => {
+  const project = await createProject(alice, 'Alice secret project');
+  const task = await createTask(alice, project.id, { title: 'Alice secret task' });
+  await invoke('createComment', alice, { params: { taskId: task.id }, body: { body: 'Alice secret comment' } });
+  await createProject(eve, 'Eve project');
+  ids = { projectId: project.id, taskId: task.id };
+});
+
+// How each route must treat another organization's data: a 404 for its ids, or none of it in a list.
+const attempts: Record<Exclude<OperationId, 'getHealth'>, () => Call & { expect: 'not-found' | 'not-listed' }> = {
+  createProject: () => ({ body: { name: 'mine' }, expect: 'not-listed' }),
+  listProjects: () => ({ expect: 'not-listed' }),
+  getProject: () => ({ params: { projectId: ids.projectId }, expect: 'not-found' }),
+  updateProject: () => ({ params: { projectId: ids.projectId }, body: { name: 'pwned' }, expect: 'not-found' }),
+  createTask: () => ({ params: { projectId: ids.projectId }, body: { title: 'pwned' }, expect: 'not-found' }),
+  listTasks: () => ({ params: { projectId: ids.projectId }, expect: 'not-found' }),
+  getTask: () => ({ params: { taskId: ids.taskId }, expect: 'not-found' }),
+  updateTask: () => ({ params: { taskId: ids.taskId }, body: { version: 1, title: 'pwned' }, expect: 'not-found' }),
+  deleteTask: () => ({ params: { taskId: ids.taskId }, expect: 'not-found' }),
+  createComment: () => ({ params: { taskId: ids.taskId }, body: { body: 'pwned' }, expect: 'not-found' }),
+  listComments: () => ({ params: { taskId: ids.taskId }, expect: 'not-found' }),
+  search: () => ({ query: { q: 'secret' }, expect: 'not-listed' }),
+};
+
+describe('tenant isolation', () => {
+  it('covers every authenticated route of the declaration', () => {
+    const declared = taskflow.routes.filter((r) => r.auth === 'jwt').map((r) => r.operationId).sort();
+    expect(Object.keys(attempts).sort()).toEqual(declared);
+  });
+
+  it.each(Object.keys(attempts) as (keyof typeof attempts)[])('%s never reaches another organization', async (operationId) => {
+    const { expect: expected, ...call } = attempts[operationId]();
+    const response = await invoke(operationId, eve, call);
+    if (expected === 'not-found') {
+      expect(response.status).toBe(404);
+      expect(response.body.code).toBe('NOT_FOUND');
+    } else {
+      expect(response.status).toBeLessThan(300);
+      expect(JSON.stringify(response.body)).not.toMatch(/Alice secret/);
+    }
+    // Whatever Eve did, Alice's data is as she left it.
+    const task = await invoke('getTask', alice, { params: { taskId: ids.taskId } });
+    expect(task.body).toMatchObject({ title: 'Alice secret task', version: 1 });
+    expect((await invoke('getProject', alice, { params: { projectId: ids.projectId } })).body.name).toBe('Alice secret project');
+    expect((await invoke('listTasks', alice, { params: { projectId: ids.projectId } })).body.items).toHaveLength(1);
+    expect((await invoke('listComments', alice, { params: { taskId: ids.taskId } })).body.items).toHaveLength(1);
+  });
+
+  it('refuses a request without a caller identity (401), should the authorizer ever be bypassed', async () => {
+    const response = await invoke('listProjects', null);
+    expect(response.status).toBe(401);
+  });
+});

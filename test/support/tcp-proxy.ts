@@ -1,0 +1,41 @@
+import { createServer, connect, type Socket } from 'node:net';
+
+/** A loopback TCP proxy in front of the database that can cut connections, for fault tests. */
+export async function tcpProxy(target: { host: string; port: number }) {
+  const pairs = new Set<[Socket, Socket]>();
+  let dropNext = false;
+  const server = createServer((client) => {
+    const upstream = connect(target.port, target.host);
+    const pair: [Socket, Socket] = [client, upstream];
+    pairs.add(pair);
+    const close = () => {
+      pairs.delete(pair);
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('data', (chunk) => {
+      // Cut the connection as the next statement is sent: the server never answers it.
+      if (dropNext && chunk[0] === 0x51 /* Q */ || dropNext && chunk[0] === 0x50 /* P */) {
+        dropNext = false;
+        return close();
+      }
+      upstream.write(chunk);
+    });
+    upstream.on('data', (chunk) => client.write(chunk));
+    client.on('error', close).on('close', close);
+    upstream.on('error', close).on('close', close);
+  });
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  return {
+    port: (server.address() as { port: number }).port,
+    /** The next statement sent on any connection kills that connection instead. */
+    dropNextStatement() {
+      dropNext = true;
+    },
+    close: () =>
+      new Promise<void>((done) => {
+        for (const [a, b] of pairs) (a.destroy(), b.destroy());
+        server.close(() => done());
+      }),
+  };
+}
