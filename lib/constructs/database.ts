@@ -3,8 +3,8 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
+import { acknowledgeNag } from './nag';
 import type { Network } from './network';
 
 export interface DatabaseProps {
@@ -143,22 +143,18 @@ export class Database extends Construct {
     });
     this.instance.connections.allowDefaultPortFrom(this.adminClients, 'TaskFlow migrations to PostgreSQL');
 
-    NagSuppressions.addResourceSuppressions(this.instance, [
-      {
+    acknowledgeNag(this.instance, {
         id: 'AwsSolutions-RDS11',
         reason:
           'PostgreSQL keeps its default port 5432: the instance sits in isolated subnets and only the proxy, ' +
           'the migrate function and the rotation function security groups may reach it; a non-default port adds no protection there.',
-      },
-    ]);
-    NagSuppressions.addResourceSuppressions(appSecret, [
-      {
+    });
+    acknowledgeNag(appSecret, {
         id: 'AwsSolutions-SMG4',
         reason:
           'The taskflow_app password is only used by RDS Proxy to log in on behalf of IAM-authenticated clients; ' +
           'the migrate function sets the role password from this secret at every deploy, so a scheduled rotation would race it. ' +
           'No client ever reads it. Rotate by updating the secret and redeploying.',
-      },
-    ], true);
+    });
   }
 }

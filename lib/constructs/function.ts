@@ -5,10 +5,10 @@ import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { type ICommandHooks, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import { NagSuppressions } from 'cdk-nag';
 import type { Construct } from 'constructs';
 import type { Capability, FunctionDeclaration } from '../declaration';
 import { Database } from './database';
+import { acknowledgeNag } from './nag';
 
 /** The repository root: handler entries in the declaration are relative to it. */
 export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -95,34 +95,31 @@ export class TaskFlowFunction extends NodejsFunction {
       props.database!.appSecret.grantRead(this);
     }
 
-    NagSuppressions.addResourceSuppressions(
+    acknowledgeNag(
       this,
-      [
-        {
-          id: 'AwsSolutions-IAM4',
-          reason:
-            'AWSLambdaBasicExecutionRole (write to its own log group) and, for functions in the VPC, ' +
-            'AWSLambdaVPCAccessExecutionRole (manage its ENIs) are the AWS-maintained minimum for a Lambda function.',
-          appliesTo: [
-            'Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole',
-            'Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole',
-          ],
-        },
-        {
-          id: 'AwsSolutions-IAM5',
-          reason:
-            'Active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions, ' +
-            'so CDK grants them on "*".',
-          appliesTo: ['Resource::*'],
-        },
-        {
-          id: 'AwsSolutions-L1',
-          reason:
-            'The runtime is pinned to nodejs22.x by design (DESIGN.md): the bundles target node22, and moving to a newer ' +
-            'runtime is a deliberate change made together with the esbuild target and the Node.js version used locally.',
-        },
-      ],
-      true,
+      {
+        id: 'AwsSolutions-IAM4',
+        reason:
+          'AWSLambdaBasicExecutionRole (write to its own log group) and, for functions in the VPC, ' +
+          'AWSLambdaVPCAccessExecutionRole (manage its ENIs) are the AWS-maintained minimum for a Lambda function.',
+        appliesTo: [
+          'Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole',
+          'Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole',
+        ],
+      },
+      {
+        id: 'AwsSolutions-IAM5',
+        reason:
+          'Active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions, ' +
+          'so CDK grants them on "*".',
+        appliesTo: ['Resource::*'],
+      },
+      {
+        id: 'AwsSolutions-L1',
+        reason:
+          'The runtime is pinned to nodejs22.x by design (DESIGN.md): the bundles target node22, and moving to a newer ' +
+          'runtime is a deliberate change made together with the esbuild target and the Node.js version used locally.',
+      },
     );
   }
 

@@ -1,9 +1,9 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 import type { TableDeclaration } from '../declaration';
+import { acknowledgeNag } from './nag';
 
 export interface StorageProps<TableName extends string> {
   /** The declared tables (`taskflow.tables`): one DynamoDB table each. */
@@ -39,12 +39,10 @@ export class Storage<TableName extends string = string> extends Construct {
       lifecycleRules: [{ id: 'expire-access-logs', expiration: Duration.days(365) }],
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    NagSuppressions.addResourceSuppressions(this.accessLogsBucket, [
-      {
-        id: 'AwsSolutions-S1',
-        reason: 'This is the server access log bucket of the files bucket; logging its own access would recurse.',
-      },
-    ]);
+    acknowledgeNag(this.accessLogsBucket, {
+      id: 'AwsSolutions-S1',
+      reason: 'This is the server access log bucket of the files bucket; logging its own access would recurse.',
+    });
 
     this.filesBucket = new s3.Bucket(this, 'FilesBucket', {
       versioned: true,

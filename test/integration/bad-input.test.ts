@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_BODY_BYTES } from '../../functions/shared/http';
-import { createProject, createTask, invoke, newCaller } from '../support/api';
+import { createProject, createTask, invoke, newCaller, type Response } from '../support/api';
 
 const alice = newCaller();
 
-async function expectProblem(promise: ReturnType<typeof invoke>, status: number, code: string) {
+async function expectProblem(promise: Promise<Response>, status: number, code: string) {
   const response = await promise;
   expect(response.status).toBe(status);
   expect(response.headers['content-type']).toBe('application/problem+json');

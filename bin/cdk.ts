@@ -1,0 +1,16 @@
+#!/usr/bin/env node
+// The CDK app: `npx cdk synth` / `npx cdk deploy` (cdk.json runs it with tsx).
+import { App, Tags, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { taskflow } from '../lib/app';
+import { TaskFlowStack } from '../lib/stacks/taskflow-stack';
+
+const app = new App();
+new TaskFlowStack(app, taskflow.name);
+Tags.of(app).add('Application', taskflow.name);
+
+// cdk-nag 3 is a policy-validation plugin (it replaced the v2 Aspect): any unacknowledged
+// AwsSolutions error fails the synthesis.
+Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
+
+app.synth();

@@ -1,0 +1,191 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { type FunctionDeclaration, functionId, type RouteDeclaration } from '../declaration';
+import type { Database } from './database';
+import { TaskFlowFunction } from './function';
+import { acknowledgeNag } from './nag';
+import { addProblemResponses } from './problem-responses';
+
+export interface AuthConfig {
+  /** Token issuer (`iss`), e.g. https://tenant.auth0.com/ */
+  readonly issuer: string;
+  /** Expected audience (`aud`). */
+  readonly audience: string;
+  /** JWKS URL; undefined (or a token resolving to AWS::NoValue): derived from the issuer by the authorizer. */
+  readonly jwksUrl?: string;
+}
+
+export interface ApiProps {
+  readonly name: string;
+  readonly routes: readonly RouteDeclaration[];
+  readonly authorizer: FunctionDeclaration;
+  readonly auth: AuthConfig;
+  readonly database: Database;
+  /** @default v1 */
+  readonly stageName?: string;
+  /** @default one year */
+  readonly accessLogRetention?: logs.RetentionDays;
+}
+
+/** Request headers a browser may send cross-origin. */
+export const CORS_ALLOW_HEADERS = ['Authorization', 'Content-Type', 'Idempotency-Key', 'If-Match', 'X-Request-Id'];
+/** Response headers a browser may read. */
+export const CORS_EXPOSE_HEADERS = ['ETag', 'Location', 'X-Request-Id', 'Retry-After', 'Idempotent-Replayed'];
+
+/**
+ * One line of JSON per request. Values are strings except `title`-like messages, which API Gateway
+ * renders already quoted and escaped (`messageString`), so the line stays valid JSON.
+ */
+const ACCESS_LOG_FORMAT = `{${[
+  '"requestId":"$context.requestId"',
+  '"extendedRequestId":"$context.extendedRequestId"',
+  '"xrayTraceId":"$context.xrayTraceId"',
+  '"requestTime":"$context.requestTime"',
+  '"ip":"$context.identity.sourceIp"',
+  '"httpMethod":"$context.httpMethod"',
+  '"resourcePath":"$context.resourcePath"',
+  '"path":"$context.path"',
+  '"protocol":"$context.protocol"',
+  '"status":"$context.status"',
+  '"responseLength":"$context.responseLength"',
+  '"responseLatency":"$context.responseLatency"',
+  '"integrationLatency":"$context.integration.latency"',
+  '"integrationStatus":"$context.integration.status"',
+  '"authorizerLatency":"$context.authorizer.integrationLatency"',
+  '"principalId":"$context.authorizer.principalId"',
+  '"orgId":"$context.authorizer.orgId"',
+  '"errorType":"$context.error.responseType"',
+  '"error":$context.error.messageString',
+].join(',')}}`;
+
+/**
+ * The REST API, built from the declared routes: one function per route, the JWT (TOKEN) authorizer
+ * on every `jwt` route, problem+json gateway errors, CORS preflight, and a `v1` stage with JSON access
+ * logs, execution logs, metrics, X-Ray and throttling as the outer guard.
+ */
+export class Api extends Construct {
+  readonly restApi: apigateway.RestApi;
+  readonly stage: apigateway.Stage;
+  readonly authorizerFunction: TaskFlowFunction;
+  /** Route functions by operationId. */
+  readonly routeFunctions: ReadonlyMap<string, TaskFlowFunction>;
+
+  constructor(scope: Construct, id: string, props: ApiProps) {
+    super(scope, id);
+
+    const accessLogs = new logs.LogGroup(this, 'AccessLogs', {
+      retention: props.accessLogRetention ?? logs.RetentionDays.ONE_YEAR,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    this.restApi = new apigateway.RestApi(this, 'RestApi', {
+      restApiName: props.name,
+      description: `${props.name} REST API`,
+      endpointTypes: [apigateway.EndpointType.REGIONAL],
+      // Execution logging needs the account-level CloudWatch role; the feature flag turns the default off.
+      cloudWatchRole: true,
+      deployOptions: {
+        stageName: props.stageName ?? 'v1',
+        accessLogDestination: new apigateway.LogGroupLogDestination(accessLogs),
+        accessLogFormat: apigateway.AccessLogFormat.custom(ACCESS_LOG_FORMAT),
+        loggingLevel: apigateway.MethodLoggingLevel.ERROR,
+        dataTraceEnabled: false, // request and response bodies stay out of the logs
+        metricsEnabled: true,
+        tracingEnabled: true,
+        throttlingRateLimit: 100,
+        throttlingBurstLimit: 200,
+      },
+      defaultCorsPreflightOptions: {
+        allowOrigins: apigateway.Cors.ALL_ORIGINS,
+        allowMethods: apigateway.Cors.ALL_METHODS,
+        allowHeaders: CORS_ALLOW_HEADERS,
+        exposeHeaders: CORS_EXPOSE_HEADERS,
+        maxAge: Duration.hours(1),
+      },
+    });
+    this.stage = this.restApi.deploymentStage;
+    addProblemResponses(this.restApi);
+
+    // Not in the VPC: it fetches the issuer's JWKS from the internet.
+    this.authorizerFunction = new TaskFlowFunction(this, 'Authorizer', {
+      declaration: props.authorizer,
+      environment: {
+        AUTH_ISSUER: props.auth.issuer,
+        AUTH_AUDIENCE: props.auth.audience,
+        ...(props.auth.jwksUrl === undefined ? {} : { AUTH_JWKS_URL: props.auth.jwksUrl }),
+      },
+    });
+    const authorizer = new apigateway.TokenAuthorizer(this, 'JwtAuthorizer', {
+      handler: this.authorizerFunction,
+      identitySource: apigateway.IdentitySource.header('Authorization'),
+      resultsCacheTtl: Duration.minutes(5),
+    });
+
+    const routeFunctions = new Map<string, TaskFlowFunction>();
+    for (const route of props.routes) {
+      const fn = new TaskFlowFunction(this, functionId(route), { declaration: route.function, database: props.database });
+      routeFunctions.set(route.operationId, fn);
+      const method = this.restApi.root.resourceForPath(route.path).addMethod(
+        route.method,
+        new apigateway.LambdaIntegration(fn, { allowTestInvoke: false }),
+        {
+          operationName: route.operationId,
+          ...(route.auth === 'jwt'
+            ? { authorizer, authorizationType: apigateway.AuthorizationType.CUSTOM }
+            : { authorizationType: apigateway.AuthorizationType.NONE }),
+        },
+      );
+      if (route.auth === 'none') {
+        acknowledgeNag(
+          method,
+          { id: 'AwsSolutions-APIG4', reason: `${route.method} ${route.path} is public by declaration (auth: none): a liveness probe with no tenant data.` },
+          { id: 'AwsSolutions-COG4', reason: `${route.method} ${route.path} is public by declaration (auth: none).` },
+        );
+      } else {
+        acknowledgeNag(method, {
+          id: 'AwsSolutions-COG4',
+          reason: 'Authorized by the Lambda TOKEN authorizer verifying Auth0 JWTs (RS256, issuer JWKS), not by Cognito.',
+        });
+      }
+    }
+    this.routeFunctions = routeFunctions;
+
+    for (const method of this.restApi.methods.filter((m) => m.httpMethod === 'OPTIONS')) {
+      acknowledgeNag(
+        method,
+        { id: 'AwsSolutions-APIG4', reason: 'CORS preflight (MOCK integration): browsers send OPTIONS without credentials.' },
+        { id: 'AwsSolutions-COG4', reason: 'CORS preflight (MOCK integration): browsers send OPTIONS without credentials.' },
+      );
+    }
+
+    acknowledgeNag(
+      this.restApi,
+      {
+        id: 'AwsSolutions-APIG2',
+        reason:
+          'Bodies, query strings and headers are validated in the handlers against the zod schemas of lib/app.ts, ' +
+          'so AWS and the local runtime answer the same problem+json with field-level errors; gateway models would ' +
+          'answer first, with a different and less precise error.',
+      },
+      {
+        id: 'AwsSolutions-APIG3',
+        reason:
+          'A WAF web ACL is left to the operator (cost, rules depend on the deployment); stage throttling ' +
+          '(100 rps, burst 200) is the outer guard meanwhile.',
+      },
+      {
+        id: 'AwsSolutions-IAM4',
+        reason:
+          'The account-level API Gateway CloudWatch role uses AmazonAPIGatewayPushToCloudWatchLogs, the AWS-maintained ' +
+          'policy for execution logging.',
+        appliesTo: ['Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs'],
+      },
+    );
+  }
+
+  get url(): string {
+    return this.restApi.url;
+  }
+}

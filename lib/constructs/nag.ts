@@ -1,0 +1,26 @@
+import { Validations } from 'aws-cdk-lib';
+import type { IConstruct } from 'constructs';
+
+export interface NagAcknowledgment {
+  /** Rule id, e.g. `AwsSolutions-IAM4`. */
+  readonly id: string;
+  /** Why the finding is acceptable here: specific to this resource. */
+  readonly reason: string;
+  /** Only these findings of a granular rule (`Policy::…`, `Resource::…`); absent: the whole rule. */
+  readonly appliesTo?: readonly string[];
+}
+
+/**
+ * Acknowledges cdk-nag findings on a construct and everything under it (cdk-nag 3 reads CDK's
+ * `Validations.acknowledge` metadata on the resource and its ancestors).
+ */
+export function acknowledgeNag(scope: IConstruct, ...acknowledgments: NagAcknowledgment[]): void {
+  const validations = Validations.of(scope);
+  for (const { id, reason, appliesTo } of acknowledgments) {
+    if (!appliesTo) {
+      validations.acknowledge({ id, reason });
+      continue;
+    }
+    for (const finding of appliesTo) validations.acknowledge({ id: `${id}[${finding}]`, reason });
+  }
+}

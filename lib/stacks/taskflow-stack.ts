@@ -1,0 +1,99 @@
+import { Aws, CfnCondition, CfnOutput, CfnParameter, Fn, Stack, type StackProps, Token } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type { Construct } from 'constructs';
+import { taskflow } from '../app';
+import { Api } from '../constructs/api';
+import { Database } from '../constructs/database';
+import { Migrations } from '../constructs/migrations';
+import { Network } from '../constructs/network';
+import { Storage, tableId } from '../constructs/storage';
+
+type TableName = keyof typeof taskflow.tables;
+
+/**
+ * TaskFlow on AWS, built from the one declaration (lib/app.ts): network, PostgreSQL behind RDS Proxy,
+ * files bucket and DynamoDB tables, the REST API with one function per route, and the deploy-time
+ * migrations that run before any route function takes the new code.
+ *
+ * Environment-agnostic (no lookups): `cdk synth` works offline.
+ */
+export class TaskFlowStack extends Stack {
+  readonly network: Network;
+  readonly database: Database;
+  readonly storage: Storage<TableName>;
+  readonly api: Api;
+  readonly migrations: Migrations;
+
+  constructor(scope: Construct, id: string, props: StackProps = {}) {
+    super(scope, id, {
+      description: 'TaskFlow: serverless project-management backend (REST API, Lambda, PostgreSQL behind RDS Proxy)',
+      ...props,
+    });
+
+    const issuer = new CfnParameter(this, 'AuthIssuer', {
+      type: 'String',
+      description: 'Issuer (iss) of the bearer JWTs, e.g. https://your-tenant.auth0.com/',
+      allowedPattern: '^https://\\S+$',
+      constraintDescription: 'an https:// URL',
+    });
+    const audience = new CfnParameter(this, 'AuthAudience', {
+      type: 'String',
+      description: 'Audience (aud) the bearer JWTs must carry: the Auth0 API identifier',
+      minLength: 1,
+    });
+    const jwksUrl = new CfnParameter(this, 'AuthJwksUrl', {
+      type: 'String',
+      default: '',
+      description: 'JWKS URL of the issuer; empty: <issuer>/.well-known/jwks.json',
+      allowedPattern: '^(https://\\S+)?$',
+      constraintDescription: 'empty, or an https:// URL',
+    });
+    const hasJwksUrl = new CfnCondition(this, 'HasAuthJwksUrl', {
+      expression: Fn.conditionNot(Fn.conditionEquals(jwksUrl.valueAsString, '')),
+    });
+
+    this.network = new Network(this, 'Network');
+    this.database = new Database(this, 'Database', { network: this.network });
+    this.storage = new Storage(this, 'Storage', { tables: taskflow.tables });
+    this.api = new Api(this, 'Api', {
+      name: taskflow.name,
+      routes: taskflow.routes,
+      authorizer: taskflow.functions.authorizer,
+      auth: {
+        issuer: issuer.valueAsString,
+        audience: audience.valueAsString,
+        // Unset (AWS::NoValue) when the parameter is empty: the authorizer derives it from the issuer.
+        jwksUrl: Token.asString(Fn.conditionIf(hasJwksUrl.logicalId, jwksUrl.valueAsString, Aws.NO_VALUE)),
+      },
+      database: this.database,
+    });
+    this.migrations = new Migrations(this, 'Migrations', {
+      declaration: taskflow.functions.migrate,
+      database: this.database,
+      executeAfter: [this.network, this.database],
+      executeBefore: [...this.api.routeFunctions.values()],
+    });
+
+    new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the REST API (stage v1)' });
+    new CfnOutput(this, 'FilesBucketName', { value: this.filesBucket.bucketName, description: 'Bucket of file attachments' });
+    for (const [name, table] of Object.entries(this.storage.tables) as [TableName, dynamodb.Table][]) {
+      new CfnOutput(this, `${tableId(name)}TableName`, {
+        value: table.tableName,
+        description: taskflow.tables[name].description,
+      });
+    }
+  }
+
+  get filesBucket(): s3.Bucket {
+    return this.storage.filesBucket;
+  }
+
+  get tables(): Readonly<Record<TableName, dynamodb.Table>> {
+    return this.storage.tables;
+  }
+
+  get idempotencyTable(): dynamodb.Table {
+    return this.storage.tables.idempotency;
+  }
+}

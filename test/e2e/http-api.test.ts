@@ -1,0 +1,158 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateKeyPair, importJWK, SignJWT } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { taskflow } from '../../lib/app';
+import { LOCAL_AUDIENCE, LOCAL_ISSUER } from '../../lib/local/issuer';
+import { openApiDocument } from '../../lib/openapi';
+import { startLocalRuntime, type LocalRuntime } from '../../lib/local/runtime';
+
+let runtime: LocalRuntime;
+let dataDir: string;
+let token: string;
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'taskflow-e2e-'));
+  runtime = await startLocalRuntime({ port: 0, dataDir, databaseUrl: inject('databaseUrl') });
+  token = await runtime.issuer.mint({ org: `org_e2e_${Date.now()}`, user: 'alice' });
+});
+
+afterAll(async () => {
+  await runtime.stop();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+async function call(method: string, path: string, options: { token?: string | null; body?: unknown; headers?: Record<string, string> } = {}) {
+  const bearer = options.token === undefined ? token : options.token;
+  const response = await fetch(`${runtime.url}${path}`, {
+    method,
+    headers: {
+      ...(bearer ? { Authorization: `Bearer ${bearer}` } : {}),
+      ...(options.body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+      ...options.headers,
+    },
+    ...(options.body !== undefined ? { body: typeof options.body === 'string' ? options.body : JSON.stringify(options.body) } : {}),
+  });
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : undefined };
+}
+
+describe('the API over HTTP on the local runtime', () => {
+  it('runs a whole project/task/comment/search flow', async () => {
+    const project = await call('POST', '/projects', { body: { name: 'Website' } });
+    expect(project.status).toBe(201);
+    const task = await call('POST', `/projects/${project.body.id}/tasks`, { body: { title: 'Fix the login page', priority: 'high' } });
+    expect(task.status).toBe(201);
+    expect(task.headers.get('etag')).toBe('"1"');
+
+    const patched = await call('PATCH', `/tasks/${task.body.id}`, { headers: { 'If-Match': task.headers.get('etag')! }, body: { status: 'in_review' } });
+    expect(patched.status).toBe(200);
+    expect(patched.body).toMatchObject({ status: 'in_review', version: 2 });
+    const stale = await call('PATCH', `/tasks/${task.body.id}`, { headers: { 'If-Match': '"1"' }, body: { status: 'done' } });
+    expect(stale.status).toBe(409);
+    expect(stale.headers.get('content-type')).toBe('application/problem+json');
+    expect(stale.body.current.status).toBe('in_review');
+
+    expect((await call('POST', `/tasks/${task.body.id}/comments`, { body: { body: 'Reproduced on Safari' } })).status).toBe(201);
+    expect((await call('GET', `/tasks/${task.body.id}/comments`)).body.items).toHaveLength(1);
+    const found = await call('GET', `/search?q=${encodeURIComponent('safari')}`);
+    expect(found.body.items).toEqual([expect.objectContaining({ type: 'comment' })]);
+    const listed = await call('GET', `/projects/${project.body.id}/tasks?status=in_review&limit=10`);
+    expect(listed.body).toEqual({ items: [patched.body], nextCursor: null });
+
+    expect((await call('DELETE', `/tasks/${task.body.id}`)).status).toBe(204);
+    expect((await call('GET', `/tasks/${task.body.id}`)).status).toBe(404);
+  });
+
+  it('echoes X-Request-Id, or generates one, on every response including gateway errors', async () => {
+    const echoed = await call('GET', '/projects', { headers: { 'X-Request-Id': 'e2e-trace-1' } });
+    expect(echoed.headers.get('x-request-id')).toBe('e2e-trace-1');
+    const refused = await call('GET', '/projects', { token: null, headers: { 'X-Request-Id': 'e2e-trace-2' } });
+    expect(refused.headers.get('x-request-id')).toBe('e2e-trace-2');
+    expect(refused.body.requestId).toBe('e2e-trace-2');
+    for (const response of [await call('GET', '/health'), await call('GET', '/nowhere')]) {
+      expect(response.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    }
+  });
+
+  it('serves health without a token, the OpenAPI document, and CORS preflights', async () => {
+    const health = await call('GET', '/health', { token: null });
+    expect(health.status).toBe(200);
+    expect(health.body.dependencies.database.status).toBe('ok');
+    const openapi = await call('GET', '/openapi.json', { token: null });
+    expect(openapi.status).toBe(200);
+    expect(openapi.body).toEqual(JSON.parse(JSON.stringify(openApiDocument(taskflow))));
+    const preflight = await fetch(`${runtime.url}/tasks/x`, { method: 'OPTIONS' });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-headers')).toContain('If-Match');
+    expect(preflight.headers.get('access-control-allow-methods')).toBe('GET, PATCH, DELETE');
+  });
+
+  it('answers unknown routes and methods with problem+json', async () => {
+    const missing = await call('GET', '/nowhere');
+    expect(missing.status).toBe(404);
+    expect(missing.body.code).toBe('NOT_FOUND');
+    const method = await call('PUT', '/projects');
+    expect(method.status).toBe(405);
+    expect(method.headers.get('allow')).toBe('POST, GET');
+  });
+
+  it('refuses bad input over HTTP with 400 problems', async () => {
+    expect((await call('POST', '/projects', { body: '{"name":' })).body.code).toBe('MALFORMED_JSON');
+    const oversize = await call('POST', '/projects', { body: { name: 'x', description: 'y'.repeat(100_000) } });
+    expect(oversize.status).toBe(400);
+    expect(oversize.body.code).toBe('PAYLOAD_TOO_LARGE');
+  });
+});
+
+describe('authentication', () => {
+  const claims = { org_id: 'org_auth' };
+  const sign = async (key: CryptoKey, options: { issuer?: string; audience?: string; expires?: string | number; payload?: object; kid?: string } = {}) =>
+    new SignJWT({ ...claims, ...options.payload })
+      .setProtectedHeader({ alg: 'RS256', kid: options.kid ?? (runtime.issuer.jwks.keys[0]!.kid as string) })
+      .setIssuer(options.issuer ?? LOCAL_ISSUER)
+      .setAudience(options.audience ?? LOCAL_AUDIENCE)
+      .setSubject('mallory')
+      .setIssuedAt()
+      .setExpirationTime(options.expires ?? '1h')
+      .sign(key);
+  const unsigned = () => {
+    const part = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    const now = Math.floor(Date.now() / 1000);
+    return `${part({ alg: 'none', typ: 'JWT' })}.${part({ ...claims, sub: 'mallory', iss: LOCAL_ISSUER, aud: LOCAL_AUDIENCE, exp: now + 3600 })}.`;
+  };
+
+  it.each<[string, () => Promise<string | null>]>([
+    ['no token', async () => null],
+    ['a malformed token', async () => 'not-a-jwt'],
+    ['an expired token', async () => runtime.issuer.mint({ org: 'org_auth', user: 'u', expiresIn: Math.floor(Date.now() / 1000) - 60 })],
+    ['a token for another audience', async () => sign((await generateKeyPair('RS256')).privateKey, { audience: 'someone-else' })],
+    ['a token signed by an unknown key', async () => sign((await generateKeyPair('RS256')).privateKey)],
+    ['a token signed by an unknown key id', async () => sign((await generateKeyPair('RS256')).privateKey, { kid: 'other' })],
+    ['an alg:none token', async () => unsigned()],
+  ])('refuses %s with 401', async (_, make) => {
+    const bearer = await make();
+    const response = await call('GET', '/projects', { token: bearer });
+    expect(response.status).toBe(401);
+    expect(response.headers.get('content-type')).toBe('application/problem+json');
+    expect(response.body).toMatchObject({ status: 401, code: 'UNAUTHORIZED' });
+  });
+
+  it('refuses a token signed by the right key but for another issuer, or without org_id', async () => {
+    const privateJwk = JSON.parse(await readFile(join(dataDir, 'issuer-key.json'), 'utf8'));
+    const key = (await importJWK(privateJwk, 'RS256')) as CryptoKey;
+    expect((await call('GET', '/projects', { token: await sign(key) })).status).toBe(200); // the control
+    expect((await call('GET', '/projects', { token: await sign(key, { issuer: 'https://evil.example/' }) })).status).toBe(401);
+    expect((await call('GET', '/projects', { token: await sign(key, { payload: { org_id: undefined } }) })).status).toBe(401);
+    expect((await call('GET', '/projects', { token: await runtime.issuer.mint({ org: '', user: 'u' }) })).status).toBe(401);
+  });
+
+  it('provisions a new organization and user on their first request', async () => {
+    const fresh = await runtime.issuer.mint({ org: `org_new_${Date.now()}`, user: 'newcomer' });
+    const response = await call('POST', '/projects', { token: fresh, body: { name: 'First' } });
+    expect(response.status).toBe(201);
+    expect(response.body.createdBy).toBe('newcomer');
+  });
+});

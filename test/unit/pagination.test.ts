@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { decodeCursor, encodeCursor, page } from '../../functions/domain/pagination';
+import { versionFromIfMatch } from '../../functions/domain/tasks';
+import { Problem } from '../../functions/shared/problem';
+
+const item = (n: number) => ({ id: `00000000-0000-4000-8000-00000000000${n}`, createdAt: `2026-11-24T10:00:0${n}.123456Z` });
+
+describe('cursors', () => {
+  it('round-trip the position with microseconds intact', () => {
+    expect(decodeCursor(encodeCursor(item(1)))).toEqual(item(1));
+  });
+
+  it.each(['', '!!!', Buffer.from('{"a":1}').toString('base64url'), Buffer.from('["yesterday","x"]').toString('base64url')])(
+    'refuse %j with INVALID_CURSOR',
+    (cursor) => {
+      expect(() => decodeCursor(cursor)).toThrow(expect.objectContaining({ status: 400, code: 'INVALID_CURSOR' }) as Problem);
+    },
+  );
+
+  it('give a next cursor only when there is another row', () => {
+    expect(page([item(1), item(2)], 2)).toEqual({ items: [item(1), item(2)], nextCursor: null });
+    const more = page([item(1), item(2), item(3)], 2);
+    expect(more.items).toEqual([item(1), item(2)]);
+    expect(decodeCursor(more.nextCursor!)).toEqual(item(2));
+  });
+});
+
+describe('If-Match', () => {
+  it.each([['"3"', 3], ['W/"12"', 12], [' "7" ', 7], ['*', null]])('reads %s', (header, version) => {
+    expect(versionFromIfMatch(header)).toBe(version);
+  });
+
+  it.each(['3', '"v3"', '"1", "2"'])('refuses %s', (header) => {
+    expect(() => versionFromIfMatch(header)).toThrow(expect.objectContaining({ code: 'INVALID_IF_MATCH' }) as Problem);
+  });
+});
