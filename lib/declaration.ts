@@ -1,4 +1,4 @@
-import type { ZodType } from 'zod';
+import type { $ZodType as ZodType } from 'zod/v4/core';
 
 /** What a function needs from its surroundings; CDK turns each into grants and environment. */
 export type Capability = 'database' | 'database-admin';

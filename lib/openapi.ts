@@ -1,4 +1,5 @@
-import { z, type ZodType } from 'zod';
+import { toJSONSchema } from 'zod/mini';
+import type { $ZodType as ZodType } from 'zod/v4/core';
 import { Problem } from '../functions/domain/schemas';
 import type { AppDeclaration, RouteDeclaration } from './declaration';
 
@@ -14,8 +15,8 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   503: 'A dependency is unavailable (Retry-After)',
 };
 
-const schema = (type: ZodType) => z.toJSONSchema(type, { io: 'input', unrepresentable: 'any' });
-const outputSchema = (type: ZodType) => z.toJSONSchema(type, { io: 'output', unrepresentable: 'any' });
+const schema = (type: ZodType) => toJSONSchema(type, { io: 'input', unrepresentable: 'any' });
+const outputSchema = (type: ZodType) => toJSONSchema(type, { io: 'output', unrepresentable: 'any' });
 
 /** The OpenAPI 3.1 document of the REST API, generated from the declaration and its zod schemas. */
 export function openApiDocument(app: AppDeclaration) {

@@ -1,7 +1,7 @@
-import { Signer } from '@aws-sdk/rds-signer';
 import pg from 'pg';
 import { requiredEnv } from './env';
 import { logger } from './logger';
+import { rdsIamTokenSigner } from './rds-iam-token';
 
 // One pool per Lambda environment, max one connection (review M8): RDS Proxy does the pooling.
 // Nothing here pins the proxy: no session SET, no advisory locks, no LISTEN; the statement timeout
@@ -23,14 +23,14 @@ function connectionConfig(): pg.PoolConfig {
   const host = requiredEnv('DB_HOST');
   const port = Number(process.env.DB_PORT ?? 5432);
   const user = requiredEnv('DB_USER');
-  const signer = new Signer({ hostname: host, port, username: user, region: process.env.AWS_REGION });
+  const token = rdsIamTokenSigner({ hostname: host, port, username: user, region: requiredEnv('AWS_REGION') });
   return {
     host,
     port,
     user,
     database: requiredEnv('DB_NAME'),
     // IAM auth through RDS Proxy: a fresh 15-minute token for every new connection.
-    password: () => signer.getAuthToken(),
+    password: token,
     ssl: { rejectUnauthorized: true },
   };
 }

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { z, type ZodType } from 'zod';
+import { safeParse } from 'zod/mini';
+import type { $ZodType as ZodType, output } from 'zod/v4/core';
 import { isConnectionError } from './db';
 import { logger } from './logger';
 import { Problem, problemBody } from './problem';
@@ -39,7 +40,7 @@ interface Schemas<Body extends ZodType | undefined, Query extends ZodType | unde
   public?: boolean;
 }
 
-type Parsed<S> = S extends ZodType ? z.output<S> : undefined;
+type Parsed<S> = S extends ZodType ? output<S> : undefined;
 
 /**
  * A REST handler: request id and logging, caller from the authorizer, body and query validated,
@@ -127,8 +128,8 @@ function readJson(event: APIGatewayProxyEvent, headers: Record<string, string>):
   }
 }
 
-function parse<S extends ZodType>(schema: S, input: unknown, where: 'body' | 'query'): z.output<S> {
-  const result = schema.safeParse(input);
+function parse<S extends ZodType>(schema: S, input: unknown, where: 'body' | 'query'): output<S> {
+  const result = safeParse(schema, input);
   if (result.success) return result.data;
   throw new Problem(400, 'VALIDATION_FAILED', `Request ${where} is invalid`, undefined, {
     errors: result.error.issues.map((issue) => ({

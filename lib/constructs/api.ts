@@ -34,10 +34,7 @@ export const CORS_ALLOW_HEADERS = ['Authorization', 'Content-Type', 'Idempotency
 /** Response headers a browser may read. */
 export const CORS_EXPOSE_HEADERS = ['ETag', 'Location', 'X-Request-Id', 'Retry-After', 'Idempotent-Replayed'];
 
-/**
- * One line of JSON per request. Values are strings except `title`-like messages, which API Gateway
- * renders already quoted and escaped (`messageString`), so the line stays valid JSON.
- */
+/** One line of JSON per request (every value a string, `-` when API Gateway has none). */
 const ACCESS_LOG_FORMAT = `{${[
   '"requestId":"$context.requestId"',
   '"extendedRequestId":"$context.extendedRequestId"',
@@ -57,7 +54,7 @@ const ACCESS_LOG_FORMAT = `{${[
   '"principalId":"$context.authorizer.principalId"',
   '"orgId":"$context.authorizer.orgId"',
   '"errorType":"$context.error.responseType"',
-  '"error":$context.error.messageString',
+  '"error":"$context.error.message"',
 ].join(',')}}`;
 
 /**
@@ -106,6 +103,8 @@ export class Api extends Construct {
       },
     });
     this.stage = this.restApi.deploymentStage;
+    // The stack outputs the URL itself (ApiUrl); drop the generated duplicate.
+    this.restApi.node.tryRemoveChild('Endpoint');
     addProblemResponses(this.restApi);
 
     // Not in the VPC: it fetches the issuer's JWKS from the internet.

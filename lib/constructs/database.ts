@@ -142,6 +142,8 @@ export class Database extends Construct {
       description: 'TaskFlow deploy-time migrations, straight to the PostgreSQL instance',
     });
     this.instance.connections.allowDefaultPortFrom(this.adminClients, 'TaskFlow migrations to PostgreSQL');
+    // The migrate function reads both secrets (the rotation function is let in by addRotationSingleUser).
+    network.secretsManagerEndpoint.connections.allowDefaultPortFrom(this.adminClients, 'TaskFlow migrations to Secrets Manager');
 
     acknowledgeNag(this.instance, {
         id: 'AwsSolutions-RDS11',

@@ -56,11 +56,13 @@ export class Network extends Construct {
       },
     });
 
-    // Private DNS: the SDK's default endpoint resolves to it. Its security group admits the VPC CIDR on 443.
+    // Private DNS: the SDK's default endpoint resolves to it. Closed by default: each client security
+    // group is let in explicitly (the migrate function, the secret rotation function).
     this.secretsManagerEndpoint = this.vpc.addInterfaceEndpoint('SecretsManager', {
       service: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
       subnets: this.applicationSubnets,
       privateDnsEnabled: true,
+      open: false,
     });
   }
 }

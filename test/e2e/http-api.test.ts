@@ -9,6 +9,8 @@ import { LOCAL_AUDIENCE, LOCAL_ISSUER } from '../../lib/local/issuer';
 import { openApiDocument } from '../../lib/openapi';
 import { startLocalRuntime, type LocalRuntime } from '../../lib/local/runtime';
 
+type SigningKey = Parameters<SignJWT['sign']>[0];
+
 let runtime: LocalRuntime;
 let dataDir: string;
 let token: string;
@@ -109,7 +111,7 @@ describe('the API over HTTP on the local runtime', () => {
 
 describe('authentication', () => {
   const claims = { org_id: 'org_auth' };
-  const sign = async (key: CryptoKey, options: { issuer?: string; audience?: string; expires?: string | number; payload?: object; kid?: string } = {}) =>
+  const sign = async (key: SigningKey, options: { issuer?: string; audience?: string; expires?: string | number; payload?: object; kid?: string } = {}) =>
     new SignJWT({ ...claims, ...options.payload })
       .setProtectedHeader({ alg: 'RS256', kid: options.kid ?? (runtime.issuer.jwks.keys[0]!.kid as string) })
       .setIssuer(options.issuer ?? LOCAL_ISSUER)
@@ -142,7 +144,7 @@ describe('authentication', () => {
 
   it('refuses a token signed by the right key but for another issuer, or without org_id', async () => {
     const privateJwk = JSON.parse(await readFile(join(dataDir, 'issuer-key.json'), 'utf8'));
-    const key = (await importJWK(privateJwk, 'RS256')) as CryptoKey;
+    const key = await importJWK(privateJwk, 'RS256');
     expect((await call('GET', '/projects', { token: await sign(key) })).status).toBe(200); // the control
     expect((await call('GET', '/projects', { token: await sign(key, { issuer: 'https://evil.example/' }) })).status).toBe(401);
     expect((await call('GET', '/projects', { token: await sign(key, { payload: { org_id: undefined } }) })).status).toBe(401);

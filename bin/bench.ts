@@ -1,0 +1,143 @@
+// `npm run bench`: the DESIGN.md performance budgets, measured. Figures are printed beside them;
+// nothing here fails a build (budgets are checked by reading, never by a timed test).
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { App } from 'aws-cdk-lib';
+import pg from 'pg';
+import { taskflow } from '../lib/app';
+import { startDatabase } from '../lib/local/database';
+import { invokeRoute, type Call, type Identity } from '../lib/local/invoke';
+import { TaskFlowStack } from '../lib/stacks/taskflow-stack';
+
+const BUDGET = { bundleKb: 250, initMs: 100, readTrips: 1, mutationTrips: 2 };
+const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 300);
+const INIT_RUNS = 5;
+
+const quantile = (values: number[], q: number) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+};
+const median = (values: number[]) => quantile(values, 0.5);
+const fmt = (n: number, digits = 1) => n.toFixed(digits).padStart(7);
+
+async function bundles() {
+  const outdir = await mkdtemp(join(tmpdir(), 'taskflow-bench-cdk-'));
+  try {
+    // The feature flags `cdk synth` reads from cdk.json, so the bundles are the deployed ones.
+    const { context } = JSON.parse(readFileSync(new URL('../cdk.json', import.meta.url), 'utf8')) as { context: Record<string, unknown> };
+    const app = new App({ outdir, context });
+    const stack = new TaskFlowStack(app, taskflow.name);
+    const assembly = app.synth();
+    const template = assembly.getStackByName(stack.stackName).template as {
+      Resources: Record<string, { Type: string; Properties?: { Code?: { S3Key?: unknown }; Description?: string } }>;
+    };
+    console.log('\nFunction bundles (the assets `cdk synth` builds; init = importing the bundle in a fresh Node process)');
+    console.log(`${'function'.padEnd(34)} ${'KB'.padStart(7)} ${'init ms'.padStart(7)}   budget: ≤ ${BUDGET.bundleKb} KB, ≤ ${BUDGET.initMs} ms`);
+    for (const resource of Object.values(template.Resources)) {
+      const key = resource.Properties?.Code?.S3Key;
+      if (resource.Type !== 'AWS::Lambda::Function' || typeof key !== 'string') continue;
+      const name = resource.Properties!.Description ?? key;
+      const file = join(assembly.directory, `asset.${key.replace(/\.zip$/, '')}`, 'index.mjs');
+      if (!existsSync(file)) continue; // a CDK-provided function (custom resource provider), not one of ours
+      const kb = statSync(file).size / 1024;
+      const inits: number[] = [];
+      for (let run = 0; run < INIT_RUNS; run += 1) inits.push(initMs(file));
+      const init = median(inits);
+      const flag = kb > BUDGET.bundleKb || init > BUDGET.initMs ? '  ✗ over budget' : '';
+      console.log(`${name.slice(0, 34).padEnd(34)} ${fmt(kb)} ${fmt(init)}${flag}`);
+    }
+  } finally {
+    await rm(outdir, { recursive: true, force: true });
+  }
+}
+
+function initMs(file: string): number {
+  const script = `const t = performance.now(); await import(${JSON.stringify(pathToFileURL(file).href)}); process.stdout.write(String(performance.now() - t));`;
+  const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    encoding: 'utf8',
+    env: {
+      PATH: process.env.PATH,
+      AWS_REGION: 'eu-west-1',
+      DB_HOST: 'proxy.invalid', DB_NAME: 'taskflow', DB_USER: 'taskflow_app',
+      AUTH_ISSUER: 'https://issuer.invalid/', AUTH_AUDIENCE: 'taskflow-api',
+      POWERTOOLS_LOG_LEVEL: 'SILENT',
+    },
+  });
+  if (run.status !== 0) throw new Error(`importing ${file} failed: ${run.stderr}`);
+  return Number(run.stdout);
+}
+
+async function database(): Promise<{ url: string; stop(): Promise<void>; kind: string }> {
+  const server = process.env.TASKFLOW_TEST_DATABASE_URL;
+  const dataDir = await mkdtemp(join(tmpdir(), 'taskflow-bench-db-'));
+  if (!server) {
+    const embedded = await startDatabase({ dataDir });
+    return { url: embedded.url, kind: 'embedded PGlite', stop: async () => (await embedded.stop(), await rm(dataDir, { recursive: true, force: true })) };
+  }
+  const name = `taskflow_bench_${process.pid}`;
+  const admin = new pg.Client({ connectionString: server });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  const url = new URL(server);
+  url.pathname = `/${name}`;
+  await startDatabase({ dataDir, databaseUrl: url.href });
+  return {
+    url: url.href,
+    kind: `PostgreSQL (${server})`,
+    stop: async () => {
+      await admin.query(`DROP DATABASE ${name} WITH (FORCE)`);
+      await admin.end();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function latencies() {
+  const db = await database();
+  process.env.DATABASE_URL = db.url;
+  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+  const { roundTrips, closeDatabase } = await import('../functions/shared/db');
+  const route = (id: string) => taskflow.routes.find((r) => r.operationId === id)!;
+  const caller: Identity = { orgId: 'org_bench', userId: 'user_bench' };
+  const project = (await invokeRoute(route('createProject'), caller, { body: { name: 'Bench' } })).body as { id: string };
+  const taskIds: string[] = [];
+  const versions = new Map<string, number>();
+
+  const operations: [string, 'read' | 'mutation', (i: number) => Call][] = [
+    ['createTask', 'mutation', (i) => ({ params: { projectId: project.id }, body: { title: `Task ${i}`, labels: ['bench'] } })],
+    ['getTask', 'read', (i) => ({ params: { taskId: taskIds[i % taskIds.length]! } })],
+    ['listTasks', 'read', () => ({ params: { projectId: project.id }, query: { limit: '50', status: 'todo' } })],
+    ['updateTask', 'mutation', (i) => {
+      const taskId = taskIds[i % taskIds.length]!;
+      return { params: { taskId }, body: { version: versions.get(taskId)!, priority: i % 2 ? 'high' : 'low' } };
+    }],
+  ];
+  console.log(`\nHandler latency through the real handlers against ${db.kind}, ${ITERATIONS} requests each`);
+  console.log(`${'operation'.padEnd(12)} ${'p50 ms'.padStart(7)} ${'p95 ms'.padStart(7)} ${'trips'.padStart(7)}   budget: read = ${BUDGET.readTrips}, mutation ≤ ${BUDGET.mutationTrips}`);
+  for (const [operationId, kind, call] of operations) {
+    const times: number[] = [];
+    const trips: number[] = [];
+    for (let i = 0; i < ITERATIONS; i += 1) {
+      const before = roundTrips.count;
+      const started = performance.now();
+      const response = await invokeRoute(route(operationId), caller, call(i));
+      times.push(performance.now() - started);
+      trips.push(roundTrips.count - before);
+      if (response.status >= 300) throw new Error(`${operationId}: ${response.status} ${JSON.stringify(response.body)}`);
+      if (operationId === 'createTask' || operationId === 'updateTask') versions.set(response.body.id, response.body.version);
+      if (operationId === 'createTask') taskIds.push(response.body.id);
+    }
+    const maxTrips = Math.max(...trips.slice(1)); // the first request provisions the member once
+    const budget = kind === 'read' ? BUDGET.readTrips : BUDGET.mutationTrips;
+    console.log(`${operationId.padEnd(12)} ${fmt(quantile(times, 0.5), 2)} ${fmt(quantile(times, 0.95), 2)} ${fmt(maxTrips, 0)}${maxTrips > budget ? '  ✗ over budget' : ''}`);
+  }
+  await closeDatabase();
+  await db.stop();
+}
+
+await bundles();
+await latencies();

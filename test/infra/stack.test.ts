@@ -1,0 +1,446 @@
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import type { CfnResource } from 'aws-cdk-lib';
+import type { IConstruct } from 'constructs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { taskflow } from '../../lib/app';
+import { functionId } from '../../lib/declaration';
+import { PROJECT_ROOT } from '../../lib/constructs/function';
+import type { TaskFlowStack } from '../../lib/stacks/taskflow-stack';
+import { assetFolder, SYNTH_TIMEOUT_MS, type Synthesized, synthesizeTaskFlow } from './synth';
+
+type Resource = { Type: string; Properties: Record<string, any>; DependsOn?: string[]; DeletionPolicy?: string };
+
+let synthesized: Synthesized;
+let template: Template;
+let stack: TaskFlowStack;
+let resources: Record<string, Resource>;
+
+beforeAll(() => {
+  synthesized = synthesizeTaskFlow();
+  ({ template, stack } = synthesized);
+  resources = template.toJSON().Resources as Record<string, Resource>;
+}, SYNTH_TIMEOUT_MS);
+
+const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+/** The logical id of an L2 construct's CloudFormation resource. */
+const logicalId = (construct: IConstruct) => stack.getLogicalId(construct.node.defaultChild as CfnResource);
+const routeFunctionId = (operationId: string) => logicalId(stack.api.routeFunctions.get(operationId)!);
+const envOf = (id: string) => resources[id]!.Properties.Environment.Variables as Record<string, unknown>;
+const ref = (id: string) => ({ Ref: id });
+
+describe('network', () => {
+  it('has two AZs of isolated subnets only: no NAT gateway, no internet gateway, no public IPs', () => {
+    const subnets = ofType('AWS::EC2::Subnet');
+    expect(subnets).toHaveLength(4);
+    for (const [, subnet] of subnets) {
+      expect(subnet.Properties.MapPublicIpOnLaunch).toBe(false);
+      expect(subnet.Properties.Tags).toContainEqual({ Key: 'aws-cdk:subnet-type', Value: 'Isolated' });
+    }
+    const names = subnets.map(([, s]) => s.Properties.Tags.find((t: { Key: string }) => t.Key === 'aws-cdk:subnet-name').Value);
+    expect(names.sort()).toEqual(['Application', 'Application', 'Database', 'Database']);
+    template.resourceCountIs('AWS::EC2::NatGateway', 0);
+    template.resourceCountIs('AWS::EC2::InternetGateway', 0);
+    template.resourceCountIs('AWS::EC2::Route', 0);
+  });
+
+  it('logs flows to CloudWatch Logs', () => {
+    template.hasResourceProperties('AWS::EC2::FlowLog', {
+      ResourceType: 'VPC',
+      TrafficType: 'ALL',
+      LogDestinationType: 'cloud-watch-logs',
+    });
+  });
+
+  it('reaches DynamoDB and S3 through gateway endpoints, Secrets Manager through a private interface endpoint', () => {
+    const endpoints = ofType('AWS::EC2::VPCEndpoint').map(([, e]) => e.Properties);
+    const service = (e: Record<string, any>) => JSON.stringify(e.ServiceName);
+    expect(endpoints.filter((e) => e.VpcEndpointType === 'Gateway').map(service).sort()).toEqual([
+      expect.stringContaining('.dynamodb'),
+      expect.stringContaining('.s3'),
+    ]);
+    const secrets = endpoints.filter((e) => e.VpcEndpointType === 'Interface');
+    expect(secrets).toHaveLength(1);
+    expect(service(secrets[0]!)).toContain('secretsmanager');
+    expect(secrets[0]!.PrivateDnsEnabled).toBe(true);
+  });
+});
+
+describe('database', () => {
+  it('is a Multi-AZ, encrypted, deletion-protected PostgreSQL 16/17 with 7-day backups and IAM auth', () => {
+    const [[id, instance]] = ofType('AWS::RDS::DBInstance') as [[string, Resource]];
+    expect(instance.Properties).toMatchObject({
+      Engine: 'postgres',
+      MultiAZ: true,
+      DeletionProtection: true,
+      BackupRetentionPeriod: 7,
+      StorageEncrypted: true,
+      EnableIAMDatabaseAuthentication: true,
+      DBName: 'taskflow',
+      PubliclyAccessible: false,
+    });
+    expect(instance.Properties.EngineVersion).toMatch(/^1[67]\.\d+$/);
+    expect(instance.Properties.EnableCloudwatchLogsExports).toContain('postgresql');
+    expect(instance.DeletionPolicy).toBe('Snapshot');
+    template.hasResource('AWS::RDS::DBInstance', { UpdateReplacePolicy: 'Snapshot' });
+    expect(id).toBe(logicalId(stack.database.instance));
+  });
+
+  it('forces TLS through its parameter group', () => {
+    const [[, instance]] = ofType('AWS::RDS::DBInstance') as [[string, Resource]];
+    const group = resources[instance.Properties.DBParameterGroupName.Ref]!;
+    expect(group.Type).toBe('AWS::RDS::DBParameterGroup');
+    expect(group.Properties.Parameters['rds.force_ssl']).toBe('1');
+  });
+
+  it('lives in the Database subnets', () => {
+    const [[, group]] = ofType('AWS::RDS::DBSubnetGroup') as [[string, Resource]];
+    const subnetIds = group.Properties.SubnetIds.map((s: { Ref: string }) => s.Ref);
+    expect(subnetIds).toHaveLength(2);
+    for (const id of subnetIds) expect(id).toMatch(/DatabaseSubnet/);
+  });
+
+  it('sits behind an RDS Proxy that requires TLS and IAM auth, with the master and the app secrets', () => {
+    const [[, proxy]] = ofType('AWS::RDS::DBProxy') as [[string, Resource]];
+    expect(proxy.Properties.RequireTLS).toBe(true);
+    expect(proxy.Properties.EngineFamily).toBe('POSTGRESQL');
+    expect(proxy.Properties.Auth).toHaveLength(2);
+    for (const auth of proxy.Properties.Auth) expect(auth).toMatchObject({ AuthScheme: 'SECRETS', IAMAuth: 'REQUIRED' });
+    const secretRefs = proxy.Properties.Auth.map((a: { SecretArn: { Ref: string } }) => a.SecretArn.Ref);
+    const appSecret = ofType('AWS::SecretsManager::Secret').find(([, s]) =>
+      JSON.stringify(s.Properties.GenerateSecretString).includes('taskflow_app'),
+    );
+    expect(appSecret).toBeDefined();
+    const attachments = secretRefs.map((r: string) => resources[r]!);
+    expect(attachments.map((a: Resource) => a.Type)).toEqual(['AWS::SecretsManager::SecretTargetAttachment', 'AWS::SecretsManager::SecretTargetAttachment']);
+    expect(attachments.map((a: Resource) => a.Properties.SecretId.Ref)).toContain(appSecret![0]);
+  });
+
+  it('rotates the master secret', () => {
+    template.hasResourceProperties('AWS::SecretsManager::RotationSchedule', {
+      SecretId: ref(logicalId(stack.database.masterSecret)),
+      RotationRules: { ScheduleExpression: 'rate(30 days)' },
+    });
+  });
+});
+
+describe('functions', () => {
+  const expected = taskflow.routes.length + 2;
+
+  it(`has one function per route plus the authorizer and the migrate function (${expected}), all nodejs22.x on arm64`, () => {
+    const ours = ofType('AWS::Lambda::Function').filter(([, f]) => f.Properties.Environment?.Variables?.POWERTOOLS_SERVICE_NAME === 'taskflow');
+    expect(ours).toHaveLength(expected);
+    for (const [, fn] of ours) {
+      expect(fn.Properties.Runtime).toBe('nodejs22.x');
+      expect(fn.Properties.Architectures).toEqual(['arm64']);
+      expect(fn.Properties.Handler).toBe('index.handler');
+      expect(fn.Properties.TracingConfig).toEqual({ Mode: 'Active' });
+      expect(fn.Properties.Environment.Variables).toMatchObject({
+        POWERTOOLS_SERVICE_NAME: 'taskflow',
+        POWERTOOLS_LOG_LEVEL: 'INFO',
+        NODE_OPTIONS: '--enable-source-maps',
+      });
+      // An explicit log group with retention, not the logRetention custom resource.
+      const logGroup = resources[fn.Properties.LoggingConfig.LogGroup.Ref]!;
+      expect(logGroup.Type).toBe('AWS::Logs::LogGroup');
+      expect(logGroup.Properties.RetentionInDays).toBeGreaterThan(0);
+    }
+    template.resourceCountIs('Custom::LogRetention', 0);
+    const ids = new Set(ours.map(([id]) => id));
+    for (const route of taskflow.routes) expect(ids.has(routeFunctionId(route.operationId))).toBe(true);
+    expect(ids.has(logicalId(stack.api.authorizerFunction))).toBe(true);
+    expect(ids.has(logicalId(stack.migrations.function))).toBe(true);
+  });
+
+  it('names each route function after its operation, with the declared description, memory and timeout', () => {
+    for (const route of taskflow.routes) {
+      const fn = stack.api.routeFunctions.get(route.operationId)!;
+      expect(fn.node.id).toBe(functionId(route));
+      const { Properties } = resources[logicalId(fn)]!;
+      expect(Properties.Description).toBe(route.function.description);
+      expect(Properties.MemorySize).toBe(route.function.memoryMb ?? 512);
+      expect(Properties.Timeout).toBe(route.function.timeoutSeconds ?? 10);
+    }
+  });
+
+  it('puts route functions in the Application subnets, reaching the database through the proxy as taskflow_app', () => {
+    const proxyId = logicalId(stack.database.proxy);
+    const clientsId = logicalId(stack.database.proxyClients);
+    for (const route of taskflow.routes) {
+      const id = routeFunctionId(route.operationId);
+      const { Properties } = resources[id]!;
+      expect(envOf(id)).toMatchObject({
+        DB_HOST: { 'Fn::GetAtt': [proxyId, 'Endpoint'] },
+        DB_PORT: '5432',
+        DB_NAME: 'taskflow',
+        DB_USER: 'taskflow_app',
+        NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
+      });
+      expect(Properties.VpcConfig.SecurityGroupIds).toEqual([{ 'Fn::GetAtt': [clientsId, 'GroupId'] }]);
+      for (const subnet of Properties.VpcConfig.SubnetIds) expect(subnet.Ref).toMatch(/ApplicationSubnet/);
+      const policy = ofType('AWS::IAM::Policy').find(([, p]) =>
+        p.Properties.Roles.some((r: { Ref: string }) => r.Ref === Properties.Role['Fn::GetAtt'][0]),
+      )![1];
+      const connect = policy.Properties.PolicyDocument.Statement.find((s: { Action: unknown }) => s.Action === 'rds-db:connect');
+      expect(JSON.stringify(connect.Resource)).toContain('/taskflow_app');
+    }
+    // Only the proxy clients' group may reach the proxy, on 5432.
+    template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
+      GroupId: { 'Fn::GetAtt': [logicalId(stack.database.proxy.connections.securityGroups[0]!), 'GroupId'] },
+      SourceSecurityGroupId: { 'Fn::GetAtt': [clientsId, 'GroupId'] },
+      FromPort: 5432,
+      ToPort: 5432,
+    });
+  });
+
+  it('keeps the authorizer out of the VPC, configured from the Auth parameters', () => {
+    const id = logicalId(stack.api.authorizerFunction);
+    expect(resources[id]!.Properties.VpcConfig).toBeUndefined();
+    expect(envOf(id)).toMatchObject({
+      AUTH_ISSUER: ref('AuthIssuer'),
+      AUTH_AUDIENCE: ref('AuthAudience'),
+      // Unset when the parameter is empty: the authorizer then derives the JWKS URL from the issuer.
+      AUTH_JWKS_URL: { 'Fn::If': ['HasAuthJwksUrl', ref('AuthJwksUrl'), ref('AWS::NoValue')] },
+    });
+    expect(envOf(id).DB_HOST).toBeUndefined();
+    const parameters = template.toJSON().Parameters;
+    expect(parameters.AuthIssuer.Default).toBeUndefined();
+    expect(parameters.AuthAudience.Default).toBeUndefined();
+    expect(parameters.AuthJwksUrl.Default).toBe('');
+  });
+
+  it('gives the migrate function the instance endpoint and read access to both secrets', () => {
+    const id = logicalId(stack.migrations.function);
+    const instanceId = logicalId(stack.database.instance);
+    expect(resources[id]!.Properties.Timeout).toBe(taskflow.functions.migrate.timeoutSeconds);
+    expect(resources[id]!.Properties.VpcConfig.SecurityGroupIds).toEqual([
+      { 'Fn::GetAtt': [logicalId(stack.database.adminClients), 'GroupId'] },
+    ]);
+    const env = envOf(id);
+    expect(env).toMatchObject({
+      DB_HOST: { 'Fn::GetAtt': [instanceId, 'Endpoint.Address'] },
+      DB_NAME: 'taskflow',
+      NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
+    });
+    expect(env.DB_USER).toBeUndefined();
+    const role = resources[id]!.Properties.Role['Fn::GetAtt'][0];
+    const statements = ofType('AWS::IAM::Policy')
+      .filter(([, p]) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === role))
+      .flatMap(([, p]) => p.Properties.PolicyDocument.Statement);
+    const readable = statements
+      .filter((s: { Action: string[] }) => [s.Action].flat().includes('secretsmanager:GetSecretValue'))
+      .flatMap((s: { Resource: unknown }) => [s.Resource].flat());
+    expect(readable).toEqual(expect.arrayContaining([env.DB_MASTER_SECRET_ARN, env.DB_APP_SECRET_ARN]));
+    expect(env.DB_MASTER_SECRET_ARN).not.toEqual(env.DB_APP_SECRET_ARN);
+    // It may reach the instance directly (not only the proxy).
+    template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
+      SourceSecurityGroupId: { 'Fn::GetAtt': [logicalId(stack.database.adminClients), 'GroupId'] },
+      FromPort: { 'Fn::GetAtt': [instanceId, 'Endpoint.Port'] },
+    });
+  });
+
+  it('bundles the migrate function as ESM with a require shim, and the SQL migrations beside it', () => {
+    const code = resources[logicalId(stack.migrations.function)]!.Properties.Code;
+    const folder = assetFolder(synthesized.assembly, stack, code.S3Key);
+    const bundle = readFileSync(path.join(folder, 'index.mjs'), 'utf8');
+    expect(bundle.startsWith("import { createRequire } from 'module'; const require = createRequire(import.meta.url);")).toBe(true);
+    expect(existsSync(path.join(folder, 'index.mjs.map'))).toBe(true);
+    const shipped = path.join(folder, 'migrations', '0001_core.sql');
+    expect(existsSync(shipped)).toBe(true);
+    expect(readFileSync(shipped, 'utf8')).toBe(readFileSync(path.join(PROJECT_ROOT, 'functions/db/migrations/0001_core.sql'), 'utf8'));
+  });
+});
+
+describe('REST API', () => {
+  /** `/tasks/{taskId}` for every AWS::ApiGateway::Resource, from PathPart and ParentId. */
+  function resourcePaths(): Map<string, string> {
+    const parts = new Map(ofType('AWS::ApiGateway::Resource').map(([id, r]) => [id, r.Properties] as const));
+    const pathOf = (id: string): string => {
+      const { PathPart, ParentId } = parts.get(id)!;
+      const parent = ParentId.Ref ? pathOf(ParentId.Ref) : '';
+      return `${parent}/${PathPart}`;
+    };
+    return new Map([...parts.keys()].map((id) => [id, pathOf(id)]));
+  }
+
+  it('has every declared route as a method: the JWT authorizer on all of them but GET /health', () => {
+    const paths = resourcePaths();
+    const methods = ofType('AWS::ApiGateway::Method').map(([, m]) => m.Properties);
+    const [[authorizerId]] = ofType('AWS::ApiGateway::Authorizer') as [[string, Resource]];
+    for (const route of taskflow.routes) {
+      const method = methods.find(
+        (m) => m.HttpMethod === route.method && m.ResourceId.Ref && paths.get(m.ResourceId.Ref) === route.path,
+      );
+      expect(method, `${route.method} ${route.path}`).toBeDefined();
+      expect(method!.OperationName).toBe(route.operationId);
+      if (route.auth === 'jwt') {
+        expect(method!.AuthorizationType).toBe('CUSTOM');
+        expect(method!.AuthorizerId).toEqual(ref(authorizerId));
+      } else {
+        expect(method!.AuthorizationType).toBe('NONE');
+        expect(method!.AuthorizerId).toBeUndefined();
+      }
+      expect(method!.Integration).toMatchObject({ Type: 'AWS_PROXY', IntegrationHttpMethod: 'POST' });
+      expect(JSON.stringify(method!.Integration.Uri)).toContain(routeFunctionId(route.operationId));
+    }
+    const publicRoutes = methods.filter((m) => m.HttpMethod !== 'OPTIONS' && m.AuthorizationType !== 'CUSTOM');
+    expect(publicRoutes).toHaveLength(1);
+    expect(paths.get(publicRoutes[0]!.ResourceId.Ref)).toBe('/health');
+    expect(methods.filter((m) => m.HttpMethod !== 'OPTIONS')).toHaveLength(taskflow.routes.length);
+  });
+
+  it('uses a TOKEN authorizer on the Authorization header, cached 5 minutes', () => {
+    template.hasResourceProperties('AWS::ApiGateway::Authorizer', {
+      Type: 'TOKEN',
+      IdentitySource: 'method.request.header.Authorization',
+      AuthorizerResultTtlInSeconds: 300,
+    });
+    const [[, authorizer]] = ofType('AWS::ApiGateway::Authorizer') as [[string, Resource]];
+    expect(JSON.stringify(authorizer.Properties.AuthorizerUri)).toContain(logicalId(stack.api.authorizerFunction));
+  });
+
+  it('deploys stage v1 with JSON access logs, execution logs, metrics, X-Ray and throttling', () => {
+    const [[, stage]] = ofType('AWS::ApiGateway::Stage') as [[string, Resource]];
+    expect(stage.Properties.StageName).toBe('v1');
+    expect(stage.Properties.TracingEnabled).toBe(true);
+    const format = stage.Properties.AccessLogSetting.Format as string;
+    const line = JSON.parse(format.replaceAll(/\$context\.[\w.]+/g, 'x'));
+    expect(format).toContain('"requestId":"$context.requestId"');
+    expect(Object.keys(line)).toEqual(expect.arrayContaining(['requestId', 'status', 'httpMethod', 'resourcePath']));
+    expect(resources[stage.Properties.AccessLogSetting.DestinationArn['Fn::GetAtt'][0]]!.Type).toBe('AWS::Logs::LogGroup');
+    expect(stage.Properties.MethodSettings).toContainEqual(
+      expect.objectContaining({
+        HttpMethod: '*',
+        ResourcePath: '/*',
+        LoggingLevel: expect.stringMatching(/^(ERROR|INFO)$/),
+        MetricsEnabled: true,
+        ThrottlingRateLimit: 100,
+        ThrottlingBurstLimit: 200,
+      }),
+    );
+    // Execution logging needs the account-level CloudWatch role.
+    template.resourceCountIs('AWS::ApiGateway::Account', 1);
+  });
+
+  it('answers gateway-made errors as problem+json with a stable code and X-Request-Id', () => {
+    const responses = new Map(ofType('AWS::ApiGateway::GatewayResponse').map(([, r]) => [r.Properties.ResponseType, r.Properties]));
+    const expectations: [string, string | undefined, string][] = [
+      ['UNAUTHORIZED', '401', 'UNAUTHORIZED'],
+      ['ACCESS_DENIED', '403', 'FORBIDDEN'],
+      ['DEFAULT_4XX', undefined, 'BAD_REQUEST'],
+      ['DEFAULT_5XX', undefined, 'INTERNAL_ERROR'],
+    ];
+    for (const [type, status, code] of expectations) {
+      const response = responses.get(type);
+      expect(response, type).toBeDefined();
+      expect(response!.StatusCode).toBe(status);
+      expect(response!.ResponseParameters).toMatchObject({
+        'gatewayresponse.header.Content-Type': "'application/problem+json'",
+        'gatewayresponse.header.X-Request-Id': 'context.requestId',
+      });
+      // $context.error.messageString is rendered as a quoted JSON string.
+      const body = JSON.parse(
+        (response!.ResponseTemplates['application/json'] as string)
+          .replaceAll('$context.error.messageString', '"a message"')
+          .replaceAll('$context.requestId', 'req-1'),
+      );
+      expect(body).toMatchObject({ code, requestId: 'req-1', type: `urn:taskflow:problem:${code.toLowerCase().replaceAll('_', '-')}` });
+      expect(typeof body.title).toBe('string');
+      if (status) expect(body.status).toBe(Number(status));
+    }
+  });
+
+  it('answers CORS preflights for the frontend headers', () => {
+    const options = ofType('AWS::ApiGateway::Method').filter(([, m]) => m.Properties.HttpMethod === 'OPTIONS');
+    expect(options.length).toBeGreaterThan(0);
+    for (const [, method] of options) {
+      const headers = method.Properties.Integration.IntegrationResponses[0].ResponseParameters;
+      const allowed = headers['method.response.header.Access-Control-Allow-Headers'] as string;
+      for (const header of ['Authorization', 'Content-Type', 'Idempotency-Key', 'If-Match', 'X-Request-Id']) {
+        expect(allowed).toContain(header);
+      }
+    }
+  });
+});
+
+describe('storage', () => {
+  it('declares each table on demand, with its partition key, TTL and point-in-time recovery, retained', () => {
+    for (const [name, declaration] of Object.entries(taskflow.tables)) {
+      const id = logicalId(stack.tables[name as keyof typeof taskflow.tables]);
+      const table = resources[id]!;
+      expect(table.Properties).toMatchObject({
+        BillingMode: 'PAY_PER_REQUEST',
+        KeySchema: [{ AttributeName: declaration.partitionKey, KeyType: 'HASH' }],
+        AttributeDefinitions: [{ AttributeName: declaration.partitionKey, AttributeType: 'S' }],
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      });
+      expect(table.DeletionPolicy).toBe('Retain');
+    }
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      TimeToLiveSpecification: { AttributeName: 'expiration', Enabled: true },
+    });
+  });
+
+  it('keeps files in a versioned, encrypted, private, access-logged bucket that refuses plain HTTP', () => {
+    const bucketId = logicalId(stack.filesBucket);
+    const bucket = resources[bucketId]!;
+    expect(bucket.Properties.VersioningConfiguration).toEqual({ Status: 'Enabled' });
+    expect(bucket.Properties.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm).toMatch(/AES256|aws:kms/);
+    expect(bucket.Properties.PublicAccessBlockConfiguration).toEqual({
+      BlockPublicAcls: true,
+      BlockPublicPolicy: true,
+      IgnorePublicAcls: true,
+      RestrictPublicBuckets: true,
+    });
+    expect(bucket.Properties.LoggingConfiguration.DestinationBucketName).toEqual(ref(logicalId(stack.storage.accessLogsBucket)));
+    expect(bucket.DeletionPolicy).toBe('Retain');
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: ref(bucketId),
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+  });
+
+  it('outputs the API URL, the files bucket and the idempotency table', () => {
+    const outputs = template.toJSON().Outputs;
+    expect(Object.keys(outputs).sort()).toEqual(['ApiUrl', 'FilesBucketName', 'IdempotencyTableName']);
+    expect(outputs.FilesBucketName.Value).toEqual(ref(logicalId(stack.filesBucket)));
+    expect(outputs.IdempotencyTableName.Value).toEqual(ref(logicalId(stack.idempotencyTable)));
+    expect(JSON.stringify(outputs.ApiUrl.Value)).toContain('execute-api');
+  });
+});
+
+describe('migrations', () => {
+  it('run in a trigger on every change of the migrate function, after the database and before every route function', () => {
+    const triggers = ofType('Custom::Trigger');
+    expect(triggers).toHaveLength(1);
+    const [[triggerId, trigger]] = triggers as [[string, Resource]];
+    expect(trigger.Properties.ExecuteOnHandlerChange).toBe(true);
+    expect(trigger.Properties.InvocationType).toBe('RequestResponse');
+    // The trigger invokes the current version of the migrate function, so a new bundle runs it again.
+    const version = resources[trigger.Properties.HandlerArn.Ref]!;
+    expect(version.Type).toBe('AWS::Lambda::Version');
+    expect(version.Properties.FunctionName).toEqual(ref(logicalId(stack.migrations.function)));
+    expect(Number(trigger.Properties.Timeout)).toBeGreaterThan(taskflow.functions.migrate.timeoutSeconds * 1000);
+
+    const after = trigger.DependsOn ?? [];
+    expect(after).toEqual(
+      expect.arrayContaining([
+        logicalId(stack.database.instance),
+        logicalId(stack.database.proxy),
+        logicalId(stack.database.appSecret),
+        logicalId(stack.database.masterSecret),
+        logicalId(stack.network.secretsManagerEndpoint),
+      ]),
+    );
+
+    for (const route of taskflow.routes) {
+      expect(resources[routeFunctionId(route.operationId)]!.DependsOn, route.operationId).toContain(triggerId);
+    }
+    expect(resources[logicalId(stack.migrations.function)]!.DependsOn ?? []).not.toContain(triggerId);
+  });
+});
