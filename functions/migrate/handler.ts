@@ -1,4 +1,3 @@
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import pg from 'pg';
 import { loadMigrations, migrate } from '../db/migrator';
 import { requiredEnv } from '../shared/env';
@@ -12,10 +11,18 @@ interface DbSecret {
   dbname?: string;
 }
 
-const secrets = new SecretsManagerClient({});
-
+/**
+ * Reads a secret through the AWS Parameters and Secrets Lambda Extension (a layer CDK adds), which
+ * keeps an AWS SDK client (~270 KB) out of this bundle.
+ */
 async function secret(arn: string): Promise<DbSecret> {
-  const { SecretString } = await secrets.send(new GetSecretValueCommand({ SecretId: arn }));
+  const port = process.env.PARAMETERS_SECRETS_EXTENSION_HTTP_PORT ?? '2773';
+  const response = await fetch(`http://localhost:${port}/secretsmanager/get?secretId=${encodeURIComponent(arn)}`, {
+    headers: { 'X-Aws-Parameters-Secrets-Token': requiredEnv('AWS_SESSION_TOKEN') },
+    signal: AbortSignal.timeout(10_000),
+  });
+  if (!response.ok) throw new Error(`reading secret ${arn} failed: ${response.status} ${await response.text()}`);
+  const { SecretString } = (await response.json()) as { SecretString?: string };
   return JSON.parse(SecretString ?? '{}') as DbSecret;
 }
 
@@ -32,7 +39,8 @@ export async function handler(): Promise<{ applied: string[] }> {
     database: process.env.DB_NAME ?? owner.dbname,
     user: owner.username,
     password: owner.password,
-    ssl: { rejectUnauthorized: true },
+    // RDS forces TLS; DB_TLS=disable is for a server without it (the handler's own test).
+    ssl: process.env.DB_TLS === 'disable' ? false : { rejectUnauthorized: true },
     connectionTimeoutMillis: 10_000,
   });
   await client.connect();

@@ -35,6 +35,7 @@ export interface TaskFlowFunctionProps {
 interface CapabilityConfig {
   environment: Record<string, string>;
   placement: { vpc?: ec2.IVpc; vpcSubnets?: ec2.SubnetSelection; securityGroups?: ec2.ISecurityGroup[] };
+  paramsAndSecrets?: lambda.ParamsAndSecretsLayerVersion;
 }
 
 /**
@@ -42,7 +43,8 @@ interface CapabilityConfig {
  * an ESM bundle built by the local esbuild (minified, source maps, AWS SDK v3 bundled), its own log group
  * with retention, X-Ray active tracing, Powertools settings; and what its `needs` ask for:
  * - `database`: in the application subnets, may reach RDS Proxy, connects as `taskflow_app` with IAM auth.
- * - `database-admin`: in the application subnets, may reach the instance directly, reads both secrets.
+ * - `database-admin`: in the application subnets, may reach the instance directly, reads both secrets
+ *   through the AWS Parameters and Secrets Lambda Extension (no SDK client in the bundle).
  */
 export class TaskFlowFunction extends NodejsFunction {
   readonly declaration: FunctionDeclaration;
@@ -73,6 +75,7 @@ export class TaskFlowFunction extends NodejsFunction {
         ...props.environment,
       },
       ...capabilities.placement,
+      ...(capabilities.paramsAndSecrets ? { paramsAndSecrets: capabilities.paramsAndSecrets } : {}),
       bundling: {
         format: OutputFormat.ESM,
         minify: true,
@@ -104,7 +107,9 @@ export class TaskFlowFunction extends NodejsFunction {
           'AWSLambdaVPCAccessExecutionRole (manage its ENIs) are the AWS-maintained minimum for a Lambda function.',
         appliesTo: [
           'Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole',
-          'Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole',
+          ...(capabilities.placement.vpc
+            ? ['Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole']
+            : []),
         ],
       },
       {
@@ -145,6 +150,12 @@ export class TaskFlowFunction extends NodejsFunction {
           break;
         case 'database-admin':
           config.placement = { vpc: database.vpc, vpcSubnets: database.clientSubnets, securityGroups: [database.adminClients] };
+          // The handler reads the secrets from the extension's localhost endpoint; no caching, so a
+          // rotated master password is seen at once.
+          config.paramsAndSecrets = lambda.ParamsAndSecretsLayerVersion.fromVersion(lambda.ParamsAndSecretsVersions.V1_0_103, {
+            cacheEnabled: false,
+            secretsManagerTimeout: Duration.seconds(10),
+          });
           Object.assign(config.environment, {
             DB_HOST: database.instance.dbInstanceEndpointAddress,
             DB_PORT: database.instance.dbInstanceEndpointPort,
