@@ -12,5 +12,3 @@ Tags.of(app).add('Application', taskflow.name);
 // cdk-nag 3 is a policy-validation plugin (it replaced the v2 Aspect): any unacknowledged
 // AwsSolutions error fails the synthesis.
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
-
-app.synth();

@@ -63,12 +63,14 @@ export class Database extends Construct {
     // A fixed identifier lets the exported log groups exist (with retention) before RDS writes to them,
     // and makes an accidental replacement fail loudly instead of silently creating a new database.
     const instanceIdentifier = `${Stack.of(this).stackName.toLowerCase()}-postgres`;
+    // Named log groups are deleted with the stack (which the instance's deletion protection already
+    // guards): retained, they would block creating the stack again.
     const logGroups = POSTGRES_LOGS.map(
       (log) =>
         new logs.LogGroup(this, `${log.charAt(0).toUpperCase()}${log.slice(1)}Logs`, {
           logGroupName: `/aws/rds/instance/${instanceIdentifier}/${log}`,
           retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
-          removalPolicy: RemovalPolicy.RETAIN,
+          removalPolicy: RemovalPolicy.DESTROY,
         }),
     );
 
@@ -128,7 +130,8 @@ export class Database extends Construct {
       iamAuth: true,
       requireTLS: true,
       idleClientTimeout: Duration.minutes(30),
-      borrowTimeout: Duration.seconds(30),
+      // As long as a client waits to connect (DB_CONNECT_TIMEOUT_MS, 5 s): no borrow outlives its caller.
+      borrowTimeout: Duration.seconds(5),
     });
 
     this.proxyClients = new ec2.SecurityGroup(this, 'ProxyClients', {

@@ -16,7 +16,7 @@ export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** The Lambda Node.js runtime's CA bundle; it holds the RDS certificate authorities (Node 20+ no longer loads it by default). */
 const LAMBDA_CA_BUNDLE = '/var/runtime/ca-cert.pem';
 
-/** `pg` and a few SDK dependencies are CommonJS: give the ESM bundle a `require`. */
+/** `pg` is CommonJS (and requires Node built-ins): give the ESM bundle a `require`. */
 const ESM_REQUIRE_BANNER = "import { createRequire } from 'module'; const require = createRequire(import.meta.url);";
 
 export interface TaskFlowFunctionProps {

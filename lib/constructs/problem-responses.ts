@@ -1,4 +1,5 @@
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import { CORS_ALLOW_ORIGIN, CORS_EXPOSE_HEADERS } from './cors';
 
 /** How a response that API Gateway makes itself (never reaching a handler) is answered. */
 export interface GatewayProblem {
@@ -14,14 +15,17 @@ export interface GatewayProblem {
 
 /**
  * Gateway-made errors, as RFC 9457 problems like the handlers' (type `urn:taskflow:problem:<code>`).
- * The specific types come first in API Gateway's precedence, the DEFAULT_* ones catch the rest.
+ * API Gateway uses the most specific response type configured; DEFAULT_4XX/5XX cover the rest.
  */
 export const GATEWAY_PROBLEMS: readonly GatewayProblem[] = [
   { type: apigateway.ResponseType.UNAUTHORIZED, status: 401, code: 'UNAUTHORIZED', title: 'Unauthorized' },
-  { type: apigateway.ResponseType.ACCESS_DENIED, status: 403, code: 'FORBIDDEN', title: 'Forbidden' },
-  // REST API answers an unknown path or method with 403 "Missing Authentication Token": it is a 404.
+  // The gateway's message: "User is not authorized to access this resource".
+  { type: apigateway.ResponseType.ACCESS_DENIED, status: 403, code: 'FORBIDDEN' },
+  // REST API answers an unknown path (or a method a path does not have) with 403 "Missing Authentication
+  // Token": it is a 404.
   { type: apigateway.ResponseType.MISSING_AUTHENTICATION_TOKEN, status: 404, code: 'NOT_FOUND', title: 'No such route' },
   { type: apigateway.ResponseType.RESOURCE_NOT_FOUND, status: 404, code: 'NOT_FOUND', title: 'No such route' },
+  { type: apigateway.ResponseType.REQUEST_TOO_LARGE, status: 413, code: 'PAYLOAD_TOO_LARGE', title: 'Request payload is too large' },
   {
     type: apigateway.ResponseType.THROTTLED,
     status: 429,
@@ -33,10 +37,10 @@ export const GATEWAY_PROBLEMS: readonly GatewayProblem[] = [
   { type: apigateway.ResponseType.DEFAULT_5XX, code: 'INTERNAL_ERROR' },
 ];
 
-/** CORS on error responses too, so a browser can read them (same values as functions/shared/http.ts). */
+/** CORS on error responses too, so a browser can read them. */
 const CORS_HEADERS = {
-  'Access-Control-Allow-Origin': '*',
-  'Access-Control-Expose-Headers': 'ETag, Location, Retry-After, X-Request-Id, Idempotent-Replayed',
+  'Access-Control-Allow-Origin': CORS_ALLOW_ORIGIN,
+  'Access-Control-Expose-Headers': CORS_EXPOSE_HEADERS.join(', '),
 };
 
 /** The body template: VTL is not run on gateway responses, but `$context` variables are substituted. */

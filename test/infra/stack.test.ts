@@ -224,6 +224,15 @@ describe('functions', () => {
       NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
     });
     expect(env.DB_USER).toBeUndefined();
+    // The handler reads the secrets through the AWS Parameters and Secrets Lambda Extension (arm64 layer), uncached.
+    expect(env.PARAMETERS_SECRETS_EXTENSION_HTTP_PORT).toBeDefined();
+    expect(env.PARAMETERS_SECRETS_EXTENSION_CACHE_ENABLED).toBe('false');
+    const layers = resources[id]!.Properties.Layers as { 'Fn::FindInMap': [string, unknown, string] }[];
+    expect(layers).toHaveLength(1);
+    const [mapName, , key] = layers[0]!['Fn::FindInMap'];
+    const layerArns = Object.values(template.toJSON().Mappings[mapName] as Record<string, Record<string, string>>).map((r) => r[key]);
+    expect(layerArns.length).toBeGreaterThan(10);
+    for (const arn of layerArns) expect(arn).toMatch(/:layer:AWS-Parameters-and-Secrets-Lambda-Extension-Arm64:\d+$/);
     const role = resources[id]!.Properties.Role['Fn::GetAtt'][0];
     const statements = ofType('AWS::IAM::Policy')
       .filter(([, p]) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === role))
@@ -330,6 +339,10 @@ describe('REST API', () => {
       ['ACCESS_DENIED', '403', 'FORBIDDEN'],
       ['DEFAULT_4XX', undefined, 'BAD_REQUEST'],
       ['DEFAULT_5XX', undefined, 'INTERNAL_ERROR'],
+      // Unknown routes are 404s (the REST API's own answer is a 403 "Missing Authentication Token").
+      ['MISSING_AUTHENTICATION_TOKEN', '404', 'NOT_FOUND'],
+      ['REQUEST_TOO_LARGE', '413', 'PAYLOAD_TOO_LARGE'],
+      ['THROTTLED', '429', 'TOO_MANY_REQUESTS'],
     ];
     for (const [type, status, code] of expectations) {
       const response = responses.get(type);
@@ -348,7 +361,9 @@ describe('REST API', () => {
       expect(body).toMatchObject({ code, requestId: 'req-1', type: `urn:taskflow:problem:${code.toLowerCase().replaceAll('_', '-')}` });
       expect(typeof body.title).toBe('string');
       if (status) expect(body.status).toBe(Number(status));
+      else expect(body.status).toBeUndefined(); // the gateway's status varies within DEFAULT_4XX/5XX
     }
+    expect(responses.get('THROTTLED')!.ResponseParameters['gatewayresponse.header.Retry-After']).toBe("'1'");
   });
 
   it('answers CORS preflights for the frontend headers', () => {
