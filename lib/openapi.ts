@@ -10,7 +10,9 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   409: 'VERSION_CONFLICT: the task changed since the version sent; `current` holds it',
   415: 'The body is not JSON',
   422: 'Semantically invalid (e.g. ASSIGNEE_NOT_MEMBER)',
+  413: 'PAYLOAD_TOO_LARGE: over the gateway\'s 10 MB limit',
   428: 'PRECONDITION_REQUIRED: send `version` or If-Match',
+  429: 'TOO_MANY_REQUESTS: throttled by the gateway (Retry-After)',
   500: 'INTERNAL_ERROR',
   503: 'A dependency is unavailable (Retry-After)',
 };
@@ -53,7 +55,7 @@ function operation(route: RouteDeclaration) {
   const headerParams = Object.entries(route.request?.headers ?? {}).map(([name, description]) => ({
     name, in: 'header', required: false, description, schema: { type: 'string' },
   }));
-  const errors = [400, ...(route.auth === 'jwt' ? [401] : []), ...(route.errors ?? []), 500];
+  const errors = [400, ...(route.auth === 'jwt' ? [401] : []), ...(route.errors ?? []), 429, 500].sort((a, b) => a - b);
   return {
     operationId: route.operationId,
     summary: route.summary,

@@ -32,18 +32,7 @@ async function secret(arn: string): Promise<DbSecret> {
  * applies pending migrations. A failure fails the deployment, so new code never meets an old schema.
  */
 export async function handler(): Promise<{ applied: string[] }> {
-  const owner = await secret(requiredEnv('DB_MASTER_SECRET_ARN'));
-  const client = new pg.Client({
-    host: process.env.DB_HOST ?? owner.host,
-    port: Number(process.env.DB_PORT ?? owner.port ?? 5432),
-    database: process.env.DB_NAME ?? owner.dbname,
-    user: owner.username,
-    password: owner.password,
-    // RDS forces TLS; DB_TLS=disable is for a server without it (the handler's own test).
-    ssl: process.env.DB_TLS === 'disable' ? false : { rejectUnauthorized: true },
-    connectionTimeoutMillis: 10_000,
-  });
-  await client.connect();
+  const client = await connectAsOwner();
   try {
     const applied = await migrate(client, await loadMigrations());
     await grantApplicationRole(client, await secret(requiredEnv('DB_APP_SECRET_ARN')));
@@ -51,6 +40,30 @@ export async function handler(): Promise<{ applied: string[] }> {
     return { applied };
   } finally {
     await client.end();
+  }
+}
+
+async function connectAsOwner(): Promise<pg.Client> {
+  for (let attempt = 1; ; attempt += 1) {
+    const owner = await secret(requiredEnv('DB_MASTER_SECRET_ARN'));
+    const client = new pg.Client({
+      host: process.env.DB_HOST ?? owner.host,
+      port: Number(process.env.DB_PORT ?? owner.port ?? 5432),
+      database: process.env.DB_NAME ?? owner.dbname,
+      user: owner.username,
+      password: owner.password,
+      // RDS forces TLS; DB_TLS=disable is for a server without it (the handler's own test).
+      ssl: process.env.DB_TLS === 'disable' ? false : { rejectUnauthorized: true },
+      connectionTimeoutMillis: 10_000,
+    });
+    try {
+      await client.connect();
+      return client;
+    } catch (error) {
+      // 28P01: the password was rotated between reading the secret and connecting; read it again.
+      if ((error as { code?: string }).code !== '28P01' || attempt >= 2) throw error;
+      logger.warn('owner password was rejected; re-reading the rotated secret');
+    }
   }
 }
 

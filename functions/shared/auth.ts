@@ -25,8 +25,8 @@ export function verifierConfigFromEnv(env = process.env): VerifierConfig {
   return {
     issuer,
     audience,
-    jwksUrl: env.AUTH_JWKS_URL ?? new URL('.well-known/jwks.json', issuer.endsWith('/') ? issuer : `${issuer}/`).href,
-    roleClaim: env.AUTH_ROLE_CLAIM ?? 'role',
+    jwksUrl: env.AUTH_JWKS_URL || new URL('.well-known/jwks.json', issuer.endsWith('/') ? issuer : `${issuer}/`).href,
+    roleClaim: env.AUTH_ROLE_CLAIM || 'role',
   };
 }
 

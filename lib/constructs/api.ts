@@ -16,6 +16,8 @@ export interface AuthConfig {
   readonly audience: string;
   /** JWKS URL; undefined (or a token resolving to AWS::NoValue): derived from the issuer by the authorizer. */
   readonly jwksUrl?: string;
+  /** Claim holding the caller's role (`admin` or not); Auth0 custom claims are namespaced URLs. */
+  readonly roleClaim: string;
 }
 
 export interface ApiProps {
@@ -110,6 +112,7 @@ export class Api extends Construct {
       environment: {
         AUTH_ISSUER: props.auth.issuer,
         AUTH_AUDIENCE: props.auth.audience,
+        AUTH_ROLE_CLAIM: props.auth.roleClaim,
         ...(props.auth.jwksUrl === undefined ? {} : { AUTH_JWKS_URL: props.auth.jwksUrl }),
       },
     });

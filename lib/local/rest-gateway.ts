@@ -74,11 +74,8 @@ export function restGateway(options: RestGatewayOptions): RequestListener {
       return void res.end();
     }
     const matched = candidates.find((candidate) => candidate.route.method === method);
-    if (!matched) {
-      return problem(res, requestId, 405, 'METHOD_NOT_ALLOWED', `${method} is not allowed on ${url.pathname}`, {
-        Allow: candidates.map((c) => c.route.method).join(', '),
-      });
-    }
+    // API Gateway cannot tell a missing method from a missing path either.
+    if (!matched) return problem(res, requestId, 404, 'NOT_FOUND', `No route for ${method} ${url.pathname}`);
 
     const body = await readBody(req);
     if (body === 'too-large') return problem(res, requestId, 413, 'PAYLOAD_TOO_LARGE', 'Request payload is too large');
@@ -166,14 +163,13 @@ function json(res: ServerResponse, status: number, body: unknown): void {
 }
 
 /** A gateway-made error, shaped like the deployed gateway's responses (see lib/constructs/api). */
-function problem(res: ServerResponse, requestId: string, status: number, code: string, title: string, headers: Record<string, string> = {}): void {
+function problem(res: ServerResponse, requestId: string, status: number, code: string, title: string): void {
   const payload = JSON.stringify(problemBody(new Problem(status, code, title), requestId));
   res.writeHead(status, {
     'Content-Type': 'application/problem+json',
     'Content-Length': Buffer.byteLength(payload),
     'X-Request-Id': requestId,
     'Access-Control-Allow-Origin': '*',
-    ...headers,
   });
   res.end(payload);
 }

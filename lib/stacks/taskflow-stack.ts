@@ -49,6 +49,12 @@ export class TaskFlowStack extends Stack {
       allowedPattern: '^(https://\\S+)?$',
       constraintDescription: 'empty, or an https:// URL',
     });
+    const roleClaim = new CfnParameter(this, 'AuthRoleClaim', {
+      type: 'String',
+      default: 'role',
+      description: 'Claim that holds the caller\'s role (admin or member); with Auth0, a namespaced claim such as https://taskflow.example/role',
+      minLength: 1,
+    });
     const hasJwksUrl = new CfnCondition(this, 'HasAuthJwksUrl', {
       expression: Fn.conditionNot(Fn.conditionEquals(jwksUrl.valueAsString, '')),
     });
@@ -65,6 +71,7 @@ export class TaskFlowStack extends Stack {
         audience: audience.valueAsString,
         // Unset (AWS::NoValue) when the parameter is empty: the authorizer derives it from the issuer.
         jwksUrl: Token.asString(Fn.conditionIf(hasJwksUrl.logicalId, jwksUrl.valueAsString, Aws.NO_VALUE)),
+        roleClaim: roleClaim.valueAsString,
       },
       database: this.database,
     });

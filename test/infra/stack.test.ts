@@ -202,12 +202,14 @@ describe('functions', () => {
       AUTH_AUDIENCE: ref('AuthAudience'),
       // Unset when the parameter is empty: the authorizer then derives the JWKS URL from the issuer.
       AUTH_JWKS_URL: { 'Fn::If': ['HasAuthJwksUrl', ref('AuthJwksUrl'), ref('AWS::NoValue')] },
+      AUTH_ROLE_CLAIM: ref('AuthRoleClaim'),
     });
     expect(envOf(id).DB_HOST).toBeUndefined();
     const parameters = template.toJSON().Parameters;
     expect(parameters.AuthIssuer.Default).toBeUndefined();
     expect(parameters.AuthAudience.Default).toBeUndefined();
     expect(parameters.AuthJwksUrl.Default).toBe('');
+    expect(parameters.AuthRoleClaim.Default).toBe('role');
   });
 
   it('gives the migrate function the instance endpoint and read access to both secrets', () => {

@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { sql } from '../support/sql';
+import { tcpProxy } from '../support/tcp-proxy';
 
 // The deploy-time migrate function, run as the CDK trigger runs it: secrets from the Parameters
 // and Secrets extension (a stand-in HTTP server here), migrations, then the application role.
@@ -64,6 +65,22 @@ describe('migrate function', () => {
 
     // Running it again (the next deploy) changes nothing and still succeeds.
     expect((await handler()).applied).toEqual([]);
+  });
+
+  it('re-reads the owner secret once when its password was just rotated (28P01)', async () => {
+    const db = new URL(inject('databaseUrl'));
+    const proxy = await tcpProxy({ host: db.hostname, port: Number(db.port || 5432) });
+    process.env.DB_PORT = String(proxy.port);
+    try {
+      requests.length = 0;
+      proxy.rejectNextLogin('28P01');
+      const { handler } = await import('../../functions/migrate/handler');
+      expect((await handler()).applied).toEqual([]);
+      expect(requests.map((r) => r.url)).toHaveLength(3); // owner, owner again, application
+    } finally {
+      process.env.DB_PORT = db.port || '5432';
+      await proxy.close();
+    }
   });
 
   it('fails the deployment when a secret cannot be read', async () => {

@@ -4,7 +4,15 @@ import { createServer, connect, type Socket } from 'node:net';
 export async function tcpProxy(target: { host: string; port: number }) {
   const pairs = new Set<[Socket, Socket]>();
   let dropNext = false;
+  let rejectNextLogin: string | null = null;
   const server = createServer((client) => {
+    if (rejectNextLogin) {
+      // Answer the startup message with a FATAL error, as a server refusing the login would.
+      const code = rejectNextLogin;
+      rejectNextLogin = null;
+      client.once('data', () => client.end(errorResponse(code, 'password authentication failed')));
+      return;
+    }
     const upstream = connect(target.port, target.host);
     const pair: [Socket, Socket] = [client, upstream];
     pairs.add(pair);
@@ -28,6 +36,10 @@ export async function tcpProxy(target: { host: string; port: number }) {
   await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
   return {
     port: (server.address() as { port: number }).port,
+    /** The next new connection is refused at login with this SQLSTATE. */
+    rejectNextLogin(code: string) {
+      rejectNextLogin = code;
+    },
     /** The next statement sent on any connection kills that connection instead. */
     dropNextStatement() {
       dropNext = true;
@@ -38,4 +50,12 @@ export async function tcpProxy(target: { host: string; port: number }) {
         server.close(() => done());
       }),
   };
+}
+
+function errorResponse(code: string, message: string): Buffer {
+  const fields = Buffer.from(`SFATAL\0VFATAL\0C${code}\0M${message}\0\0`, 'utf8');
+  const header = Buffer.alloc(5);
+  header.write('E', 0);
+  header.writeInt32BE(fields.length + 4, 1);
+  return Buffer.concat([header, fields]);
 }
