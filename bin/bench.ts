@@ -33,17 +33,18 @@ async function bundles() {
     const stack = new TaskFlowStack(app, taskflow.name);
     const assembly = app.synth();
     const template = assembly.getStackByName(stack.stackName).template as {
-      Resources: Record<string, { Type: string; Properties?: { Code?: { S3Key?: unknown }; Description?: string } }>;
+      Resources: Record<string, { Type: string; Properties?: { Code?: { S3Key?: unknown } } }>;
     };
     console.log('\nFunction bundles (the assets `cdk synth` builds; init = importing the bundle in a fresh Node process)');
     console.log(`${'function'.padEnd(34)} ${'KB'.padStart(7)} ${'init ms'.padStart(7)}   budget: ≤ ${BUDGET.bundleKb} KB, ≤ ${BUDGET.initMs} ms`);
-    for (const resource of Object.values(template.Resources)) {
+    for (const [logicalId, resource] of Object.entries(template.Resources)) {
       const key = resource.Properties?.Code?.S3Key;
       if (resource.Type !== 'AWS::Lambda::Function' || typeof key !== 'string') continue;
-      const name = resource.Properties!.Description ?? key;
+      const name = logicalId.replace(/[0-9A-F]{8}$/, '');
       const file = join(assembly.directory, `asset.${key.replace(/\.zip$/, '')}`, 'index.mjs');
       if (!existsSync(file)) continue; // a CDK-provided function (custom resource provider), not one of ours
       const kb = statSync(file).size / 1024;
+      initMs(file); // warm the file cache; not counted
       const inits: number[] = [];
       for (let run = 0; run < INIT_RUNS; run += 1) inits.push(initMs(file));
       const init = median(inits);
