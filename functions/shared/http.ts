@@ -4,16 +4,11 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { safeParse } from 'zod/mini';
 import type { $ZodType as ZodType, output } from 'zod/v4/core';
+import { CORS_RESPONSE_HEADERS } from './cors';
 import { isConnectionError } from './db';
 import { logger } from './logger';
 import { Problem, problemBody } from './problem';
 import { ensureMember, type Caller } from '../domain/tenancy';
-
-// Bearer tokens, not cookies, so any origin may call; the browser may read these headers.
-const CORS = {
-  'Access-Control-Allow-Origin': '*',
-  'Access-Control-Expose-Headers': 'ETag, Location, Retry-After, X-Request-Id, Idempotent-Replayed',
-};
 
 /** Larger bodies are refused before parsing; the largest valid task is far below this. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -81,7 +76,7 @@ function respond({ status, body, headers = {} }: HttpResponse, requestId: string
     headers: {
       ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
       ...headers,
-      ...CORS,
+      ...CORS_RESPONSE_HEADERS,
       'X-Request-Id': requestId,
     },
     body: body === undefined ? '' : JSON.stringify(body),
@@ -100,7 +95,7 @@ function respondWithProblem(error: unknown, requestId: string): APIGatewayProxyR
   else logger.info('request refused', { status: problem.status, code: problem.code });
   return {
     statusCode: problem.status,
-    headers: { 'Content-Type': 'application/problem+json', ...problem.headers, ...CORS, 'X-Request-Id': requestId },
+    headers: { 'Content-Type': 'application/problem+json', ...problem.headers, ...CORS_RESPONSE_HEADERS, 'X-Request-Id': requestId },
     body: JSON.stringify(problemBody(problem, requestId)),
   };
 }

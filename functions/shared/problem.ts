@@ -15,11 +15,13 @@ export class Problem extends Error {
   }
 }
 
+export const problemType = (code: string) => `urn:taskflow:problem:${code.toLowerCase().replaceAll('_', '-')}`;
+
 export const notFound = (what: string) => new Problem(404, 'NOT_FOUND', `${what} not found`);
 
 export function problemBody(problem: Problem, requestId: string) {
   return {
-    type: `urn:taskflow:problem:${problem.code.toLowerCase().replaceAll('_', '-')}`,
+    type: problemType(problem.code),
     title: problem.title,
     status: problem.status,
     code: problem.code,

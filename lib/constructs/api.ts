@@ -3,7 +3,7 @@ import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { type FunctionDeclaration, functionId, type RouteDeclaration } from '../declaration';
-import { CORS_ALLOW_HEADERS, CORS_ALLOW_ORIGIN, CORS_EXPOSE_HEADERS } from './cors';
+import { CORS_ALLOW_HEADERS, CORS_ALLOW_ORIGIN, CORS_EXPOSE_HEADERS } from '../../functions/shared/cors';
 import type { Database } from './database';
 import { TaskFlowFunction } from './function';
 import { acknowledgeNag } from './nag';

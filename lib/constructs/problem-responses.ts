@@ -1,5 +1,6 @@
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
-import { CORS_ALLOW_ORIGIN, CORS_EXPOSE_HEADERS } from './cors';
+import { CORS_RESPONSE_HEADERS } from '../../functions/shared/cors';
+import { problemType } from '../../functions/shared/problem';
 
 /** How a response that API Gateway makes itself (never reaching a handler) is answered. */
 export interface GatewayProblem {
@@ -37,16 +38,10 @@ export const GATEWAY_PROBLEMS: readonly GatewayProblem[] = [
   { type: apigateway.ResponseType.DEFAULT_5XX, code: 'INTERNAL_ERROR' },
 ];
 
-/** CORS on error responses too, so a browser can read them. */
-const CORS_HEADERS = {
-  'Access-Control-Allow-Origin': CORS_ALLOW_ORIGIN,
-  'Access-Control-Expose-Headers': CORS_EXPOSE_HEADERS.join(', '),
-};
-
 /** The body template: VTL is not run on gateway responses, but `$context` variables are substituted. */
 export function problemTemplate(problem: GatewayProblem): string {
   const fields = [
-    `"type":"urn:taskflow:problem:${problem.code.toLowerCase().replaceAll('_', '-')}"`,
+    `"type":"${problemType(problem.code)}"`,
     // messageString is the message as a quoted, escaped JSON string.
     `"title":${problem.title ? JSON.stringify(problem.title) : '$context.error.messageString'}`,
     ...(problem.status ? [`"status":${problem.status}`] : []),
@@ -60,7 +55,7 @@ export function problemTemplate(problem: GatewayProblem): string {
 export function addProblemResponses(api: apigateway.RestApi): void {
   for (const problem of GATEWAY_PROBLEMS) {
     const template = problemTemplate(problem);
-    const staticHeaders = { 'Content-Type': 'application/problem+json', ...CORS_HEADERS, ...problem.headers };
+    const staticHeaders = { 'Content-Type': 'application/problem+json', ...CORS_RESPONSE_HEADERS, ...problem.headers };
     api.addGatewayResponse(problem.type.responseType, {
       type: problem.type,
       ...(problem.status ? { statusCode: String(problem.status) } : {}),

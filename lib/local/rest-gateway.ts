@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { APIGatewayAuthorizerResult, APIGatewayProxyEvent, APIGatewayProxyResult, APIGatewayTokenAuthorizerEvent, Context } from 'aws-lambda';
+import { CORS_ALLOW_HEADERS, CORS_ALLOW_ORIGIN, CORS_RESPONSE_HEADERS } from '../../functions/shared/cors';
 import { Problem, problemBody } from '../../functions/shared/problem';
 import { functionId, type RouteDeclaration } from '../declaration';
 import { lambdaContext, proxyEvent } from './proxy-event';
@@ -19,7 +20,6 @@ export interface RestGatewayOptions {
 
 // API Gateway's own limit on a request payload.
 const MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
-const CORS_HEADERS = 'Authorization, Content-Type, Idempotency-Key, If-Match, X-Request-Id';
 
 interface CompiledRoute {
   route: RouteDeclaration;
@@ -66,9 +66,9 @@ export function restGateway(options: RestGatewayOptions): RequestListener {
     if (candidates.length === 0) return problem(res, requestId, 404, 'NOT_FOUND', `No route for ${url.pathname}`);
     if (method === 'OPTIONS') {
       res.writeHead(204, {
-        'Access-Control-Allow-Origin': '*',
+        'Access-Control-Allow-Origin': CORS_ALLOW_ORIGIN,
         'Access-Control-Allow-Methods': candidates.map((c) => c.route.method).join(', '),
-        'Access-Control-Allow-Headers': CORS_HEADERS,
+        'Access-Control-Allow-Headers': CORS_ALLOW_HEADERS.join(', '),
         'Access-Control-Max-Age': '600',
       });
       return void res.end();
@@ -168,8 +168,8 @@ function problem(res: ServerResponse, requestId: string, status: number, code: s
   res.writeHead(status, {
     'Content-Type': 'application/problem+json',
     'Content-Length': Buffer.byteLength(payload),
+    ...CORS_RESPONSE_HEADERS,
     'X-Request-Id': requestId,
-    'Access-Control-Allow-Origin': '*',
   });
   res.end(payload);
 }

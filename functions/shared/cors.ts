@@ -1,0 +1,15 @@
+/**
+ * CORS for the frontend, used by the handlers, the deployed gateway (preflight and gateway-made
+ * errors) and the local runtime alike. Bearer tokens, not cookies: any origin may call.
+ */
+export const CORS_ALLOW_ORIGIN = '*';
+/** Request headers a browser may send cross-origin (the preflight answer). */
+export const CORS_ALLOW_HEADERS = ['Authorization', 'Content-Type', 'Idempotency-Key', 'If-Match', 'X-Request-Id'];
+/** Response headers a browser may read. */
+export const CORS_EXPOSE_HEADERS = ['ETag', 'Location', 'Retry-After', 'X-Request-Id', 'Idempotent-Replayed'];
+
+/** What every response carries, so a browser may read it. */
+export const CORS_RESPONSE_HEADERS = {
+  'Access-Control-Allow-Origin': CORS_ALLOW_ORIGIN,
+  'Access-Control-Expose-Headers': CORS_EXPOSE_HEADERS.join(', '),
+};
