@@ -9,6 +9,9 @@ const runtime = await startLocalRuntime({
   dataDir,
   ...(process.env.DATABASE_URL ? { databaseUrl: process.env.DATABASE_URL } : {}),
   log: (line) => console.error(line),
+}).catch((error: NodeJS.ErrnoException) => {
+  console.error(error.code === 'EADDRINUSE' ? `Port ${port} is in use: set PORT to another one.` : error);
+  process.exit(1);
 });
 const token = await runtime.issuer.mint({ org: 'org_local', user: 'user_local', role: 'admin', name: 'Local Developer' });
 

@@ -12,7 +12,7 @@ export interface FunctionDeclaration {
   needs: readonly Capability[];
 }
 
-export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'DELETE';
 
 export interface RouteDeclaration {
   method: HttpMethod;

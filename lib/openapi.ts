@@ -14,7 +14,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   428: 'PRECONDITION_REQUIRED: send `version` or If-Match',
   429: 'TOO_MANY_REQUESTS: throttled by the gateway (Retry-After)',
   500: 'INTERNAL_ERROR',
-  503: 'A dependency is unavailable (Retry-After)',
+  503: 'DATABASE_UNAVAILABLE or TIMEOUT (or, on /health, an unavailable dependency): retry after Retry-After',
 };
 
 const schema = (type: ZodType) => toJSONSchema(type, { io: 'input', unrepresentable: 'any' });
@@ -55,7 +55,15 @@ function operation(route: RouteDeclaration) {
   const headerParams = Object.entries(route.request?.headers ?? {}).map(([name, description]) => ({
     name, in: 'header', required: false, description, schema: { type: 'string' },
   }));
-  const errors = [400, ...(route.auth === 'jwt' ? [401] : []), ...(route.errors ?? []), 429, 500].sort((a, b) => a - b);
+  const errors = [
+    400,
+    ...(route.auth === 'jwt' ? [401] : []),
+    ...(route.request?.body ? [413, 415] : []),
+    ...(route.errors ?? []),
+    429,
+    500,
+    503,
+  ].sort((a, b) => a - b);
   return {
     operationId: route.operationId,
     summary: route.summary,
@@ -78,6 +86,7 @@ function operation(route: RouteDeclaration) {
           status,
           {
             description: ERROR_DESCRIPTIONS[status] ?? 'Error',
+            headers: { 'X-Request-Id': { $ref: '#/components/headers/X-Request-Id' } },
             content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
           },
         ]),

@@ -6,7 +6,7 @@ export interface Migration {
   version: string;
   sql: string;
   checksum: string;
-  /** Files named `*.nontx.sql` (CREATE INDEX CONCURRENTLY and the like) run outside a transaction. */
+  /** Files named `*.nontx.sql` (one CREATE INDEX CONCURRENTLY or the like) run outside a transaction. */
   transactional: boolean;
 }
 
@@ -67,10 +67,17 @@ async function apply(client: pg.ClientBase, migration: Migration): Promise<void>
   const record = () =>
     client.query('INSERT INTO schema_migrations (version, checksum) VALUES ($1, $2)', [migration.version, migration.checksum]);
   if (!migration.transactional) {
+    // One statement per file: several statements sent together run in an implicit transaction,
+    // which CREATE INDEX CONCURRENTLY refuses.
     await client.query(`SET lock_timeout = '5s'; SET statement_timeout = '15min'`);
-    await client.query(migration.sql);
-    await record();
-    await client.query('RESET lock_timeout; RESET statement_timeout');
+    try {
+      await client.query(migration.sql);
+      await record();
+    } catch (error) {
+      throw new Error(`migration ${migration.version} failed: ${(error as Error).message}`, { cause: error });
+    } finally {
+      await client.query('RESET lock_timeout; RESET statement_timeout');
+    }
     return;
   }
   await client.query('BEGIN');

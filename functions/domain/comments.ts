@@ -9,7 +9,9 @@ export async function createComment(caller: Caller, requestId: string, taskId: s
   try {
     const { rows } = await db.query<{ doc: CommentDto }>(
       `WITH task AS (
-         SELECT id, project_id FROM tasks WHERE organization_id = $1 AND id = $4
+         -- Lock the task before the organization row (taken for the event sequence), in the same
+         -- order as a delete, so a comment racing a delete waits instead of deadlocking.
+         SELECT id, project_id FROM tasks WHERE organization_id = $1 AND id = $4 FOR KEY SHARE
        ), inserted AS (
          INSERT INTO comments (organization_id, task_id, author_id, body) SELECT $1, task.id, $2, $5 FROM task
          RETURNING id, comment_json(comments) AS doc

@@ -6,6 +6,10 @@ interface Position {
   id: string;
 }
 
+// Exactly what api_timestamp() and gen_random_uuid() produce.
+const TIMESTAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 export function encodeCursor(item: Position): string {
   return Buffer.from(JSON.stringify([item.createdAt, item.id])).toString('base64url');
 }
@@ -14,7 +18,7 @@ export function decodeCursor(cursor: string | undefined): Position | null {
   if (cursor === undefined) return null;
   try {
     const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
-    if (typeof createdAt === 'string' && typeof id === 'string' && !Number.isNaN(Date.parse(createdAt)) && /^[0-9a-f-]{36}$/.test(id)) {
+    if (typeof createdAt === 'string' && typeof id === 'string' && TIMESTAMP.test(createdAt) && UUID.test(id)) {
       return { createdAt, id };
     }
   } catch {

@@ -9,21 +9,24 @@ z.config(en());
 export const TaskStatus = z.enum(['todo', 'in_progress', 'in_review', 'done']);
 export const TaskPriority = z.enum(['none', 'low', 'medium', 'high', 'urgent']);
 
+// Text PostgreSQL can store: no NUL characters.
+const text = () => z.string().check(z.refine((value) => !value.includes('\u0000'), 'must not contain NUL characters'));
 const Id = z.uuid();
-const UserId = z.string().check(z.minLength(1), z.maxLength(255));
-const IsoDate = z.iso.date();
-const Title = z.string().check(z.trim(), z.minLength(1), z.maxLength(500));
-const Description = z.string().check(z.maxLength(20_000));
-const ProjectName = z.string().check(z.trim(), z.minLength(1), z.maxLength(200));
-const ProjectDescription = z.string().check(z.maxLength(5_000));
+const UserId = text().check(z.minLength(1), z.maxLength(255));
+// Years 0001–9999: what a PostgreSQL date and the API's YYYY-MM-DD both hold.
+const IsoDate = z.iso.date().check(z.refine((date) => !date.startsWith('0000'), 'year must be 0001 or later'));
+const Title = text().check(z.trim(), z.minLength(1), z.maxLength(500));
+const Description = text().check(z.maxLength(20_000));
+const ProjectName = text().check(z.trim(), z.minLength(1), z.maxLength(200));
+const ProjectDescription = text().check(z.maxLength(5_000));
 const Labels = z
-  .array(z.string().check(z.trim(), z.minLength(1), z.maxLength(50)))
+  .array(text().check(z.trim(), z.minLength(1), z.maxLength(50)))
   .check(
     z.maxLength(20),
     z.refine((labels) => new Set(labels).size === labels.length, 'labels must be unique'),
   );
 const Limit = (max: number, fallback: number) => z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(max)), fallback);
-const Cursor = z.string().check(z.minLength(1), z.maxLength(512));
+const Cursor = text().check(z.minLength(1), z.maxLength(512));
 const someChange = (ignored: string[] = []) =>
   z.refine((body: unknown) => Object.keys(body as object).some((key) => !ignored.includes(key)), 'at least one field must change');
 
@@ -67,11 +70,11 @@ export const ListTasksQuery = z.strictObject({
 });
 export const ListCommentsQuery = ListProjectsQuery;
 export const SearchQuery = z.strictObject({
-  q: z.string().check(z.trim(), z.minLength(1), z.maxLength(200)),
+  q: text().check(z.trim(), z.minLength(1), z.maxLength(200)),
   limit: Limit(50, 20),
 });
 
-export const CreateCommentBody = z.strictObject({ body: z.string().check(z.trim(), z.minLength(1), z.maxLength(10_000)) });
+export const CreateCommentBody = z.strictObject({ body: text().check(z.trim(), z.minLength(1), z.maxLength(10_000)) });
 
 const Timestamp = z.iso.datetime({ offset: true });
 

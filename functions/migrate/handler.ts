@@ -1,3 +1,4 @@
+import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { loadMigrations, migrate } from '../db/migrator';
 import { requiredEnv } from '../shared/env';
@@ -70,13 +71,24 @@ async function connectAsOwner(): Promise<pg.Client> {
 /** The role the API uses through RDS Proxy: data access only, and timeouts set on the role, not per session. */
 async function grantApplicationRole(client: pg.Client, app: DbSecret): Promise<void> {
   const role = client.escapeIdentifier(app.username);
-  const password = client.escapeLiteral(app.password);
+  // A SCRAM verifier, not the password: statement logs never see the secret.
+  const password = client.escapeLiteral(scramSha256Verifier(app.password));
   const { rowCount } = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [app.username]);
   await client.query(`${rowCount ? 'ALTER' : 'CREATE'} ROLE ${role} WITH LOGIN PASSWORD ${password}`);
-  await client.query(`ALTER ROLE ${role} SET statement_timeout = '10s'`);
+  // Below the API functions' 10 s timeout, so a slow statement ends as an answer, not a killed function.
+  await client.query(`ALTER ROLE ${role} SET statement_timeout = '5s'`);
   await client.query(`ALTER ROLE ${role} SET idle_in_transaction_session_timeout = '30s'`);
   await client.query(`GRANT USAGE ON SCHEMA public TO ${role}`);
   await client.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${role}`);
   await client.query(`GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO ${role}`);
 }
 
+
+/** PostgreSQL's stored form of a SCRAM-SHA-256 password (RFC 5802/7677; what `\password` sends). */
+export function scramSha256Verifier(password: string, salt = randomBytes(16), iterations = 4096): string {
+  const salted = pbkdf2Sync(password.normalize('NFKC'), salt, iterations, 32, 'sha256');
+  const clientKey = createHmac('sha256', salted).update('Client Key').digest();
+  const storedKey = createHash('sha256').update(clientKey).digest();
+  const serverKey = createHmac('sha256', salted).update('Server Key').digest();
+  return `SCRAM-SHA-256$${iterations}:${salt.toString('base64')}$${storedKey.toString('base64')}:${serverKey.toString('base64')}`;
+}

@@ -43,9 +43,10 @@ function getPool(): pg.Pool {
     pool = new pg.Pool({
       ...connectionConfig(),
       max: Number(process.env.DB_POOL_MAX ?? 1),
-      connectionTimeoutMillis: Number(process.env.DB_CONNECT_TIMEOUT_MS ?? 5_000),
-      // Client-side backstop for the role's statement_timeout: a hung socket cannot hold a request.
-      query_timeout: Number(process.env.DB_QUERY_TIMEOUT_MS ?? 15_000),
+      // Both well inside the API functions' 10 s: the handler's own deadline (http.ts) still answers.
+      connectionTimeoutMillis: Number(process.env.DB_CONNECT_TIMEOUT_MS ?? 3_000),
+      // Client-side backstop for the role's 5 s statement_timeout: a stalled socket cannot hold a request.
+      query_timeout: Number(process.env.DB_QUERY_TIMEOUT_MS ?? 6_000),
       // RDS Proxy closes idle client connections after 30 min by default; drop ours first.
       idleTimeoutMillis: 10 * 60_000,
       keepAlive: true,
@@ -58,16 +59,27 @@ function getPool(): pg.Pool {
   return pool;
 }
 
-// Errors that mean the connection broke before the statement could have had an effect.
-const CONNECTION_ERRORS = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', '57P01', '57P02', '57P03', '08000', '08003', '08006']);
+// The connection is gone or could not be made: a fresh connection may well succeed. (A write that
+// failed this way may or may not have committed, which is why only reads are retried.)
+const BROKEN_CONNECTION = new Set([
+  'ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN',
+  '57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006', '53300',
+]);
+// The database answered but could not serve this statement now: retrying later may succeed.
+const TRANSIENT = new Set(['57014' /* statement timeout */, '40P01' /* deadlock */, '40001' /* serialization */, '55P03' /* lock timeout */]);
 
-export function isConnectionError(error: unknown): boolean {
-  const code = (error as { code?: string } | undefined)?.code;
-  const message = (error as Error | undefined)?.message ?? '';
-  return (
-    (code !== undefined && CONNECTION_ERRORS.has(code)) ||
-    /Connection terminated|timeout exceeded when trying to connect|Query read timeout/.test(message)
-  );
+const codeOf = (error: unknown) => (error as { code?: string } | undefined)?.code;
+const messageOf = (error: unknown) => (error as Error | undefined)?.message ?? '';
+
+export function isBrokenConnection(error: unknown): boolean {
+  const code = codeOf(error);
+  return (code !== undefined && BROKEN_CONNECTION.has(code)) || /Connection terminated|timeout exceeded when trying to connect/.test(messageOf(error));
+}
+
+/** Errors to answer with 503 and Retry-After rather than 500: the database, not the request, is the problem. */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  const code = codeOf(error);
+  return isBrokenConnection(error) || (code !== undefined && TRANSIENT.has(code)) || /Query read timeout/.test(messageOf(error));
 }
 
 export const db: Database = {
@@ -85,8 +97,8 @@ export async function read<R extends pg.QueryResultRow>(text: string, params?: u
   try {
     return await db.query<R>(text, params);
   } catch (error) {
-    if (!isConnectionError(error)) throw error;
-    logger.warn('database connection broke during a read; retrying once', { error });
+    if (!isBrokenConnection(error)) throw error;
+    logger.warn('database connection broke during a read; retrying once', { error: { message: messageOf(error), code: codeOf(error) } });
     return db.query<R>(text, params);
   }
 }

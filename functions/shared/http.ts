@@ -5,7 +5,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { safeParse } from 'zod/mini';
 import type { $ZodType as ZodType, output } from 'zod/v4/core';
 import { CORS_RESPONSE_HEADERS } from './cors';
-import { isConnectionError } from './db';
+import { isDatabaseUnavailable } from './db';
 import { logger } from './logger';
 import { Problem, problemBody } from './problem';
 import { ensureMember, type Caller } from '../domain/tenancy';
@@ -22,6 +22,8 @@ export interface HttpRequest<Body, Query> {
   requestId: string;
 }
 
+export type PublicHttpRequest<Body, Query> = Omit<HttpRequest<Body, Query>, 'caller'>;
+
 export interface HttpResponse {
   status: number;
   body?: unknown;
@@ -31,40 +33,67 @@ export interface HttpResponse {
 interface Schemas<Body extends ZodType | undefined, Query extends ZodType | undefined> {
   body?: Body;
   query?: Query;
-  /** Public routes (health) have no caller. */
-  public?: boolean;
 }
 
 type Parsed<S> = S extends ZodType ? output<S> : undefined;
 
+// A caller's id is echoed only if it is a sane token; anything else (too long, control characters)
+// is replaced, since it lands in logs, headers and the event log.
+const REQUEST_ID = /^[\w.:/+=-]{1,128}$/;
+
+// Answer this long before Lambda would kill the function, so the caller still gets a problem+json.
+const DEADLINE_MARGIN_MS = 500;
+
 /**
- * A REST handler: request id and logging, caller from the authorizer, body and query validated,
- * every failure answered as problem+json. The function passed in holds only the route's own logic.
+ * A REST handler behind the authorizer: request id and logging, body and query validated, the caller
+ * from the authorizer (provisioned on first sight), every failure answered as problem+json, and an
+ * answer before the function's deadline. The function passed in holds only the route's own logic.
  */
 export function httpHandler<Body extends ZodType | undefined = undefined, Query extends ZodType | undefined = undefined>(
   schemas: Schemas<Body, Query>,
   handle: (request: HttpRequest<Parsed<Body>, Parsed<Query>>) => Promise<HttpResponse>,
 ) {
+  return wrap(schemas, async (request, event) => handle({ ...request, caller: await callerOf(event) }));
+}
+
+/** A REST handler for a public route (no authorizer, so no caller): the health check. */
+export function publicHttpHandler(handle: (request: PublicHttpRequest<undefined, undefined>) => Promise<HttpResponse>) {
+  return wrap<undefined, undefined>({}, handle);
+}
+
+function wrap<Body extends ZodType | undefined, Query extends ZodType | undefined>(
+  schemas: Schemas<Body, Query>,
+  handle: (request: PublicHttpRequest<Parsed<Body>, Parsed<Query>>, event: APIGatewayProxyEvent) => Promise<HttpResponse>,
+) {
   return middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
-    .handler(async (event) => {
+    .handler(async (event, context) => {
       const headers = lowerCaseHeaders(event.headers);
+      const sent = headers['x-request-id'];
       // The caller's id, else API Gateway's own (it is also in the gateway's access log).
-      const requestId = headers['x-request-id'] || event.requestContext?.requestId || randomUUID();
+      const requestId = sent && REQUEST_ID.test(sent) ? sent : event.requestContext?.requestId || randomUUID();
       logger.setCorrelationId(requestId);
+      let timer: NodeJS.Timeout | undefined;
       try {
-        const caller = schemas.public ? (undefined as unknown as Caller) : await callerOf(event);
-        const response = await handle({
+        // Input is checked before anything touches the database.
+        const request = {
           body: (schemas.body ? parse(schemas.body, readJson(event, headers), 'body') : undefined) as Parsed<Body>,
           query: (schemas.query ? parse(schemas.query, event.queryStringParameters ?? {}, 'query') : undefined) as Parsed<Query>,
           params: (event.pathParameters ?? {}) as Record<string, string>,
           headers,
-          caller,
           requestId,
+        };
+        const deadline = new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Problem(503, 'TIMEOUT', 'The request took too long; retry shortly', undefined, {}, { 'Retry-After': '1' })),
+            Math.max(0, context.getRemainingTimeInMillis() - DEADLINE_MARGIN_MS),
+          );
         });
-        return respond(response, requestId);
+        return respond(await Promise.race([handle(request, event), deadline]), requestId);
       } catch (error) {
         return respondWithProblem(error, requestId);
+      } finally {
+        clearTimeout(timer);
       }
     });
 }
@@ -84,20 +113,26 @@ function respond({ status, body, headers = {} }: HttpResponse, requestId: string
 }
 
 function respondWithProblem(error: unknown, requestId: string): APIGatewayProxyResult {
-  const problem =
-    error instanceof Problem
-      ? error
-      : isConnectionError(error)
-        ? // The outcome of a write is unknown; a retry with the same Idempotency-Key is safe.
-          new Problem(503, 'DATABASE_UNAVAILABLE', 'The database is unavailable; retry shortly', undefined, {}, { 'Retry-After': '1' })
-        : new Problem(500, 'INTERNAL_ERROR', 'Internal error');
-  if (problem.status >= 500) logger.error('request failed', { status: problem.status, error });
+  const problem = error instanceof Problem ? error : problemFor(error);
+  if (problem.status >= 500) logger.error('request failed', { status: problem.status, code: problem.code, error });
   else logger.info('request refused', { status: problem.status, code: problem.code });
   return {
     statusCode: problem.status,
     headers: { 'Content-Type': 'application/problem+json', ...problem.headers, ...CORS_RESPONSE_HEADERS, 'X-Request-Id': requestId },
     body: JSON.stringify(problemBody(problem, requestId)),
   };
+}
+
+function problemFor(error: unknown): Problem {
+  if (isDatabaseUnavailable(error)) {
+    // The outcome of a write is unknown; a retry with the same Idempotency-Key is safe.
+    return new Problem(503, 'DATABASE_UNAVAILABLE', 'The database is unavailable; retry shortly', undefined, {}, { 'Retry-After': '1' });
+  }
+  // SQLSTATE class 22 (data exception): a value PostgreSQL cannot take that validation let through.
+  if ((error as { code?: string }).code?.startsWith('22')) {
+    return new Problem(400, 'INVALID_INPUT', 'A value in the request cannot be stored', (error as Error).message);
+  }
+  return new Problem(500, 'INTERNAL_ERROR', 'Internal error');
 }
 
 function lowerCaseHeaders(headers: APIGatewayProxyEvent['headers']): Record<string, string> {

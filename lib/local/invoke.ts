@@ -1,15 +1,13 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { APIGatewayProxyResult } from 'aws-lambda';
+import type { Caller } from '../../functions/domain/tenancy';
 import { functionId, type RouteDeclaration } from '../declaration';
 import { lambdaContext, proxyEvent } from './proxy-event';
 import type { ProxyHandler } from './rest-gateway';
 
-export interface Identity {
-  orgId: string;
-  userId: string;
-  role?: 'member' | 'admin';
-}
+/** The identity the authorizer would have verified. */
+export type Identity = Pick<Caller, 'orgId' | 'userId'> & Partial<Pick<Caller, 'role'>>;
 
 export interface Call {
   params?: Record<string, string>;
@@ -17,6 +15,8 @@ export interface Call {
   /** An object is sent as JSON; a string is sent as is. */
   body?: unknown;
   headers?: Record<string, string>;
+  /** The function's timeout to emulate; default the declared one. */
+  timeoutMs?: number;
 }
 
 export interface Response<T = any> {
@@ -26,18 +26,22 @@ export interface Response<T = any> {
 }
 
 const root = resolve(import.meta.dirname, '../..');
-const handlers = new Map<string, Promise<ProxyHandler>>();
+const handlers = new Map<string, Promise<unknown>>();
+
+/** A function's `handler` export, loaded once per process from its declared entry (as Lambda would). */
+export function loadHandler<T>(entry: string): Promise<T> {
+  if (!handlers.has(entry)) {
+    handlers.set(entry, import(pathToFileURL(resolve(root, entry)).href).then((module: { handler: T }) => module.handler));
+  }
+  return handlers.get(entry) as Promise<T>;
+}
 
 /**
  * Invokes a route's handler in this process with the proxy event API Gateway sends once the
  * authorizer has allowed `caller` (null: no authorizer context). The tests' and the benchmark's way in.
  */
 export async function invokeRoute<T = any>(route: RouteDeclaration, caller: Identity | null, call: Call = {}): Promise<Response<T>> {
-  const entry = route.function.entry;
-  if (!handlers.has(entry)) {
-    handlers.set(entry, import(pathToFileURL(resolve(root, entry)).href).then((m: { handler: ProxyHandler }) => m.handler));
-  }
-  const handler = await handlers.get(entry)!;
+  const handler = await loadHandler<ProxyHandler>(route.function.entry);
   const path = route.path.replace(/\{(\w+)\}/g, (_, name: string) => call.params?.[name] ?? '');
   const body = call.body === undefined ? null : typeof call.body === 'string' ? call.body : JSON.stringify(call.body);
   const result: APIGatewayProxyResult = await handler(
@@ -51,7 +55,7 @@ export async function invokeRoute<T = any>(route: RouteDeclaration, caller: Iden
       sourceIp: '127.0.0.1',
       authorizer: caller ? { principalId: caller.userId, orgId: caller.orgId, userId: caller.userId, role: caller.role ?? 'member' } : null,
     }),
-    lambdaContext(functionId(route), (route.function.timeoutSeconds ?? 10) * 1000),
+    lambdaContext(functionId(route), call.timeoutMs ?? (route.function.timeoutSeconds ?? 10) * 1000),
   );
   const headers = Object.fromEntries(Object.entries(result.headers ?? {}).map(([k, v]) => [k.toLowerCase(), String(v)]));
   return { status: result.statusCode, headers, body: result.body ? JSON.parse(result.body) : undefined };

@@ -24,7 +24,8 @@ export function proxyEvent(request: ProxyRequest): APIGatewayProxyEvent {
     httpMethod: request.route.method,
     headers: request.headers,
     multiValueHeaders: Object.fromEntries(Object.entries(request.headers).map(([name, value]) => [name, [value]])),
-    queryStringParameters: query.length ? Object.fromEntries(query.map((name) => [name, request.query.get(name)!])) : null,
+    // A repeated key: API Gateway REST passes the last value.
+    queryStringParameters: query.length ? Object.fromEntries(query.map((name) => [name, request.query.getAll(name).at(-1)!])) : null,
     multiValueQueryStringParameters: query.length ? Object.fromEntries(query.map((name) => [name, request.query.getAll(name)])) : null,
     pathParameters: request.pathParameters,
     stageVariables: null,

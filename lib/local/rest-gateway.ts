@@ -61,7 +61,8 @@ export function restGateway(options: RestGatewayOptions): RequestListener {
 
     const candidates = compiled.flatMap((entry) => {
       const match = entry.pattern.exec(url.pathname);
-      return match ? [{ ...entry, values: match.slice(1).map(decodeURIComponent) }] : [];
+      const values = match?.slice(1).map(decodePathSegment);
+      return values && !values.includes(null) ? [{ ...entry, values: values as string[] }] : [];
     });
     if (candidates.length === 0) return problem(res, requestId, 404, 'NOT_FOUND', `No route for ${url.pathname}`);
     if (method === 'OPTIONS') {
@@ -78,7 +79,11 @@ export function restGateway(options: RestGatewayOptions): RequestListener {
     if (!matched) return problem(res, requestId, 404, 'NOT_FOUND', `No route for ${method} ${url.pathname}`);
 
     const body = await readBody(req);
-    if (body === 'too-large') return problem(res, requestId, 413, 'PAYLOAD_TOO_LARGE', 'Request payload is too large');
+    if (body === 'too-large') {
+      // The rest of the body is never read, so this connection cannot carry another request.
+      res.setHeader('Connection', 'close');
+      return problem(res, requestId, 413, 'PAYLOAD_TOO_LARGE', 'Request payload is too large');
+    }
     const headers = Object.fromEntries(
       Object.entries(req.headers).flatMap(([name, value]) => (value === undefined ? [] : [[name, String(value)]])),
     ) as Record<string, string>;
@@ -127,6 +132,15 @@ export function restGateway(options: RestGatewayOptions): RequestListener {
     } catch {
       return 'unauthorized';
     }
+  }
+}
+
+/** A percent-encoded path segment, or null when it is not valid UTF-8 (no route matches then). */
+function decodePathSegment(segment: string): string | null {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return null;
   }
 }
 

@@ -1,10 +1,9 @@
 import { createServer, type Server } from 'node:http';
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { taskflow } from '../app';
 import type { RouteDeclaration } from '../declaration';
 import { openApiDocument } from '../openapi';
 import { startDatabase } from './database';
+import { loadHandler } from './invoke';
 import { LOCAL_AUDIENCE, LOCAL_ISSUER, localIssuer, type LocalIssuer } from './issuer';
 import { restGateway, type ProxyHandler, type TokenAuthorizer } from './rest-gateway';
 
@@ -26,9 +25,6 @@ export interface LocalRuntime {
   stop(): Promise<void>;
 }
 
-const root = resolve(import.meta.dirname, '../..');
-const load = async <T>(entry: string): Promise<T> =>
-  ((await import(pathToFileURL(resolve(root, entry)).href)) as { handler: T }).handler;
 
 /**
  * TaskFlow on this machine, from the same declaration and handler code that deploys: PostgreSQL
@@ -38,8 +34,17 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   const database = await startDatabase({ dataDir: options.dataDir, ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}) });
   const issuer = await localIssuer(options.dataDir);
   const server = createServer();
-  await new Promise<void>((done) => server.listen(options.port, '127.0.0.1', done));
-  const url = `http://localhost:${(server.address() as { port: number }).port}`;
+  try {
+    await new Promise<void>((done, fail) => {
+      server.once('error', fail);
+      server.listen(options.port, '127.0.0.1', done);
+    });
+  } catch (error) {
+    await database.stop(); // e.g. EADDRINUSE: leave nothing half-started behind
+    throw error;
+  }
+  const port = (server.address() as { port: number }).port;
+  const url = `http://localhost:${port}`;
 
   // The handlers read their configuration from the environment, as in Lambda.
   Object.assign(process.env, {
@@ -48,21 +53,17 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     DB_POOL_MAX: process.env.DB_POOL_MAX ?? '4',
     AUTH_ISSUER: LOCAL_ISSUER,
     AUTH_AUDIENCE: LOCAL_AUDIENCE,
-    AUTH_JWKS_URL: `${url}/.well-known/jwks.json`,
+    // The address the server listens on, whatever `localhost` resolves to here.
+    AUTH_JWKS_URL: `http://127.0.0.1:${port}/.well-known/jwks.json`,
   });
-  const handlers = new Map<string, Promise<ProxyHandler>>();
-  const authorizer = await load<TokenAuthorizer>(taskflow.functions.authorizer.entry);
+  const authorizer = await loadHandler<TokenAuthorizer>(taskflow.functions.authorizer.entry);
   const openapi = openApiDocument(taskflow);
   server.on(
     'request',
     restGateway({
       routes: taskflow.routes,
       authorizer,
-      handlerFor: (route: RouteDeclaration) => {
-        const entry = route.function.entry;
-        if (!handlers.has(entry)) handlers.set(entry, load<ProxyHandler>(entry));
-        return handlers.get(entry)!;
-      },
+      handlerFor: (route: RouteDeclaration) => loadHandler<ProxyHandler>(route.function.entry),
       documents: { '/openapi.json': () => openapi, '/.well-known/jwks.json': () => issuer.jwks },
       ...(options.log ? { log: options.log } : {}),
     }),

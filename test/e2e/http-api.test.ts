@@ -101,6 +101,17 @@ describe('the API over HTTP on the local runtime', () => {
     expect(method.body.code).toBe('NOT_FOUND');
   });
 
+  it('treats the edges of HTTP as API Gateway does', async () => {
+    expect((await call('GET', '/tasks/%E0%A4%A')).status).toBe(404); // not valid UTF-8: no such task
+    const repeated = await call('GET', '/projects?limit=1&limit=abc'); // the last value counts
+    expect(repeated.status).toBe(400);
+    expect(repeated.body.errors[0].path).toBe('query.limit');
+    const huge = await call('POST', '/projects', { body: 'x'.repeat(10 * 1024 * 1024 + 1) });
+    expect(huge.status).toBe(413);
+    expect(huge.body.code).toBe('PAYLOAD_TOO_LARGE');
+    expect((await call('GET', '/projects')).status).toBe(200); // the client carries on
+  });
+
   it('refuses bad input over HTTP with 400 problems', async () => {
     expect((await call('POST', '/projects', { body: '{"name":' })).body.code).toBe('MALFORMED_JSON');
     const oversize = await call('POST', '/projects', { body: { name: 'x', description: 'y'.repeat(100_000) } });

@@ -61,6 +61,30 @@ describe('bad input is a 4xx problem, never a 500', () => {
     await expectProblem(invoke('createProject', alice, { body: { name: 'x', description: 'y'.repeat(5_001) } }), 400, 'VALIDATION_FAILED');
   });
 
+  it('values PostgreSQL cannot store: NUL characters and year 0000', async () => {
+    const project = await createProject(alice);
+    const task = await createTask(alice, project.id);
+    const nul = 'a\u0000b';
+    await expectProblem(invoke('createProject', alice, { body: { name: nul } }), 400, 'VALIDATION_FAILED');
+    await expectProblem(invoke('createTask', alice, { params: { projectId: project.id }, body: { title: 'x', labels: [nul] } }), 400, 'VALIDATION_FAILED');
+    await expectProblem(invoke('createTask', alice, { params: { projectId: project.id }, body: { title: 'x', dueDate: '0000-01-01' } }), 400, 'VALIDATION_FAILED');
+    await expectProblem(invoke('updateTask', alice, { params: { taskId: task.id }, body: { version: 1, description: nul } }), 400, 'VALIDATION_FAILED');
+    await expectProblem(invoke('createComment', alice, { params: { taskId: task.id }, body: { body: nul } }), 400, 'VALIDATION_FAILED');
+    await expectProblem(invoke('listTasks', alice, { params: { projectId: project.id }, query: { assignee: nul } }), 400, 'VALIDATION_FAILED');
+    await expectProblem(invoke('listTasks', alice, { params: { projectId: project.id }, query: { dueBefore: '0000-12-31' } }), 400, 'VALIDATION_FAILED');
+    await expectProblem(invoke('search', alice, { query: { q: nul } }), 400, 'VALIDATION_FAILED');
+  });
+
+  it('cursors that were not issued by the API, however plausible', async () => {
+    const project = await createProject(alice);
+    const uuid = '0b5c3a1e-8d6f-4a2b-9c3d-1e2f3a4b5c6d';
+    const forged = [['1', uuid], ['+099999-01-01T00:00:00Z', uuid], ['2026-11-24T10:00:00.000000Z', '-'.repeat(36)], ['2026-13-45T10:00:00.000000Z', uuid]];
+    for (const position of forged) {
+      const cursor = Buffer.from(JSON.stringify(position)).toString('base64url');
+      await expectProblem(invoke('listTasks', alice, { params: { projectId: project.id }, query: { cursor } }), 400, expect.stringMatching(/INVALID_CURSOR|INVALID_INPUT/) as unknown as string);
+    }
+  });
+
   it('a body that is not JSON', async () => {
     await expectProblem(invoke('createProject', alice, { body: 'name=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } }), 415, 'UNSUPPORTED_MEDIA_TYPE');
   });

@@ -19,6 +19,20 @@ describe('comments', () => {
     expect(page2.body).toEqual({ items: [expect.objectContaining({ body: 'Third', authorId: alice.userId })], nextCursor: null });
   });
 
+  it('never fails with a 500 when comments race the deletion of their task', async () => {
+    const alice = newCaller();
+    const project = await createProject(alice);
+    for (let round = 0; round < 15; round += 1) {
+      const task = await createTask(alice, project.id);
+      const results = await Promise.all([
+        ...Array.from({ length: 6 }, (_, i) => invoke('createComment', alice, { params: { taskId: task.id }, body: { body: `c${i}` } })),
+        invoke('deleteTask', alice, { params: { taskId: task.id } }),
+        ...Array.from({ length: 2 }, (_, i) => invoke('createComment', alice, { params: { taskId: task.id }, body: { body: `d${i}` } })),
+      ]);
+      for (const result of results) expect([201, 204, 404]).toContain(result.status);
+    }
+  });
+
   it('answers 404 when commenting on a task that does not exist', async () => {
     const alice = newCaller();
     const response = await invoke('createComment', alice, { params: { taskId: '5b7e0f5e-3c1b-4b8e-9d4e-0e6a9b1c2d3f' }, body: { body: 'hi' } });

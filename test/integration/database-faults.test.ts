@@ -3,7 +3,8 @@ import { inject } from 'vitest';
 import { tcpProxy } from '../support/tcp-proxy';
 
 // Review M8: a connection that breaks is replaced, a read is retried once, a write answers 503
-// with Retry-After (never a hang or a 500), and the next request is served normally.
+// with Retry-After, a database that stops answering gets a 503 before the function's deadline —
+// never a hang or a 500 — and the next request is served normally.
 let proxy: Awaited<ReturnType<typeof tcpProxy>>;
 let api: typeof import('../support/api');
 let db: typeof import('../../functions/shared/db');
@@ -49,18 +50,46 @@ describe('database connection faults', () => {
     expect((await api.invoke('createTask', alice, { params: { projectId: project.id }, body: { title: 'ok' } })).status).toBe(201);
   });
 
+  it('answers before the function deadline when the database stops answering', async () => {
+    const alice = api.newCaller();
+    const project = await api.createProject(alice);
+    proxy.stall(true);
+    try {
+      const started = Date.now();
+      const response = await api.invoke('getProject', alice, { params: { projectId: project.id }, headers: { 'x-request-id': 'stalled-1' }, timeoutMs: 2_000 });
+      expect(Date.now() - started).toBeLessThan(2_000);
+      expect(response.status).toBe(503);
+      expect(response.headers['content-type']).toBe('application/problem+json');
+      expect(response.headers['x-request-id']).toBe('stalled-1');
+      expect(response.headers['retry-after']).toBe('1');
+      expect(response.body.code).toBe('TIMEOUT');
+
+      const health = await api.invoke('getHealth', null);
+      expect(health.status).toBe(503);
+      expect(health.body.dependencies.database.status).toBe('unavailable');
+      expect(health.body.dependencies.database.latencyMs).toBeLessThan(3_000);
+    } finally {
+      proxy.stall(false);
+    }
+  });
+
   it('reports the database unavailable on /health when it cannot be reached (503)', async () => {
     const ok = await api.invoke('getHealth', null);
     expect(ok.status).toBe(200);
     expect(ok.body).toEqual({ status: 'ok', dependencies: { database: { status: 'ok', latencyMs: expect.any(Number) } } });
 
+    const url = process.env.DATABASE_URL;
     process.env.DATABASE_URL = 'postgres://postgres@127.0.0.1:1/none';
-    process.env.DB_CONNECT_TIMEOUT_MS = '500';
     vi.resetModules();
     const down = await import('../support/api');
-    const response = await down.invoke('getHealth', null);
-    expect(response.status).toBe(503);
-    expect(response.headers['retry-after']).toBe('5');
-    expect(response.body.dependencies.database.status).toBe('unavailable');
+    try {
+      const response = await down.invoke('getHealth', null);
+      expect(response.status).toBe(503);
+      expect(response.headers['retry-after']).toBe('5');
+      expect(response.body.dependencies.database.status).toBe('unavailable');
+    } finally {
+      await (await import('../../functions/shared/db')).closeDatabase();
+      process.env.DATABASE_URL = url;
+    }
   });
 });

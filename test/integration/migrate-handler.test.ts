@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
+import { scramSha256Verifier } from '../../functions/migrate/handler';
 import { sql } from '../support/sql';
 import { tcpProxy } from '../support/tcp-proxy';
 
@@ -56,12 +57,17 @@ describe('migrate function', () => {
       'SELECT s.setconfig FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole WHERE r.rolname = $1',
       [role],
     );
-    expect(settings!.setconfig).toEqual(expect.arrayContaining(['statement_timeout=10s', 'idle_in_transaction_session_timeout=30s']));
+    expect(settings!.setconfig).toEqual(expect.arrayContaining(['statement_timeout=5s', 'idle_in_transaction_session_timeout=30s']));
     const [privileges] = await sql<{ write: boolean; ddl: boolean }>(
       "SELECT has_table_privilege($1, 'tasks', 'INSERT,UPDATE,DELETE,SELECT') AS write, has_schema_privilege($1, 'public', 'CREATE') AS ddl",
       [role],
     );
     expect(privileges).toEqual({ write: true, ddl: false });
+
+    // The role's password is the secret's, stored as a SCRAM verifier the migrate function computed.
+    const [stored] = await sql<{ rolpassword: string }>('SELECT rolpassword FROM pg_authid WHERE rolname = $1', [role]);
+    const [, iterations, salt] = /^SCRAM-SHA-256\$(\d+):([^$]+)\$/.exec(stored!.rolpassword)!;
+    expect(stored!.rolpassword).toBe(scramSha256Verifier(password, Buffer.from(salt!, 'base64'), Number(iterations)));
 
     // Running it again (the next deploy) changes nothing and still succeeds.
     expect((await handler()).applied).toEqual([]);
@@ -85,9 +91,12 @@ describe('migrate function', () => {
 
   it('fails the deployment when a secret cannot be read', async () => {
     process.env.DB_APP_SECRET_ARN = 'arn:missing';
-    const { handler } = await import('../../functions/migrate/handler');
-    await expect(handler()).rejects.toThrow(/reading secret arn:missing failed: 400/);
-    process.env.DB_APP_SECRET_ARN = 'arn:app';
+    try {
+      const { handler } = await import('../../functions/migrate/handler');
+      await expect(handler()).rejects.toThrow(/reading secret arn:missing failed: 400/);
+    } finally {
+      process.env.DB_APP_SECRET_ARN = 'arn:app';
+    }
   });
 });
 

@@ -48,6 +48,16 @@ describe('migrator', () => {
     await expect(migrate(client, migrations)).rejects.toThrow(/9001_a was changed after it was applied/);
   });
 
+  it('runs a `.nontx.sql` migration outside a transaction, as CREATE INDEX CONCURRENTLY needs', async () => {
+    const concurrent: Migration = { ...extra('9004_d', 'CREATE INDEX CONCURRENTLY IF NOT EXISTS zz_a_b_idx ON zz_a (b)'), transactional: false };
+    const migrations = [...(await loadMigrations()), extra('9001_a', 'CREATE TABLE zz_a (id int)'), extra('9002_b', 'ALTER TABLE zz_a ADD COLUMN b text'), concurrent];
+    expect(await migrate(client, migrations)).toEqual(['9004_d']);
+    expect((await client.query("SELECT indexname FROM pg_indexes WHERE tablename = 'zz_a'")).rows).toEqual([{ indexname: 'zz_a_b_idx' }]);
+    const broken: Migration = { ...extra('9005_e', 'CREATE INDEX CONCURRENTLY zz_nope_idx ON no_such_table (x)'), transactional: false };
+    await expect(migrate(client, [...migrations, broken])).rejects.toThrow(/migration 9005_e failed/);
+    expect((await client.query('SHOW lock_timeout')).rows[0].lock_timeout).toBe('0'); // settings reset after a failure
+  });
+
   it('rolls back a failing migration whole and does not record it', async () => {
     const failing = extra('9003_c', 'CREATE TABLE zz_c (id int); INSERT INTO no_such_table VALUES (1);');
     const migrations = [...(await loadMigrations()), extra('9001_a', 'CREATE TABLE zz_a (id int)'), extra('9002_b', 'ALTER TABLE zz_a ADD COLUMN b text'), failing];

@@ -37,6 +37,15 @@ describe('X-Request-Id', () => {
     expect(lines.find((l) => l.correlation_id === 'client-req-2')).toMatchObject({ level: 'INFO', code: 'MALFORMED_JSON' });
   });
 
+  it('replaces a caller id that is not a sane token (too long, spaces, control characters)', async () => {
+    const alice = api.newCaller();
+    for (const sent of ['x'.repeat(129), 'has spaces', 'line\nbreak']) {
+      const response = await api.invoke('listProjects', alice, { headers: { 'x-request-id': sent } });
+      expect(response.headers['x-request-id']).not.toBe(sent);
+      expect(response.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    }
+  });
+
   it('generates an id when the caller sends none and logs every line under it', async () => {
     const alice = api.newCaller();
     const response = await api.invoke('listProjects', alice);

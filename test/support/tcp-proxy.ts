@@ -4,6 +4,7 @@ import { createServer, connect, type Socket } from 'node:net';
 export async function tcpProxy(target: { host: string; port: number }) {
   const pairs = new Set<[Socket, Socket]>();
   let dropNext = false;
+  let stalled = false;
   let rejectNextLogin: string | null = null;
   const server = createServer((client) => {
     if (rejectNextLogin) {
@@ -29,13 +30,18 @@ export async function tcpProxy(target: { host: string; port: number }) {
       }
       upstream.write(chunk);
     });
-    upstream.on('data', (chunk) => client.write(chunk));
+    // While stalled, the server's answers are swallowed: the client waits as on a hung database.
+    upstream.on('data', (chunk) => stalled || client.write(chunk));
     client.on('error', close).on('close', close);
     upstream.on('error', close).on('close', close);
   });
   await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
   return {
     port: (server.address() as { port: number }).port,
+    /** Stop (or resume) passing the server's answers on. */
+    stall(on: boolean) {
+      stalled = on;
+    },
     /** The next new connection is refused at login with this SQLSTATE. */
     rejectNextLogin(code: string) {
       rejectNextLogin = code;

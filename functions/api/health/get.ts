@@ -1,15 +1,26 @@
 import { db } from '../../shared/db';
-import { httpHandler } from '../../shared/http';
+import { publicHttpHandler } from '../../shared/http';
 import { logger } from '../../shared/logger';
 
-export const handler = httpHandler({ public: true }, async () => {
+// A health check must answer quickly even when the database hangs.
+const CHECK_TIMEOUT_MS = 2_000;
+
+export const handler = publicHttpHandler(async () => {
   const started = performance.now();
   let status: 'ok' | 'unavailable' = 'ok';
+  let timer: NodeJS.Timeout | undefined;
   try {
-    await db.query('SELECT 1');
+    await Promise.race([
+      db.query('SELECT 1'),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
+      }),
+    ]);
   } catch (error) {
     logger.error('database health check failed', { error });
     status = 'unavailable';
+  } finally {
+    clearTimeout(timer);
   }
   const database = { status, latencyMs: Math.round(performance.now() - started) };
   return {
