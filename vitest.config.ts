@@ -7,6 +7,7 @@ export default defineConfig({
     setupFiles: ['test/support/setup.ts'],
     env: {
       POWERTOOLS_LOG_LEVEL: 'SILENT',
+      POWERTOOLS_METRICS_DISABLED: 'true',
       // One test process plays many concurrent Lambda environments.
       DB_POOL_MAX: '10',
     },

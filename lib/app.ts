@@ -9,6 +9,11 @@ const api = (entry: string, description: string): FunctionDeclaration => ({
   description,
   needs: ['database'],
 });
+// Every POST/PATCH/DELETE takes an Idempotency-Key, so its function needs the idempotency table.
+const mutation = (entry: string, description: string): FunctionDeclaration => ({
+  ...api(entry, description),
+  needs: ['database', 'idempotency'],
+});
 
 const ifMatch = { 'If-Match': 'The task ETag; the alternative to `version` in the body' };
 const etag = { ETag: 'The task version, for If-Match' };
@@ -22,7 +27,7 @@ const routes = [
   },
   {
     method: 'POST', path: '/projects', operationId: 'createProject', auth: 'jwt',
-    summary: 'Create a project', function: api('projects/create', 'Create a project'),
+    summary: 'Create a project', function: mutation('projects/create', 'Create a project'),
     request: { body: s.CreateProjectBody }, response: { status: 201, body: s.Project },
   },
   {
@@ -37,12 +42,12 @@ const routes = [
   },
   {
     method: 'PATCH', path: '/projects/{projectId}', operationId: 'updateProject', auth: 'jwt',
-    summary: 'Rename or describe a project', function: api('projects/update', 'Update a project'),
+    summary: 'Rename or describe a project', function: mutation('projects/update', 'Update a project'),
     request: { body: s.UpdateProjectBody }, response: { status: 200, body: s.Project }, errors: [404],
   },
   {
     method: 'POST', path: '/projects/{projectId}/tasks', operationId: 'createTask', auth: 'jwt',
-    summary: 'Create a task in a project', function: api('tasks/create', 'Create a task'),
+    summary: 'Create a task in a project', function: mutation('tasks/create', 'Create a task'),
     request: { body: s.CreateTaskBody }, response: { status: 201, body: s.Task, headers: etag }, errors: [404, 422],
   },
   {
@@ -58,18 +63,18 @@ const routes = [
   {
     method: 'PATCH', path: '/tasks/{taskId}', operationId: 'updateTask', auth: 'jwt',
     summary: 'Update a task (optimistic concurrency: `version` in the body or If-Match)',
-    function: api('tasks/update', 'Update a task'),
+    function: mutation('tasks/update', 'Update a task'),
     request: { body: s.UpdateTaskBody, headers: ifMatch },
     response: { status: 200, body: s.Task, headers: etag }, errors: [404, 409, 422, 428],
   },
   {
     method: 'DELETE', path: '/tasks/{taskId}', operationId: 'deleteTask', auth: 'jwt',
-    summary: 'Delete a task and its comments', function: api('tasks/delete', 'Delete a task'),
+    summary: 'Delete a task and its comments', function: mutation('tasks/delete', 'Delete a task'),
     response: { status: 204 }, errors: [404],
   },
   {
     method: 'POST', path: '/tasks/{taskId}/comments', operationId: 'createComment', auth: 'jwt',
-    summary: 'Comment on a task', function: api('comments/create', 'Create a comment'),
+    summary: 'Comment on a task', function: mutation('comments/create', 'Create a comment'),
     request: { body: s.CreateCommentBody }, response: { status: 201, body: s.Comment }, errors: [404],
   },
   {

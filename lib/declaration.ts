@@ -1,7 +1,7 @@
 import type { $ZodType as ZodType } from 'zod/v4/core';
 
 /** What a function needs from its surroundings; CDK turns each into grants and environment. */
-export type Capability = 'database' | 'database-admin';
+export type Capability = 'database' | 'database-admin' | 'idempotency';
 
 export interface FunctionDeclaration {
   /** Handler module, relative to the repository root; it exports `handler`. */

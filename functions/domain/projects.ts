@@ -2,21 +2,25 @@ import { db, read } from '../shared/db';
 import { notFound } from '../shared/problem';
 import { appendEvent, eventParams } from './events';
 import { decodeCursor, page } from './pagination';
-import type { ProjectDto } from './schemas';
+import { existingCreation, type Creation } from './client-ids';
+import type { CreateProjectInput, ProjectDto } from './schemas';
 import type { Caller } from './tenancy';
 
 type ProjectChanges = { name?: string; description?: string };
 
-export async function createProject(caller: Caller, requestId: string, input: Required<ProjectChanges>): Promise<ProjectDto> {
+export async function createProject(caller: Caller, requestId: string, input: CreateProjectInput): Promise<Creation<ProjectDto>> {
   const { rows } = await db.query<{ doc: ProjectDto }>(
     `WITH changed AS (
-       INSERT INTO projects (organization_id, name, description, created_by) VALUES ($1, $4, $5, $2)
+       INSERT INTO projects (id, organization_id, name, description, created_by)
+       VALUES (coalesce($6::uuid, gen_random_uuid()), $1, $4, $5, $2)
+       ON CONFLICT (id) DO NOTHING
        RETURNING id, id AS project_id, project_json(projects) AS doc
      ), ${appendEvent('project.created')}
      SELECT doc FROM changed`,
-    [...eventParams(caller, requestId), input.name, input.description],
+    [...eventParams(caller, requestId), input.name, input.description, input.id ?? null],
   );
-  return rows[0]!.doc;
+  if (rows[0]) return { doc: rows[0].doc, created: true };
+  return { doc: (await existingCreation<ProjectDto>('projects', caller, input.id))!, created: false };
 }
 
 export async function listProjects(caller: Caller, limit: number, cursor?: string) {

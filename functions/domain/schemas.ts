@@ -19,8 +19,9 @@ const Title = text().check(z.trim(), z.minLength(1), z.maxLength(500));
 const Description = text().check(z.maxLength(20_000));
 const ProjectName = text().check(z.trim(), z.minLength(1), z.maxLength(200));
 const ProjectDescription = text().check(z.maxLength(5_000));
+const Label = text().check(z.trim(), z.minLength(1), z.maxLength(50));
 const Labels = z
-  .array(text().check(z.trim(), z.minLength(1), z.maxLength(50)))
+  .array(Label)
   .check(
     z.maxLength(20),
     z.refine((labels) => new Set(labels).size === labels.length, 'labels must be unique'),
@@ -30,7 +31,11 @@ const Cursor = text().check(z.minLength(1), z.maxLength(512));
 const someChange = (ignored: string[] = []) =>
   z.refine((body: unknown) => Object.keys(body as object).some((key) => !ignored.includes(key)), 'at least one field must change');
 
+// A client may choose the id of what it creates, so a retried create finds its first result.
+const ClientId = z.optional(Id);
+
 export const CreateProjectBody = z.strictObject({
+  id: ClientId,
   name: ProjectName,
   description: z._default(ProjectDescription, ''),
 });
@@ -39,6 +44,7 @@ export const UpdateProjectBody = z
   .check(someChange());
 
 export const CreateTaskBody = z.strictObject({
+  id: ClientId,
   title: Title,
   description: z._default(Description, ''),
   status: z._default(TaskStatus, 'todo'),
@@ -57,8 +63,14 @@ export const UpdateTaskBody = z
     assigneeId: z.optional(z.nullable(UserId)),
     dueDate: z.optional(z.nullable(IsoDate)),
     labels: z.optional(Labels),
+    // Set operations that need no read-modify-write (and so no version when alone).
+    addLabels: z.optional(z.array(Label).check(z.minLength(1), z.maxLength(20))),
+    removeLabels: z.optional(z.array(Label).check(z.minLength(1), z.maxLength(20))),
   })
-  .check(someChange(['version']));
+  .check(
+    someChange(['version']),
+    z.refine((body) => !(body.labels && (body.addLabels || body.removeLabels)), 'send labels, or addLabels/removeLabels, not both'),
+  );
 
 export const ListProjectsQuery = z.strictObject({ limit: Limit(100, 50), cursor: z.optional(Cursor) });
 export const ListTasksQuery = z.strictObject({
@@ -74,7 +86,7 @@ export const SearchQuery = z.strictObject({
   limit: Limit(50, 20),
 });
 
-export const CreateCommentBody = z.strictObject({ body: text().check(z.trim(), z.minLength(1), z.maxLength(10_000)) });
+export const CreateCommentBody = z.strictObject({ id: ClientId, body: text().check(z.trim(), z.minLength(1), z.maxLength(10_000)) });
 
 const Timestamp = z.iso.datetime({ offset: true });
 
@@ -101,6 +113,9 @@ export const Task = z.object({
   createdAt: Timestamp,
   updatedAt: Timestamp,
 });
+/** A PATCH /tasks/{taskId} answer: the task, and whether a stale update was merged into it. */
+export const TaskUpdate = z.extend(Task, { merged: z.boolean() });
+
 export const Comment = z.object({
   id: Id,
   taskId: Id,
@@ -138,10 +153,14 @@ export const Problem = z.object({
   requestId: z.string(),
   errors: z.optional(z.array(z.object({ path: z.string(), message: z.string() }))),
   current: z.optional(Task),
+  yourChanges: z.optional(z.record(z.string(), z.unknown())),
+  conflictingFields: z.optional(z.array(z.string())),
 });
 
 export type ProjectDto = z.infer<typeof Project>;
 export type TaskDto = z.infer<typeof Task>;
 export type CommentDto = z.infer<typeof Comment>;
+export type CreateProjectInput = z.infer<typeof CreateProjectBody>;
 export type CreateTaskInput = z.infer<typeof CreateTaskBody>;
+export type CreateCommentInput = z.infer<typeof CreateCommentBody>;
 export type UpdateTaskInput = z.infer<typeof UpdateTaskBody>;

@@ -2,21 +2,9 @@ import { db, read } from '../shared/db';
 import { notFound, Problem } from '../shared/problem';
 import { appendEvent, eventParams } from './events';
 import { decodeCursor, page } from './pagination';
-import type { CreateTaskInput, TaskDto, UpdateTaskInput } from './schemas';
+import { existingCreation, type Creation } from './client-ids';
+import type { CreateTaskInput, TaskDto } from './schemas';
 import type { Caller } from './tenancy';
-
-export type TaskChanges = Omit<UpdateTaskInput, 'version'>;
-
-// API field → column, for the fields a PATCH may change.
-const COLUMNS: Record<keyof TaskChanges, string> = {
-  title: 'title',
-  description: 'description',
-  status: 'status',
-  priority: 'priority',
-  assigneeId: 'assignee_id',
-  dueDate: 'due_date',
-  labels: 'labels',
-};
 
 export const etagOf = (task: Pick<TaskDto, 'version'>) => `"${task.version}"`;
 
@@ -28,14 +16,16 @@ export function versionFromIfMatch(ifMatch: string): number | null {
   return Number(match[1]);
 }
 
-export async function createTask(caller: Caller, requestId: string, projectId: string, input: CreateTaskInput): Promise<TaskDto> {
+export async function createTask(caller: Caller, requestId: string, projectId: string, input: CreateTaskInput): Promise<Creation<TaskDto>> {
   const { rows } = await mutation(() =>
     db.query<{ doc: TaskDto }>(
       `WITH changed AS (
-         INSERT INTO tasks (organization_id, project_id, title, description, status, priority, assignee_id, due_date, labels, created_by)
-         SELECT $1, p.id, $5, $6, $7, $8, $9, $10, $11, $2 FROM projects p WHERE p.organization_id = $1 AND p.id = $4
+         INSERT INTO tasks (id, organization_id, project_id, title, description, status, priority, assignee_id, due_date, labels, created_by)
+         SELECT coalesce($12::uuid, gen_random_uuid()), $1, p.id, $5, $6, $7, $8, $9, $10, $11, $2
+         FROM projects p WHERE p.organization_id = $1 AND p.id = $4
+         ON CONFLICT (id) DO NOTHING
          RETURNING id, project_id, task_json(tasks) AS doc
-       ), ${appendEvent('task.created')}
+       ), ${appendTaskVersion()}, ${appendEvent('task.created')}
        SELECT doc FROM changed`,
       [
         ...eventParams(caller, requestId),
@@ -47,11 +37,14 @@ export async function createTask(caller: Caller, requestId: string, projectId: s
         input.assigneeId,
         input.dueDate,
         input.labels,
+        input.id ?? null,
       ],
     ),
   );
-  if (!rows[0]) throw notFound('Project');
-  return rows[0].doc;
+  if (rows[0]) return { doc: rows[0].doc, created: true };
+  const existing = await existingCreation<TaskDto>('tasks', caller, input.id);
+  if (!existing) throw notFound('Project');
+  return { doc: existing, created: false };
 }
 
 export interface TaskFilters {
@@ -107,43 +100,6 @@ export async function getTask(caller: Caller, taskId: string): Promise<TaskDto> 
   return task;
 }
 
-/**
- * Applies `changes` if the task is still at `expectedVersion` (null: whatever version it is at).
- * A stale version is a 409 VERSION_CONFLICT carrying the current task, so the client can re-apply.
- */
-export async function updateTask(
-  caller: Caller,
-  requestId: string,
-  taskId: string,
-  changes: TaskChanges,
-  expectedVersion: number | null,
-): Promise<TaskDto> {
-  const fields = (Object.keys(changes) as (keyof TaskChanges)[]).filter((field) => changes[field] !== undefined);
-  const assignments = fields.map((field, index) => `${COLUMNS[field]} = $${index + 6}`);
-  const { rows } = await mutation(() =>
-    db.query<{ doc: TaskDto }>(
-      `WITH changed AS (
-         UPDATE tasks SET ${assignments.join(', ')}, version = version + 1, updated_at = now()
-         WHERE organization_id = $1 AND id = $4 AND ($5::bigint IS NULL OR version = $5)
-         RETURNING id, project_id, task_json(tasks) AS doc
-       ), ${appendEvent('task.updated')}
-       SELECT doc FROM changed`,
-      [...eventParams(caller, requestId), taskId, expectedVersion, ...fields.map((field) => changes[field])],
-    ),
-  );
-  if (rows[0]) return rows[0].doc;
-  const current = await findTask(caller, taskId);
-  if (!current) throw notFound('Task');
-  throw new Problem(
-    409,
-    'VERSION_CONFLICT',
-    'The task was changed since the version you sent',
-    `You sent version ${expectedVersion}; the task is at version ${current.version}.`,
-    { current },
-    { ETag: etagOf(current) },
-  );
-}
-
 export async function deleteTask(caller: Caller, requestId: string, taskId: string): Promise<void> {
   const { rows } = await db.query(
     `WITH changed AS (
@@ -156,14 +112,29 @@ export async function deleteTask(caller: Caller, requestId: string, taskId: stri
   if (!rows[0]) throw notFound('Task');
 }
 
+/**
+ * The statement tail that keeps the changed task's new version in `task_versions` (for merging stale
+ * updates), in the same statement as the change. Uses `changed` and `$1`/`$2` like appendEvent.
+ */
+export function appendTaskVersion(): string {
+  return `
+    versioned AS (
+      INSERT INTO task_versions (task_id, version, organization_id, doc, changed_by)
+      SELECT c.id, (c.doc->>'version')::bigint, $1, c.doc, $2 FROM changed c
+    )`;
+}
+
 /** Database refusals that are the caller's doing, as 4xx problems. */
-async function mutation<T>(run: () => Promise<T>): Promise<T> {
+export async function mutation<T>(run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (error) {
     const { code, constraint } = error as { code?: string; constraint?: string };
     if (code === '23503' && constraint?.includes('assignee')) {
       throw new Problem(422, 'ASSIGNEE_NOT_MEMBER', 'The assignee is not a member of this organization');
+    }
+    if (code === '23514' && constraint === 'tasks_labels_max') {
+      throw new Problem(422, 'TOO_MANY_LABELS', 'A task has at most 20 labels');
     }
     throw error;
   }

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { safeParse } from 'zod/mini';
 import type { $ZodType as ZodType, output } from 'zod/v4/core';
 import { CORS_RESPONSE_HEADERS } from './cors';
 import { isDatabaseUnavailable } from './db';
+import { once } from './idempotency';
 import { logger } from './logger';
 import { Problem, problemBody } from './problem';
 import { ensureMember, type Caller } from '../domain/tenancy';
@@ -53,8 +54,21 @@ export function httpHandler<Body extends ZodType | undefined = undefined, Query 
   schemas: Schemas<Body, Query>,
   handle: (request: HttpRequest<Parsed<Body>, Parsed<Query>>) => Promise<HttpResponse>,
 ) {
-  return wrap(schemas, async (request, event) => handle({ ...request, caller: await callerOf(event) }));
+  return wrap(schemas, async (request, event, context) => {
+    const caller = callerOf(event);
+    const run = async () => {
+      await ensureMember(caller);
+      return handle({ ...request, caller });
+    };
+    const key = request.headers['idempotency-key'];
+    if (key === undefined || !MUTATING.has(event.httpMethod)) return run();
+    // The scope and the request come from the authorizer and the event: a replay touches no database.
+    const scope = { caller, method: event.httpMethod, resource: event.resource, key };
+    return once(scope, { params: request.params, query: request.query, body: request.body }, context, run);
+  });
 }
+
+const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 /** A REST handler for a public route (no authorizer, so no caller): the health check. */
 export function publicHttpHandler(handle: (request: PublicHttpRequest<undefined, undefined>) => Promise<HttpResponse>) {
@@ -63,7 +77,7 @@ export function publicHttpHandler(handle: (request: PublicHttpRequest<undefined,
 
 function wrap<Body extends ZodType | undefined, Query extends ZodType | undefined>(
   schemas: Schemas<Body, Query>,
-  handle: (request: PublicHttpRequest<Parsed<Body>, Parsed<Query>>, event: APIGatewayProxyEvent) => Promise<HttpResponse>,
+  handle: (request: PublicHttpRequest<Parsed<Body>, Parsed<Query>>, event: APIGatewayProxyEvent, context: Context) => Promise<HttpResponse>,
 ) {
   return middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
@@ -89,7 +103,7 @@ function wrap<Body extends ZodType | undefined, Query extends ZodType | undefine
             Math.max(0, context.getRemainingTimeInMillis() - DEADLINE_MARGIN_MS),
           );
         });
-        return respond(await Promise.race([handle(request, event), deadline]), requestId);
+        return respond(await Promise.race([handle(request, event, context), deadline]), requestId);
       } catch (error) {
         return respondWithProblem(error, requestId);
       } finally {
@@ -169,7 +183,8 @@ function parse<S extends ZodType>(schema: S, input: unknown, where: 'body' | 'qu
   });
 }
 
-async function callerOf(event: APIGatewayProxyEvent): Promise<Caller> {
+/** The caller the authorizer verified (no database involved). */
+function callerOf(event: APIGatewayProxyEvent): Caller {
   const context = event.requestContext.authorizer ?? {};
   const orgId = context.orgId as string | undefined;
   const userId = context.userId as string | undefined;
@@ -182,7 +197,6 @@ async function callerOf(event: APIGatewayProxyEvent): Promise<Caller> {
     email: (context.email as string | undefined) || undefined,
     name: (context.name as string | undefined) || undefined,
   };
-  await ensureMember(caller);
   logger.appendKeys({ orgId, userId });
   return caller;
 }

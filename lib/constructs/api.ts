@@ -1,5 +1,6 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { type FunctionDeclaration, functionId, type RouteDeclaration } from '../declaration';
@@ -26,6 +27,8 @@ export interface ApiProps {
   readonly authorizer: FunctionDeclaration;
   readonly auth: AuthConfig;
   readonly database: Database;
+  /** Where mutating routes keep their Idempotency-Key records. */
+  readonly idempotencyTable: dynamodb.ITable;
   /** @default v1 */
   readonly stageName?: string;
   /** @default one year */
@@ -124,7 +127,11 @@ export class Api extends Construct {
 
     const routeFunctions = new Map<string, TaskFlowFunction>();
     for (const route of props.routes) {
-      const fn = new TaskFlowFunction(this, functionId(route), { declaration: route.function, database: props.database });
+      const fn = new TaskFlowFunction(this, functionId(route), {
+        declaration: route.function,
+        database: props.database,
+        idempotencyTable: props.idempotencyTable,
+      });
       routeFunctions.set(route.operationId, fn);
       const method = this.restApi.root.resourceForPath(route.path).addMethod(
         route.method,

@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { type ICommandHooks, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -24,6 +25,8 @@ export interface TaskFlowFunctionProps {
   readonly declaration: FunctionDeclaration;
   /** Required when the declaration needs `database` or `database-admin`. */
   readonly database?: Database;
+  /** Required when the declaration needs `idempotency`. */
+  readonly idempotencyTable?: dynamodb.ITable;
   /** Extra environment, on top of the defaults and the capabilities' variables. */
   readonly environment?: Record<string, string>;
   /** Bundling hooks (the migrate function copies its SQL files beside the bundle). */
@@ -45,13 +48,14 @@ interface CapabilityConfig {
  * - `database`: in the application subnets, may reach RDS Proxy, connects as `taskflow_app` with IAM auth.
  * - `database-admin`: in the application subnets, may reach the instance directly, reads both secrets
  *   through the AWS Parameters and Secrets Lambda Extension (no SDK client in the bundle).
+ * - `idempotency`: reads and writes the idempotency table, named in IDEMPOTENCY_TABLE_NAME.
  */
 export class TaskFlowFunction extends NodejsFunction {
   readonly declaration: FunctionDeclaration;
 
   constructor(scope: Construct, id: string, props: TaskFlowFunctionProps) {
     const { declaration } = props;
-    const capabilities = TaskFlowFunction.capabilities(declaration.needs, props.database);
+    const capabilities = TaskFlowFunction.capabilities(declaration.needs, props);
     super(scope, id, {
       entry: path.join(PROJECT_ROOT, declaration.entry),
       handler: 'handler',
@@ -93,6 +97,7 @@ export class TaskFlowFunction extends NodejsFunction {
 
     const needs = new Set<Capability>(declaration.needs);
     if (needs.has('database')) props.database!.proxy.grantConnect(this, Database.APP_USER);
+    if (needs.has('idempotency')) props.idempotencyTable!.grantReadWriteData(this);
     if (needs.has('database-admin')) {
       props.database!.masterSecret.grantRead(this);
       props.database!.appSecret.grantRead(this);
@@ -129,16 +134,23 @@ export class TaskFlowFunction extends NodejsFunction {
   }
 
   /** Environment and VPC placement from the declared needs. */
-  private static capabilities(needs: readonly Capability[], database: Database | undefined): CapabilityConfig {
+  private static capabilities(needs: readonly Capability[], props: TaskFlowFunctionProps): CapabilityConfig {
     const config: CapabilityConfig = { environment: {}, placement: {} };
-    if (needs.length === 0) return config;
-    if (!database) throw new Error(`A function that needs ${needs.join(', ')} requires the database construct`);
+    const { database, idempotencyTable } = props;
+    if (needs.some((need) => need.startsWith('database')) && !database) {
+      throw new Error(`A function that needs ${needs.join(', ')} requires the database construct`);
+    }
+    if (needs.includes('idempotency') && !idempotencyTable) throw new Error('A function that needs idempotency requires the idempotency table');
     if (needs.includes('database') && needs.includes('database-admin')) {
       throw new Error('A function needs either database (through the proxy) or database-admin (the instance), not both');
     }
     for (const need of needs) {
       switch (need) {
+        case 'idempotency':
+          config.environment.IDEMPOTENCY_TABLE_NAME = idempotencyTable!.tableName;
+          break;
         case 'database':
+          if (!database) break;
           config.placement = { vpc: database.vpc, vpcSubnets: database.clientSubnets, securityGroups: [database.proxyClients] };
           Object.assign(config.environment, {
             DB_HOST: database.proxy.endpoint,
@@ -149,6 +161,7 @@ export class TaskFlowFunction extends NodejsFunction {
           });
           break;
         case 'database-admin':
+          if (!database) break;
           config.placement = { vpc: database.vpc, vpcSubnets: database.clientSubnets, securityGroups: [database.adminClients] };
           // The handler reads the secrets from the extension's localhost endpoint; no caching, so a
           // rotated master password is seen at once.

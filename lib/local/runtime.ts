@@ -3,6 +3,7 @@ import { taskflow } from '../app';
 import type { RouteDeclaration } from '../declaration';
 import { openApiDocument } from '../openapi';
 import { startDatabase } from './database';
+import { startDynamoDb } from './dynamodb';
 import { loadHandler } from './invoke';
 import { LOCAL_AUDIENCE, LOCAL_ISSUER, localIssuer, type LocalIssuer } from './issuer';
 import { restGateway, type ProxyHandler, type TokenAuthorizer } from './rest-gateway';
@@ -32,6 +33,7 @@ export interface LocalRuntime {
  */
 export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
   const database = await startDatabase({ dataDir: options.dataDir, ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}) });
+  const dynamo = await startDynamoDb(taskflow.tables, options.dataDir);
   const issuer = await localIssuer(options.dataDir);
   const server = createServer();
   try {
@@ -40,7 +42,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       server.listen(options.port, '127.0.0.1', done);
     });
   } catch (error) {
-    await database.stop(); // e.g. EADDRINUSE: leave nothing half-started behind
+    // e.g. EADDRINUSE: leave nothing half-started behind
+    await dynamo.stop();
+    await database.stop();
     throw error;
   }
   const port = (server.address() as { port: number }).port;
@@ -48,6 +52,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
 
   // The handlers read their configuration from the environment, as in Lambda.
   Object.assign(process.env, {
+    ...dynamo.environment,
     DATABASE_URL: database.url,
     // One process stands in for many Lambda environments, so it may hold a few connections.
     DB_POOL_MAX: process.env.DB_POOL_MAX ?? '4',
@@ -80,6 +85,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       const { closeDatabase } = await import('../../functions/shared/db');
       await closeDatabase();
       await database.stop();
+      await dynamo.stop();
     },
   };
 }

@@ -74,6 +74,7 @@ export class TaskFlowStack extends Stack {
         roleClaim: roleClaim.valueAsString,
       },
       database: this.database,
+      idempotencyTable: this.storage.tables.idempotency,
     });
     this.migrations = new Migrations(this, 'Migrations', {
       declaration: taskflow.functions.migrate,

@@ -62,7 +62,9 @@ describe('the API over HTTP on the local runtime', () => {
     const found = await call('GET', `/search?q=${encodeURIComponent('safari')}`);
     expect(found.body.items).toEqual([expect.objectContaining({ type: 'comment' })]);
     const listed = await call('GET', `/projects/${project.body.id}/tasks?status=in_review&limit=10`);
-    expect(listed.body).toEqual({ items: [patched.body], nextCursor: null });
+    const { merged, ...patchedTask } = patched.body;
+    expect(merged).toBe(false);
+    expect(listed.body).toEqual({ items: [patchedTask], nextCursor: null });
 
     expect((await call('DELETE', `/tasks/${task.body.id}`)).status).toBe(204);
     expect((await call('GET', `/tasks/${task.body.id}`)).status).toBe(404);

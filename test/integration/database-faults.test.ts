@@ -50,6 +50,20 @@ describe('database connection faults', () => {
     expect((await api.invoke('createTask', alice, { params: { projectId: project.id }, body: { title: 'ok' } })).status).toBe(201);
   });
 
+  it('runs a retry with the same Idempotency-Key again after a 5xx: errors are not stored', async () => {
+    const alice = api.newCaller();
+    const project = await api.createProject(alice);
+    const headers = { 'Idempotency-Key': `retry-after-5xx-${project.id}` };
+    proxy.dropNextStatement();
+    const failed = await api.invoke('createTask', alice, { params: { projectId: project.id }, body: { title: 'eventually' }, headers });
+    expect(failed.status).toBe(503);
+    const retried = await api.invoke('createTask', alice, { params: { projectId: project.id }, body: { title: 'eventually' }, headers });
+    expect(retried.status).toBe(201);
+    expect(retried.headers['idempotent-replayed']).toBeUndefined();
+    const replayed = await api.invoke('createTask', alice, { params: { projectId: project.id }, body: { title: 'eventually' }, headers });
+    expect(replayed).toMatchObject({ status: 201, body: retried.body });
+  });
+
   it('answers before the function deadline when the database stops answering', async () => {
     const alice = api.newCaller();
     const project = await api.createProject(alice);

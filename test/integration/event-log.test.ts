@@ -25,9 +25,10 @@ describe('event log', () => {
       ['5', 'project.updated'], ['6', 'task.deleted'],
     ]);
     expect(events[1]).toMatchObject({ subject_id: task.id, actor_id: alice.userId, request_id: 'req-create', payload: task });
-    expect(events[2]!.payload).toEqual(updated.body);
+    const { merged: _, ...updatedTask } = updated.body;
+    expect(events[2]!.payload).toEqual(updatedTask);
     expect(events[3]!.payload).toEqual(comment.body);
-    expect(events[5]!.payload).toEqual(updated.body);
+    expect(events[5]!.payload).toEqual(updatedTask);
   });
 
   it('appends nothing for a refused mutation', async () => {

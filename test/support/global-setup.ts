@@ -2,12 +2,16 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
+import { taskflow } from '../../lib/app';
 import { createScratchDatabase, startDatabase } from '../../lib/local/database';
+import { startDynamoDb } from '../../lib/local/dynamodb';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     databaseUrl: string;
     databaseKind: 'postgresql' | 'pglite';
+    /** What the handlers need to reach the run's dynalite (endpoint, region, credentials, tables). */
+    dynamoDbEnvironment: Record<string, string>;
   }
 }
 
@@ -16,12 +20,17 @@ declare module 'vitest' {
  * TASKFLOW_TEST_DATABASE_URL (CI sets it), or the embedded PGlite when it is not set.
  */
 export default async function setup(project: TestProject) {
+  const dynamo = await startDynamoDb(taskflow.tables);
+  project.provide('dynamoDbEnvironment', dynamo.environment);
   const serverUrl = process.env.TASKFLOW_TEST_DATABASE_URL;
   if (serverUrl) {
     const database = await createScratchDatabase(serverUrl, 'taskflow_test');
     project.provide('databaseUrl', database.url);
     project.provide('databaseKind', 'postgresql');
-    return database.drop;
+    return async () => {
+      await database.drop();
+      await dynamo.stop();
+    };
   }
   const dataDir = await mkdtemp(join(tmpdir(), 'taskflow-test-'));
   const database = await startDatabase({ dataDir });
@@ -29,6 +38,7 @@ export default async function setup(project: TestProject) {
   project.provide('databaseKind', 'pglite');
   return async () => {
     await database.stop();
+    await dynamo.stop();
     await rm(dataDir, { recursive: true, force: true });
   };
 }

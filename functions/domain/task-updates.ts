@@ -1,0 +1,143 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { db, read } from '../shared/db';
+import { metrics } from '../shared/metrics';
+import { notFound, Problem } from '../shared/problem';
+import { appendEvent, eventParams } from './events';
+import { mergeChanges, type FieldName, type TaskFields } from './merge';
+import type { TaskDto, UpdateTaskInput } from './schemas';
+import { appendTaskVersion, etagOf, mutation } from './tasks';
+import type { Caller } from './tenancy';
+
+export type TaskChanges = Omit<UpdateTaskInput, 'version'>;
+
+// API field → column, for the fields a PATCH may set.
+const COLUMNS: Record<FieldName, string> = {
+  title: 'title',
+  description: 'description',
+  status: 'status',
+  priority: 'priority',
+  assigneeId: 'assignee_id',
+  dueDate: 'due_date',
+  labels: 'labels',
+};
+
+// Concurrent merges of one task each retry until their write lands on the version they merged with.
+const MAX_ATTEMPTS = 20;
+
+/**
+ * Applies a PATCH (review C6). At the caller's version it is one statement. If the task moved on
+ * since, the caller's changes are merged against the version it started from (see merge.ts) and
+ * written on the current version; what cannot merge is a 409 VERSION_CONFLICT carrying the current
+ * task, the caller's changes and the conflicting fields, logged in task_conflicts and counted.
+ * `addLabels`/`removeLabels` apply to whatever the labels are then, so they never conflict.
+ */
+export async function updateTask(
+  caller: Caller,
+  requestId: string,
+  taskId: string,
+  changes: TaskChanges,
+  expectedVersion: number | null,
+): Promise<{ task: TaskDto; merged: boolean }> {
+  const { addLabels, removeLabels, ...fields } = changes;
+  const labelOps = { add: addLabels ?? [], remove: removeLabels ?? [] };
+  let attempt: { fields: Partial<TaskFields>; version: number | null } = { fields, version: expectedVersion };
+  for (let round = 0; round < MAX_ATTEMPTS; round += 1) {
+    const written = await write(caller, requestId, taskId, attempt.fields, labelOps, attempt.version);
+    if (written) {
+      count('TaskUpdates');
+      if (round > 0) count('TaskUpdatesMerged');
+      return { task: written, merged: round > 0 };
+    }
+    const state = await stateForMerge(caller, taskId, expectedVersion);
+    if (!state) throw notFound('Task');
+    const { apply, conflicts } = mergeChanges(state.base, state.current, fields);
+    if (conflicts.length > 0) {
+      await logConflict(caller, requestId, state.current, expectedVersion, conflicts, changes);
+      throw conflict(state.current, changes, conflicts, expectedVersion);
+    }
+    if (Object.keys(apply).length === 0 && labelOps.add.length + labelOps.remove.length === 0) {
+      // Everything the caller asked for is already there (a retry of an applied update, say).
+      return { task: state.current, merged: true };
+    }
+    attempt = { fields: apply, version: state.current.version };
+    await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * (round + 1)));
+  }
+  throw new Problem(503, 'TOO_MANY_CONCURRENT_UPDATES', 'The task is changing too fast; retry shortly', undefined, {}, { 'Retry-After': '1' });
+}
+
+/** One conditional write; null when the task is not at `version` (or not there at all). */
+async function write(
+  caller: Caller,
+  requestId: string,
+  taskId: string,
+  fields: Partial<TaskFields>,
+  labelOps: { add: string[]; remove: string[] },
+  version: number | null,
+): Promise<TaskDto | null> {
+  const names = (Object.keys(fields) as FieldName[]).filter((field) => fields[field] !== undefined);
+  const params: unknown[] = [...eventParams(caller, requestId), taskId, version];
+  const assignments = names.map((field) => `${COLUMNS[field]} = $${params.push(fields[field])}`);
+  if (labelOps.add.length + labelOps.remove.length > 0) {
+    const add = params.push(labelOps.add);
+    const remove = params.push(labelOps.remove);
+    // Set semantics in one expression: no read-modify-write, so concurrent label edits all land.
+    assignments.push(`labels = ARRAY(
+      SELECT l FROM unnest(labels || $${add}::text[]) WITH ORDINALITY AS x(l, n)
+      WHERE NOT (l = ANY($${remove}::text[])) GROUP BY l ORDER BY min(n))`);
+  }
+  const { rows } = await mutation(() =>
+    db.query<{ doc: TaskDto }>(
+      `WITH changed AS (
+         UPDATE tasks SET ${[...assignments, 'version = version + 1', 'updated_at = now()'].join(', ')}
+         WHERE organization_id = $1 AND id = $4 AND ($5::bigint IS NULL OR version = $5)
+         RETURNING id, project_id, task_json(tasks) AS doc
+       ), ${appendTaskVersion()}, ${appendEvent('task.updated')}
+       SELECT doc FROM changed`,
+      params,
+    ),
+  );
+  return rows[0]?.doc ?? null;
+}
+
+/** The task now, and as it was at the caller's base version (null if that version is unknown). */
+async function stateForMerge(caller: Caller, taskId: string, baseVersion: number | null) {
+  const { rows } = await read<{ current: TaskDto; base: TaskDto | null }>(
+    `SELECT task_json(t) AS current,
+            (SELECT v.doc FROM task_versions v WHERE v.task_id = t.id AND v.version = $3) AS base
+     FROM tasks t WHERE t.organization_id = $1 AND t.id = $2`,
+    [caller.orgId, taskId, baseVersion],
+  );
+  return rows[0] ?? null;
+}
+
+async function logConflict(
+  caller: Caller,
+  requestId: string,
+  current: TaskDto,
+  baseVersion: number | null,
+  conflicts: FieldName[],
+  changes: TaskChanges,
+): Promise<void> {
+  count('TaskUpdateConflicts');
+  await db.query(
+    `INSERT INTO task_conflicts (organization_id, task_id, base_version, current_version, conflicting_fields, your_changes, actor_id, request_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+    [caller.orgId, current.id, baseVersion ?? current.version, current.version, conflicts, JSON.stringify(changes), caller.userId, requestId],
+  );
+}
+
+function conflict(current: TaskDto, changes: TaskChanges, conflicts: FieldName[], baseVersion: number | null): Problem {
+  return new Problem(
+    409,
+    'VERSION_CONFLICT',
+    'The task was changed since the version you sent',
+    `You sent version ${baseVersion}; the task is at version ${current.version}, and ${conflicts.join(', ')} changed differently since.`,
+    { current, yourChanges: changes, conflictingFields: conflicts },
+    { ETag: etagOf(current) },
+  );
+}
+
+function count(name: string): void {
+  metrics.addMetric(name, MetricUnit.Count, 1);
+  metrics.publishStoredMetrics();
+}

@@ -1,0 +1,56 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import dynalite from 'dynalite';
+import { DynamoDbError, dynamoDb } from '../../functions/shared/dynamodb';
+import type { TableDeclaration } from '../declaration';
+
+export interface LocalDynamoDb {
+  endpoint: string;
+  /** Environment the handlers need to reach it: endpoint, region, credentials, table names. */
+  environment: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+/** `idempotency` → IDEMPOTENCY_TABLE_NAME: the variable CDK sets for a function that needs the table. */
+export const tableNameVariable = (name: string) => `${name.toUpperCase()}_TABLE_NAME`;
+
+/**
+ * DynamoDB for the local runtime and the tests: dynalite on loopback (persisted under `dataDir`, or in
+ * memory), with the declared tables created. Handlers reach it through AWS_ENDPOINT_URL_DYNAMODB.
+ */
+export async function startDynamoDb(tables: Record<string, TableDeclaration>, dataDir?: string): Promise<LocalDynamoDb> {
+  if (dataDir) await mkdir(dataDir, { recursive: true });
+  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(dataDir ? { path: join(dataDir, 'dynamodb') } : {}) });
+  await new Promise<void>((done, fail) => {
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', done);
+  });
+  const endpoint = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  const environment: Record<string, string> = {
+    AWS_ENDPOINT_URL_DYNAMODB: endpoint,
+    AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
+    // dynalite checks no signature; the signer still wants credentials.
+    AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'local',
+    AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'local',
+  };
+  const call = dynamoDb(environment);
+  for (const [name, table] of Object.entries(tables)) {
+    const tableName = `taskflow-${name}`;
+    environment[tableNameVariable(name)] = tableName;
+    try {
+      await call('CreateTable', {
+        TableName: tableName,
+        AttributeDefinitions: [{ AttributeName: table.partitionKey, AttributeType: 'S' }],
+        KeySchema: [{ AttributeName: table.partitionKey, KeyType: 'HASH' }],
+        BillingMode: 'PAY_PER_REQUEST',
+      });
+    } catch (error) {
+      if (!(error instanceof DynamoDbError && error.name === 'ResourceInUseException')) throw error; // kept from a previous start
+    }
+  }
+  return {
+    endpoint,
+    environment,
+    stop: () => new Promise<void>((done) => server.close(() => done())),
+  };
+}
