@@ -27,8 +27,8 @@ const routes = [
   },
   {
     method: 'POST', path: '/projects', operationId: 'createProject', auth: 'jwt',
-    summary: 'Create a project', function: mutation('projects/create', 'Create a project'),
-    request: { body: s.CreateProjectBody }, response: { status: 201, body: s.Project },
+    summary: 'Create a project (an `id` already used by this organization answers 200 with that project)', function: mutation('projects/create', 'Create a project'),
+    request: { body: s.CreateProjectBody }, response: { status: 201, body: s.Project }, errors: [409],
   },
   {
     method: 'GET', path: '/projects', operationId: 'listProjects', auth: 'jwt',
@@ -47,8 +47,8 @@ const routes = [
   },
   {
     method: 'POST', path: '/projects/{projectId}/tasks', operationId: 'createTask', auth: 'jwt',
-    summary: 'Create a task in a project', function: mutation('tasks/create', 'Create a task'),
-    request: { body: s.CreateTaskBody }, response: { status: 201, body: s.Task, headers: etag }, errors: [404, 422],
+    summary: 'Create a task in a project (an `id` already used answers 200 with that task)', function: mutation('tasks/create', 'Create a task'),
+    request: { body: s.CreateTaskBody }, response: { status: 201, body: s.Task, headers: etag }, errors: [404, 409, 422],
   },
   {
     method: 'GET', path: '/projects/{projectId}/tasks', operationId: 'listTasks', auth: 'jwt',
@@ -62,10 +62,10 @@ const routes = [
   },
   {
     method: 'PATCH', path: '/tasks/{taskId}', operationId: 'updateTask', auth: 'jwt',
-    summary: 'Update a task (optimistic concurrency: `version` in the body or If-Match)',
+    summary: 'Update a task: `version` in the body or If-Match; a stale update is merged when it can be, else 409',
     function: mutation('tasks/update', 'Update a task'),
     request: { body: s.UpdateTaskBody, headers: ifMatch },
-    response: { status: 200, body: s.Task, headers: etag }, errors: [404, 409, 422, 428],
+    response: { status: 200, body: s.TaskUpdate, headers: etag }, errors: [404, 409, 422, 428, 503],
   },
   {
     method: 'DELETE', path: '/tasks/{taskId}', operationId: 'deleteTask', auth: 'jwt',
@@ -74,8 +74,8 @@ const routes = [
   },
   {
     method: 'POST', path: '/tasks/{taskId}/comments', operationId: 'createComment', auth: 'jwt',
-    summary: 'Comment on a task', function: mutation('comments/create', 'Create a comment'),
-    request: { body: s.CreateCommentBody }, response: { status: 201, body: s.Comment }, errors: [404],
+    summary: 'Comment on a task (an `id` already used answers 200 with that comment)', function: mutation('comments/create', 'Create a comment'),
+    request: { body: s.CreateCommentBody }, response: { status: 201, body: s.Comment }, errors: [404, 409],
   },
   {
     method: 'GET', path: '/tasks/{taskId}/comments', operationId: 'listComments', auth: 'jwt',

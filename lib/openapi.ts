@@ -7,9 +7,9 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   400: 'Invalid input (malformed JSON, wrong types, unknown fields, body over 64 KiB, bad cursor)',
   401: 'Missing, expired or invalid bearer token',
   404: 'Not found in the caller\'s organization',
-  409: 'VERSION_CONFLICT: the task changed since the version sent; `current` holds it',
+  409: 'VERSION_CONFLICT (the task changed; `current`, `yourChanges`, `conflictingFields`), REQUEST_IN_PROGRESS (Retry-After) or ID_CONFLICT',
   415: 'The body is not JSON',
-  422: 'Semantically invalid (e.g. ASSIGNEE_NOT_MEMBER)',
+  422: 'IDEMPOTENCY_KEY_REUSED (the key was used for another request), ASSIGNEE_NOT_MEMBER or TOO_MANY_LABELS',
   413: 'PAYLOAD_TOO_LARGE: over the gateway\'s 10 MB limit',
   428: 'PRECONDITION_REQUIRED: send `version` or If-Match',
   429: 'TOO_MANY_REQUESTS: throttled by the gateway (Retry-After)',
@@ -52,7 +52,12 @@ function operation(route: RouteDeclaration) {
   const queryParams = Object.entries((query?.properties ?? {}) as Record<string, object>).map(([name, property]) => ({
     name, in: 'query', required: (query?.required as string[] | undefined)?.includes(name) ?? false, schema: property,
   }));
-  const headerParams = Object.entries(route.request?.headers ?? {}).map(([name, description]) => ({
+  const idempotent = route.function.needs.includes('idempotency');
+  const headers = {
+    ...route.request?.headers,
+    ...(idempotent ? { 'Idempotency-Key': 'Makes a retry safe: the same key within 24 h replays the first success (1–255 printable ASCII characters)' } : {}),
+  };
+  const headerParams = Object.entries(headers).map(([name, description]) => ({
     name, in: 'header', required: false, description, schema: { type: 'string' },
   }));
   const errors = [
@@ -60,6 +65,7 @@ function operation(route: RouteDeclaration) {
     ...(route.auth === 'jwt' ? [401] : []),
     ...(route.request?.body ? [413, 415] : []),
     ...(route.errors ?? []),
+    ...(idempotent ? [409, 422] : []),
     429,
     500,
     503,
@@ -78,6 +84,7 @@ function operation(route: RouteDeclaration) {
         headers: {
           'X-Request-Id': { $ref: '#/components/headers/X-Request-Id' },
           ...Object.fromEntries(Object.entries(route.response.headers ?? {}).map(([name, description]) => [name, { description, schema: { type: 'string' } }])),
+          ...(idempotent ? { 'Idempotent-Replayed': { description: '`true` when this is the stored response of an earlier request with the same Idempotency-Key', schema: { type: 'string' } } } : {}),
         },
         ...(route.response.body ? { content: { 'application/json': { schema: outputSchema(route.response.body) } } } : {}),
       },

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { v5 as uuidv5 } from 'uuid';
 import { safeParse } from 'zod/mini';
 import type { $ZodType as ZodType, output } from 'zod/v4/core';
 import { CORS_RESPONSE_HEADERS } from './cors';
@@ -21,6 +22,12 @@ export interface HttpRequest<Body, Query> {
   headers: Record<string, string>;
   caller: Caller;
   requestId: string;
+  /**
+   * With an Idempotency-Key: a UUID derived from it (and the caller and route). A create uses it as
+   * the new resource's id when the client sent none, so even a re-run after an ambiguous failure (the
+   * write committed, the answer was lost) finds the first result instead of making a second.
+   */
+  idempotencyId?: string;
 }
 
 export type PublicHttpRequest<Body, Query> = Omit<HttpRequest<Body, Query>, 'caller'>;
@@ -56,19 +63,23 @@ export function httpHandler<Body extends ZodType | undefined = undefined, Query 
 ) {
   return wrap(schemas, async (request, event, context) => {
     const caller = callerOf(event);
-    const run = async () => {
+    const key = request.headers['idempotency-key'];
+    if (key === undefined || !MUTATING.has(event.httpMethod)) {
       await ensureMember(caller);
       return handle({ ...request, caller });
-    };
-    const key = request.headers['idempotency-key'];
-    if (key === undefined || !MUTATING.has(event.httpMethod)) return run();
+    }
     // The scope and the request come from the authorizer and the event: a replay touches no database.
-    const scope = { caller, method: event.httpMethod, resource: event.resource, key };
-    return once(scope, { params: request.params, query: request.query, body: request.body }, context, run);
+    const scope = { caller: { orgId: caller.orgId, userId: caller.userId }, method: event.httpMethod, resource: event.resource, key };
+    return once(scope, { params: request.params, query: request.query, body: request.body }, context, async () => {
+      await ensureMember(caller);
+      return handle({ ...request, caller, idempotencyId: uuidv5(JSON.stringify(scope), IDEMPOTENT_IDS) });
+    });
   });
 }
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+// The UUIDv5 namespace of ids derived from Idempotency-Keys (a fixed, random UUID).
+const IDEMPOTENT_IDS = '5f0b8c9e-3f4a-4d1e-9b7c-2a6d8e1f0c34';
 
 /** A REST handler for a public route (no authorizer, so no caller): the health check. */
 export function publicHttpHandler(handle: (request: PublicHttpRequest<undefined, undefined>) => Promise<HttpResponse>) {

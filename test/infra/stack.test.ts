@@ -194,6 +194,29 @@ describe('functions', () => {
     });
   });
 
+  it('gives every POST/PATCH/DELETE function, and only those, the idempotency table: its name and item access', () => {
+    const tableId = logicalId(stack.idempotencyTable);
+    for (const route of taskflow.routes) {
+      const id = routeFunctionId(route.operationId);
+      const mutating = route.method !== 'GET';
+      const role = resources[id]!.Properties.Role['Fn::GetAtt'][0];
+      const statements = ofType('AWS::IAM::Policy')
+        .filter(([, p]) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === role))
+        .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[]);
+      const onTable = statements.filter((s) => JSON.stringify(s.Resource).includes(tableId));
+      if (!mutating) {
+        expect(envOf(id).IDEMPOTENCY_TABLE_NAME, route.operationId).toBeUndefined();
+        expect(onTable, route.operationId).toEqual([]);
+        continue;
+      }
+      expect(envOf(id).IDEMPOTENCY_TABLE_NAME, route.operationId).toEqual(ref(tableId));
+      const actions = onTable.flatMap((s) => s.Action);
+      for (const action of ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem']) {
+        expect(actions, `${route.operationId} ${action}`).toContain(action);
+      }
+    }
+  });
+
   it('keeps the authorizer out of the VPC, configured from the Auth parameters', () => {
     const id = logicalId(stack.api.authorizerFunction);
     expect(resources[id]!.Properties.VpcConfig).toBeUndefined();

@@ -64,6 +64,19 @@ describe('database connection faults', () => {
     expect(replayed).toMatchObject({ status: 201, body: retried.body });
   });
 
+  it('finds, not repeats, a keyed create whose answer was lost after it committed', async () => {
+    const alice = api.newCaller();
+    const project = await api.createProject(alice);
+    const headers = { 'Idempotency-Key': `lost-answer-${project.id}` };
+    proxy.dropNextAnswer();
+    const lost = await api.invoke('createTask', alice, { params: { projectId: project.id }, body: { title: 'committed' }, headers });
+    expect(lost.status).toBe(503); // the client cannot know the task was made
+    const retried = await api.invoke('createTask', alice, { params: { projectId: project.id }, body: { title: 'committed' }, headers });
+    expect(retried.status).toBe(201);
+    const list = await api.invoke('listTasks', alice, { params: { projectId: project.id } });
+    expect(list.body.items).toEqual([expect.objectContaining({ id: retried.body.id, title: 'committed' })]);
+  });
+
   it('answers before the function deadline when the database stops answering', async () => {
     const alice = api.newCaller();
     const project = await api.createProject(alice);

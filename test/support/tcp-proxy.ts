@@ -4,6 +4,7 @@ import { createServer, connect, type Socket } from 'node:net';
 export async function tcpProxy(target: { host: string; port: number }) {
   const pairs = new Set<[Socket, Socket]>();
   let dropNext = false;
+  let dropNextAnswer = false;
   let stalled = false;
   let rejectNextLogin: string | null = null;
   const server = createServer((client) => {
@@ -22,22 +23,36 @@ export async function tcpProxy(target: { host: string; port: number }) {
       client.destroy();
       upstream.destroy();
     };
+    let answerToDrop = false;
     client.on('data', (chunk) => {
-      // Cut the connection as the next statement is sent: the server never answers it.
-      if (dropNext && chunk[0] === 0x51 /* Q */ || dropNext && chunk[0] === 0x50 /* P */) {
+      const statement = chunk[0] === 0x51 /* Q */ || chunk[0] === 0x50; /* P */
+      // Cut the connection as the next statement is sent: the server never runs it.
+      if (dropNext && statement) {
         dropNext = false;
         return close();
       }
+      if (dropNextAnswer && statement) {
+        dropNextAnswer = false;
+        answerToDrop = true;
+      }
       upstream.write(chunk);
     });
-    // While stalled, the server's answers are swallowed: the client waits as on a hung database.
-    upstream.on('data', (chunk) => stalled || client.write(chunk));
+    upstream.on('data', (chunk) => {
+      // The server ran (and committed) the statement; cut the connection before the client hears so.
+      if (answerToDrop) return close();
+      // While stalled, the server's answers are swallowed: the client waits as on a hung database.
+      if (!stalled) client.write(chunk);
+    });
     client.on('error', close).on('close', close);
     upstream.on('error', close).on('close', close);
   });
   await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
   return {
     port: (server.address() as { port: number }).port,
+    /** The next statement runs, but the connection is cut before its answer reaches the client. */
+    dropNextAnswer() {
+      dropNextAnswer = true;
+    },
     /** Stop (or resume) passing the server's answers on. */
     stall(on: boolean) {
       stalled = on;

@@ -1,8 +1,10 @@
 import { createComment } from '../../domain/comments';
 import { CreateCommentBody } from '../../domain/schemas';
 import { httpHandler, idParam } from '../../shared/http';
+import { create } from '../creation';
 
 export const handler = httpHandler({ body: CreateCommentBody }, async (request) => {
-  const { doc, created } = await createComment(request.caller, request.requestId, idParam(request, 'taskId', 'Task'), request.body);
-  return { status: created ? 201 : 200, body: doc };
+  const taskId = idParam(request, 'taskId', 'Task');
+  const { status, doc } = await create(request, (id) => createComment(request.caller, request.requestId, taskId, { ...request.body, id }));
+  return { status, body: doc };
 });

@@ -1,8 +1,9 @@
 import { createProject } from '../../domain/projects';
 import { CreateProjectBody } from '../../domain/schemas';
 import { httpHandler } from '../../shared/http';
+import { create } from '../creation';
 
-export const handler = httpHandler({ body: CreateProjectBody }, async ({ caller, requestId, body }) => {
-  const { doc, created } = await createProject(caller, requestId, body);
-  return { status: created ? 201 : 200, body: doc };
+export const handler = httpHandler({ body: CreateProjectBody }, async (request) => {
+  const { status, doc } = await create(request, (id) => createProject(request.caller, request.requestId, { ...request.body, id }));
+  return { status, body: doc };
 });

@@ -1,8 +1,10 @@
 import { CreateTaskBody } from '../../domain/schemas';
 import { createTask, etagOf } from '../../domain/tasks';
 import { httpHandler, idParam } from '../../shared/http';
+import { create } from '../creation';
 
 export const handler = httpHandler({ body: CreateTaskBody }, async (request) => {
-  const { doc: task, created } = await createTask(request.caller, request.requestId, idParam(request, 'projectId', 'Project'), request.body);
-  return { status: created ? 201 : 200, body: task, headers: { ETag: etagOf(task), Location: `/tasks/${task.id}` } };
+  const projectId = idParam(request, 'projectId', 'Project');
+  const { status, doc: task } = await create(request, (id) => createTask(request.caller, request.requestId, projectId, { ...request.body, id }));
+  return { status, body: task, headers: { ETag: etagOf(task), Location: `/tasks/${task.id}` } };
 });
