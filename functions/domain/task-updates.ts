@@ -1,6 +1,7 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { db, read } from '../shared/db';
 import { metrics } from '../shared/metrics';
+import { TASK_UPDATE_METRICS } from '../shared/telemetry';
 import { notFound, Problem } from '../shared/problem';
 import { appendEvent, eventParams } from './events';
 import { mergeChanges, type FieldName, type TaskFields } from './merge';
@@ -44,8 +45,8 @@ export async function updateTask(
   for (let round = 0; round < MAX_ATTEMPTS; round += 1) {
     const written = await write(caller, requestId, taskId, attempt.fields, labelOps, attempt.version);
     if (written) {
-      count('TaskUpdates');
-      if (round > 0) count('TaskUpdatesMerged');
+      count(TASK_UPDATE_METRICS.updates);
+      if (round > 0) count(TASK_UPDATE_METRICS.merged);
       return { task: written, merged: round > 0 };
     }
     const state = await stateForMerge(caller, taskId, expectedVersion);
@@ -118,7 +119,7 @@ async function logConflict(
   conflicts: FieldName[],
   changes: TaskChanges,
 ): Promise<void> {
-  count('TaskUpdateConflicts');
+  count(TASK_UPDATE_METRICS.conflicts);
   await db.query(
     `INSERT INTO task_conflicts (organization_id, task_id, base_version, current_version, conflicting_fields, your_changes, actor_id, request_id)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,

@@ -9,6 +9,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import type { Capability, FunctionDeclaration } from '../declaration';
 import { Database } from './database';
+import { SERVICE_NAME } from '../../functions/shared/telemetry';
 import { acknowledgeNag } from './nag';
 
 /** The repository root: handler entries in the declaration are relative to it. */
@@ -72,7 +73,7 @@ export class TaskFlowFunction extends NodejsFunction {
         removalPolicy: RemovalPolicy.RETAIN,
       }),
       environment: {
-        POWERTOOLS_SERVICE_NAME: 'taskflow',
+        POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
         POWERTOOLS_LOG_LEVEL: 'INFO',
         NODE_OPTIONS: '--enable-source-maps',
         ...capabilities.environment,

@@ -6,6 +6,7 @@ import { taskflow } from '../app';
 import { Api } from '../constructs/api';
 import { Database } from '../constructs/database';
 import { Migrations } from '../constructs/migrations';
+import { ConflictRateAlarm } from '../constructs/conflict-alarm';
 import { Network } from '../constructs/network';
 import { Storage, tableId } from '../constructs/storage';
 
@@ -24,6 +25,7 @@ export class TaskFlowStack extends Stack {
   readonly storage: Storage<TableName>;
   readonly api: Api;
   readonly migrations: Migrations;
+  readonly conflictRate: ConflictRateAlarm;
 
   constructor(scope: Construct, id: string, props: StackProps = {}) {
     super(scope, id, {
@@ -76,6 +78,7 @@ export class TaskFlowStack extends Stack {
       database: this.database,
       idempotencyTable: this.storage.tables.idempotency,
     });
+    this.conflictRate = new ConflictRateAlarm(this, 'ConflictRate');
     this.migrations = new Migrations(this, 'Migrations', {
       declaration: taskflow.functions.migrate,
       database: this.database,

@@ -217,6 +217,18 @@ describe('functions', () => {
     }
   });
 
+  it('alarms when more than 1 % of task updates conflict, on the metrics the update handler emits', () => {
+    const alarm = resources[logicalId(stack.conflictRate.alarm)]!.Properties;
+    expect(alarm).toMatchObject({ Threshold: 1, ComparisonOperator: 'GreaterThanThreshold', EvaluationPeriods: 2 });
+    const metricNames = (alarm.Metrics as { MetricStat?: { Metric: { MetricName: string; Namespace: string; Dimensions: unknown } } }[])
+      .flatMap((m) => (m.MetricStat ? [m.MetricStat.Metric] : []));
+    expect(metricNames.map((m) => m.MetricName).sort()).toEqual(['TaskUpdateConflicts', 'TaskUpdates']);
+    for (const metric of metricNames) {
+      expect(metric.Namespace).toBe('TaskFlow');
+      expect(metric.Dimensions).toEqual([{ Name: 'service', Value: 'taskflow' }]);
+    }
+  });
+
   it('keeps the authorizer out of the VPC, configured from the Auth parameters', () => {
     const id = logicalId(stack.api.authorizerFunction);
     expect(resources[id]!.Properties.VpcConfig).toBeUndefined();

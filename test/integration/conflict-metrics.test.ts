@@ -1,0 +1,38 @@
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+
+// The conflict rate is observable: every PATCH counts TaskUpdates, a merge TaskUpdatesMerged, a
+// refusal TaskUpdateConflicts, as CloudWatch Embedded Metric Format lines in the function's log.
+let api: typeof import('../support/api');
+const lines: Record<string, any>[] = [];
+
+beforeAll(async () => {
+  delete process.env.POWERTOOLS_METRICS_DISABLED; // the metrics module reads it when it loads
+  vi.resetModules();
+  api = await import('../support/api');
+  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    for (const line of String(chunk).split('\n')) if (line.startsWith('{') && line.includes('_aws')) lines.push(JSON.parse(line));
+    return true;
+  });
+});
+
+afterAll(() => {
+  vi.restoreAllMocks();
+  process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+});
+
+const counted = (name: string) => lines.filter((line) => line[name] === 1 && line._aws.CloudWatchMetrics[0].Namespace === 'TaskFlow').length;
+
+describe('conflict metrics', () => {
+  it('counts updates, merges and conflicts', async () => {
+    const alice = api.newCaller();
+    const project = await api.createProject(alice);
+    const task = await api.createTask(alice, project.id);
+    const patch = (body: object) => api.invoke('updateTask', alice, { params: { taskId: task.id }, body });
+    expect((await patch({ version: 1, title: 'A' })).status).toBe(200);
+    expect((await patch({ version: 1, status: 'done' })).status).toBe(200); // merged
+    expect((await patch({ version: 1, title: 'B' })).status).toBe(409);
+    expect(counted('TaskUpdates')).toBe(2);
+    expect(counted('TaskUpdatesMerged')).toBe(1);
+    expect(counted('TaskUpdateConflicts')).toBe(1);
+  });
+});
