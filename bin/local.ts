@@ -18,6 +18,7 @@ const token = await runtime.issuer.mint({ org: 'org_local', user: 'user_local', 
 console.log(`
 TaskFlow is running at ${runtime.url}
   database    ${runtime.embeddedDatabase ? `embedded PGlite in ${dataDir}/pgdata` : 'DATABASE_URL'}${runtime.appliedMigrations.length ? ` (applied ${runtime.appliedMigrations.join(', ')})` : ''}
+  DynamoDB    dynalite in ${dataDir}/dynamodb (idempotency records)
   OpenAPI     ${runtime.url}/openapi.json
   health      ${runtime.url}/health
 

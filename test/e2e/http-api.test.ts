@@ -70,6 +70,19 @@ describe('the API over HTTP on the local runtime', () => {
     expect((await call('GET', `/tasks/${task.body.id}`)).status).toBe(404);
   });
 
+  it('replays a retried create with the same Idempotency-Key (the local runtime\'s own DynamoDB)', async () => {
+    const headers = { 'Idempotency-Key': `e2e-${Date.now()}` };
+    const first = await call('POST', '/projects', { body: { name: 'Retried' }, headers });
+    const retry = await call('POST', '/projects', { body: { name: 'Retried' }, headers });
+    expect(first.status).toBe(201);
+    expect(retry.status).toBe(201);
+    expect(retry.headers.get('idempotent-replayed')).toBe('true');
+    expect(retry.body).toEqual(first.body);
+    const reused = await call('POST', '/projects', { body: { name: 'Other' }, headers });
+    expect(reused.status).toBe(422);
+    expect(reused.body.code).toBe('IDEMPOTENCY_KEY_REUSED');
+  });
+
   it('echoes X-Request-Id, or generates one, on every response including gateway errors', async () => {
     const echoed = await call('GET', '/projects', { headers: { 'X-Request-Id': 'e2e-trace-1' } });
     expect(echoed.headers.get('x-request-id')).toBe('e2e-trace-1');

@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -7,52 +7,77 @@ import { describe, expect, it } from 'vitest';
 const root = resolve(import.meta.dirname, '../..');
 const tsx = join(root, 'node_modules/.bin/tsx');
 
-// `npm start` and `npm run token` as a developer runs them: embedded PGlite, nothing else installed.
+interface Started {
+  child: ChildProcess;
+  url: string;
+  /** Everything it printed so far. */
+  output: { text: string };
+  exited: Promise<number | null>;
+}
+
+async function start(env: NodeJS.ProcessEnv): Promise<Started> {
+  const child = spawn(tsx, ['bin/local.ts'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const output = { text: '' };
+  child.stdout!.on('data', (chunk) => (output.text += chunk));
+  // 'close', not 'exit': the last of its output has been read by then.
+  const exited = new Promise<number | null>((done) => child.on('close', (code) => done(code)));
+  const deadline = Date.now() + 60_000;
+  while (!output.text.includes('Press Ctrl-C') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  const url = /TaskFlow is running at (http:\/\/\S+)/.exec(output.text)?.[1];
+  if (!url) throw new Error(`no banner: ${output.text}`);
+  return { child, url, output, exited };
+}
+
+async function stop(started: Started): Promise<void> {
+  started.child.kill('SIGINT');
+  expect(await started.exited).toBe(0);
+}
+
+// `npm start` and `npm run token` as a developer runs them: embedded PGlite and dynalite, nothing else installed.
 describe('npm start', () => {
-  it('starts on embedded defaults, prints a usable banner, accepts `npm run token` tokens, and stops on Ctrl-C', async () => {
+  it('starts on embedded defaults, accepts `npm run token` tokens, stops on Ctrl-C, and keeps its data across restarts', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'taskflow-start-'));
-    const { DATABASE_URL: _, ...env } = process.env;
+    const { DATABASE_URL: _, AWS_ENDPOINT_URL_DYNAMODB: __, IDEMPOTENCY_TABLE_NAME: ___, ...env } = process.env;
     const childEnv = { ...env, PORT: '0', TASKFLOW_DATA_DIR: dataDir, POWERTOOLS_LOG_LEVEL: 'WARN' };
-    const child = spawn(tsx, ['bin/local.ts'], { cwd: root, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
+    let started: Started | undefined;
     try {
-      const deadline = Date.now() + 60_000;
-      while (!stdout.includes('Press Ctrl-C') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-      const url = /TaskFlow is running at (http:\/\/\S+)/.exec(stdout)?.[1];
-      expect(url, stdout).toBeDefined();
-      expect(stdout).toContain('embedded PGlite');
-      expect(stdout).toMatch(/curl -s -X POST http:\/\/localhost:\d+\/projects/);
-      const bannerToken = /TOKEN=(\S+)/.exec(stdout)![1]!;
+      started = await start(childEnv);
+      expect(started.output.text).toContain('embedded PGlite');
+      expect(started.output.text).toMatch(/curl -s -X POST http:\/\/localhost:\d+\/projects/);
+      const bannerToken = /TOKEN=(\S+)/.exec(started.output.text)![1]!;
 
       const minted = spawnSync(tsx, ['bin/token.ts', '--org', 'org_cli', '--user', 'bob'], { cwd: root, env: childEnv, encoding: 'utf8' });
       expect(minted.status).toBe(0);
       const token = minted.stdout.trim();
       expect(token).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/); // only the token, nothing else
 
-      for (const bearer of [bannerToken, token]) {
-        const project = await fetch(`${url}/projects`, {
+      const post = (url: string, path: string, bearer: string, body: object, headers: Record<string, string> = {}) =>
+        fetch(`${url}${path}`, {
           method: 'POST',
-          headers: { Authorization: `Bearer ${bearer}`, 'Content-Type': 'application/json' },
-          body: JSON.stringify({ name: 'From the CLI' }),
+          headers: { Authorization: `Bearer ${bearer}`, 'Content-Type': 'application/json', ...headers },
+          body: JSON.stringify(body),
         });
+      for (const bearer of [bannerToken, token]) {
+        const project = await post(started.url, '/projects', bearer, { name: 'From the CLI' });
         expect(project.status).toBe(201);
         const { id } = (await project.json()) as { id: string };
-        const task = await fetch(`${url}/projects/${id}/tasks`, {
-          method: 'POST',
-          headers: { Authorization: `Bearer ${bearer}`, 'Content-Type': 'application/json' },
-          body: JSON.stringify({ title: 'First task' }),
-        });
-        expect(task.status).toBe(201);
+        expect((await post(started.url, `/projects/${id}/tasks`, bearer, { title: 'First task' })).status).toBe(201);
       }
+      const keyed = await post(started.url, '/projects', token, { name: 'Keyed' }, { 'Idempotency-Key': 'across-restarts' });
+      expect(keyed.status).toBe(201);
 
-      child.kill('SIGINT');
-      expect(await exited).toBe(0);
-      expect(stdout).toContain('Stopped.');
+      await stop(started);
+      expect(started.output.text).toContain('Stopped.');
+
+      started = await start(childEnv);
+      const listed = await fetch(`${started.url}/projects`, { headers: { Authorization: `Bearer ${token}` } });
+      expect(((await listed.json()) as { items: { name: string }[] }).items.map((p) => p.name)).toEqual(['From the CLI', 'Keyed']);
+      const replay = await post(started.url, '/projects', token, { name: 'Keyed' }, { 'Idempotency-Key': 'across-restarts' });
+      expect(replay.headers.get('idempotent-replayed')).toBe('true');
+      await stop(started);
     } finally {
-      child.kill('SIGKILL');
+      started?.child.kill('SIGKILL');
       await rm(dataDir, { recursive: true, force: true });
     }
-  }, 120_000);
+  }, 180_000);
 });
