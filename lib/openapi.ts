@@ -4,17 +4,17 @@ import { Problem } from '../functions/domain/schemas';
 import type { AppDeclaration, RouteDeclaration } from './declaration';
 
 const ERROR_DESCRIPTIONS: Record<number, string> = {
-  400: 'Invalid input (malformed JSON, wrong types, unknown fields, body over 64 KiB, bad cursor)',
+  400: 'Invalid input (malformed JSON, wrong types, unknown fields, body over 64 KiB, bad cursor, bad Idempotency-Key): see `code`',
   401: 'Missing, expired or invalid bearer token',
   404: 'Not found in the caller\'s organization',
-  409: 'VERSION_CONFLICT (the task changed; `current`, `yourChanges`, `conflictingFields`), REQUEST_IN_PROGRESS (Retry-After) or ID_CONFLICT',
+  409: 'A conflict, named by `code`: VERSION_CONFLICT (task updates: `current`, `yourChanges`, `conflictingFields`, ETag header), REQUEST_IN_PROGRESS (Retry-After) or ID_CONFLICT (creates)',
   415: 'The body is not JSON',
   422: 'IDEMPOTENCY_KEY_REUSED (the key was used for another request), ASSIGNEE_NOT_MEMBER or TOO_MANY_LABELS',
   413: 'PAYLOAD_TOO_LARGE: over the gateway\'s 10 MB limit',
   428: 'PRECONDITION_REQUIRED: send `version` or If-Match',
   429: 'TOO_MANY_REQUESTS: throttled by the gateway (Retry-After)',
   500: 'INTERNAL_ERROR',
-  503: 'DATABASE_UNAVAILABLE or TIMEOUT (or, on /health, an unavailable dependency): retry after Retry-After',
+  503: 'Unavailable for now, named by `code` (DATABASE_UNAVAILABLE, TIMEOUT, IDEMPOTENCY_UNAVAILABLE, TOO_MANY_CONCURRENT_UPDATES; on /health, a dependency): retry after Retry-After',
 };
 
 const schema = (type: ZodType) => toJSONSchema(type, { io: 'input', unrepresentable: 'any' });

@@ -31,7 +31,7 @@ export async function createComment(caller: Caller, requestId: string, taskId: s
     throw error;
   }
   if (rows[0]) return { doc: rows[0].doc, created: true };
-  const existing = await existingCreation<CommentDto>('comments', caller, input.id);
+  const existing = await existingCreation<CommentDto>('comments', caller, input.id, taskId);
   if (!existing) throw notFound('Task');
   return { doc: existing, created: false };
 }

@@ -1,4 +1,4 @@
-import { diff3Merge } from 'node-diff3';
+import { diff3Merge, diffPatch } from 'node-diff3';
 import type { TaskDto } from './schemas';
 
 /** The task fields a PATCH may set. */
@@ -46,11 +46,17 @@ function mergeField(field: FieldName, base: TaskFields, current: TaskFields, min
   return undefined;
 }
 
+// The line diff is quadratic or worse in the line count (repeated lines are its worst case), and it
+// runs on the request path: longer texts edited on both sides are left to the client as a conflict.
+export const MAX_MERGE_LINES = 200;
+
 /** Line-level three-way merge; null when both sides changed the same lines differently. */
 export function mergeText(base: string, current: string, mine: string): string | null {
   const [o, a, b] = [base.split('\n'), current.split('\n'), mine.split('\n')];
-  if (o.length === a.length && o.length === b.length) {
-    // Same shape: line i of each is the same line, so edits to different (even adjacent) lines merge.
+  if (Math.max(o.length, a.length, b.length) > MAX_MERGE_LINES) return null;
+  if (onlyReplacesLines(o, a) && onlyReplacesLines(o, b)) {
+    // Neither side added or removed lines: line i of each is the same line, so edits to different
+    // (even adjacent) lines merge, which diff3 would call a conflict.
     const lines: string[] = [];
     for (let i = 0; i < o.length; i += 1) {
       const line = a[i] === o[i] ? b[i]! : b[i] === o[i] || b[i] === a[i] ? a[i]! : null;
@@ -62,6 +68,10 @@ export function mergeText(base: string, current: string, mine: string): string |
   const regions = diff3Merge(a, o, b, { excludeFalseConflicts: true });
   if (regions.some((region) => region.conflict)) return null;
   return regions.flatMap((region) => region.ok ?? []).join('\n');
+}
+
+function onlyReplacesLines(base: string[], changed: string[]): boolean {
+  return base.length === changed.length && diffPatch(base, changed).every((hunk) => hunk.buffer1.length === hunk.buffer2.length);
 }
 
 /** The caller's additions and removals since its base, applied to the current labels. */

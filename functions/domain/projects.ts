@@ -20,7 +20,10 @@ export async function createProject(caller: Caller, requestId: string, input: Cr
     [...eventParams(caller, requestId), input.name, input.description, input.id ?? null],
   );
   if (rows[0]) return { doc: rows[0].doc, created: true };
-  return { doc: (await existingCreation<ProjectDto>('projects', caller, input.id))!, created: false };
+  // Nothing inserted means the id was taken (ON CONFLICT), so it names a row: ours, or a 409.
+  const existing = await existingCreation<ProjectDto>('projects', caller, input.id);
+  if (!existing) throw new Error(`project ${input.id} neither inserted nor found`);
+  return { doc: existing, created: false };
 }
 
 export async function listProjects(caller: Caller, limit: number, cursor?: string) {

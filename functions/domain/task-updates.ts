@@ -51,22 +51,38 @@ export async function updateTask(
     }
     const state = await stateForMerge(caller, taskId, expectedVersion);
     if (!state) throw notFound('Task');
-    const { apply, conflicts } = mergeChanges(state.base, state.current, fields);
+    const { current } = state;
+    // A version the task never had cannot be a base to merge against.
+    const future = expectedVersion !== null && expectedVersion > current.version;
+    const { apply, conflicts } = future
+      ? { apply: {}, conflicts: (Object.keys(fields) as FieldName[]).filter((field) => fields[field] !== undefined) }
+      : mergeChanges(state.base, current, fields);
     if (conflicts.length > 0) {
-      await logConflict(caller, requestId, state.current, expectedVersion, conflicts, changes);
-      throw conflict(state.current, changes, conflicts, expectedVersion);
+      await logConflict(caller, requestId, current, expectedVersion, conflicts, changes);
+      throw conflict(current, changes, conflicts, expectedVersion);
     }
-    if (Object.keys(apply).length === 0 && labelOps.add.length + labelOps.remove.length === 0) {
-      // Everything the caller asked for is already there (a retry of an applied update, say).
-      return { task: state.current, merged: true };
+    const labels = withLabelOps(apply.labels ?? current.labels, labelOps);
+    if (Object.keys(apply).length === 0 && sameList(labels, current.labels)) {
+      // Everything the caller asked for is already there (a retry of an applied update, say): no write.
+      return { task: current, merged: expectedVersion !== null && expectedVersion < current.version };
     }
-    attempt = { fields: apply, version: state.current.version };
+    attempt = { fields: apply, version: current.version };
     await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * (round + 1)));
   }
   throw new Problem(503, 'TOO_MANY_CONCURRENT_UPDATES', 'The task is changing too fast; retry shortly', undefined, {}, { 'Retry-After': '1' });
 }
 
-/** One conditional write; null when the task is not at `version` (or not there at all). */
+/** What `addLabels`/`removeLabels` make of `labels` (the same as the SQL in write()). */
+function withLabelOps(labels: string[], ops: { add: string[]; remove: string[] }): string[] {
+  return [...new Set([...labels, ...ops.add])].filter((label) => !ops.remove.includes(label));
+}
+
+const sameList = (a: string[], b: string[]) => a.length === b.length && a.every((item, i) => item === b[i]);
+
+/**
+ * One conditional write; null when the task is not at `version` (or not there at all), or when it
+ * would change nothing (label operations that are already applied).
+ */
 async function write(
   caller: Caller,
   requestId: string,
@@ -78,19 +94,23 @@ async function write(
   const names = (Object.keys(fields) as FieldName[]).filter((field) => fields[field] !== undefined);
   const params: unknown[] = [...eventParams(caller, requestId), taskId, version];
   const assignments = names.map((field) => `${COLUMNS[field]} = $${params.push(fields[field])}`);
+  let changesSomething = 'true';
   if (labelOps.add.length + labelOps.remove.length > 0) {
     const add = params.push(labelOps.add);
     const remove = params.push(labelOps.remove);
     // Set semantics in one expression: no read-modify-write, so concurrent label edits all land.
-    assignments.push(`labels = ARRAY(
+    const labels = `ARRAY(
       SELECT l FROM unnest(labels || $${add}::text[]) WITH ORDINALITY AS x(l, n)
-      WHERE NOT (l = ANY($${remove}::text[])) GROUP BY l ORDER BY min(n))`);
+      WHERE NOT (l = ANY($${remove}::text[])) GROUP BY l ORDER BY min(n))`;
+    assignments.push(`labels = ${labels}`);
+    // Label operations alone that are already applied write nothing: no new version, no event.
+    if (names.length === 0) changesSomething = `labels IS DISTINCT FROM ${labels}`;
   }
   const { rows } = await mutation(() =>
     db.query<{ doc: TaskDto }>(
       `WITH changed AS (
          UPDATE tasks SET ${[...assignments, 'version = version + 1', 'updated_at = now()'].join(', ')}
-         WHERE organization_id = $1 AND id = $4 AND ($5::bigint IS NULL OR version = $5)
+         WHERE organization_id = $1 AND id = $4 AND ($5::bigint IS NULL OR version = $5) AND ${changesSomething}
          RETURNING id, project_id, task_json(tasks) AS doc
        ), ${appendTaskVersion()}, ${appendEvent('task.updated')}
        SELECT doc FROM changed`,

@@ -42,7 +42,7 @@ export async function createTask(caller: Caller, requestId: string, projectId: s
     ),
   );
   if (rows[0]) return { doc: rows[0].doc, created: true };
-  const existing = await existingCreation<TaskDto>('tasks', caller, input.id);
+  const existing = await existingCreation<TaskDto>('tasks', caller, input.id, projectId);
   if (!existing) throw notFound('Project');
   return { doc: existing, created: false };
 }
@@ -112,15 +112,23 @@ export async function deleteTask(caller: Caller, requestId: string, taskId: stri
   if (!rows[0]) throw notFound('Task');
 }
 
+// Versions kept per task for merging stale updates: far more than concurrent editors ever lag behind.
+const KEPT_VERSIONS = 100;
+
 /**
  * The statement tail that keeps the changed task's new version in `task_versions` (for merging stale
- * updates), in the same statement as the change. Uses `changed` and `$1`/`$2` like appendEvent.
+ * updates) and forgets the oldest, in the same statement as the change. Uses `changed` and `$2` like
+ * appendEvent.
  */
 export function appendTaskVersion(): string {
   return `
     versioned AS (
-      INSERT INTO task_versions (task_id, version, organization_id, doc, changed_by)
-      SELECT c.id, (c.doc->>'version')::bigint, $1, c.doc, $2 FROM changed c
+      INSERT INTO task_versions (task_id, version, doc, changed_by)
+      SELECT c.id, (c.doc->>'version')::bigint, c.doc, $2 FROM changed c
+    ),
+    forgotten AS (
+      DELETE FROM task_versions v USING changed c
+      WHERE v.task_id = c.id AND v.version <= (c.doc->>'version')::bigint - ${KEPT_VERSIONS}
     )`;
 }
 

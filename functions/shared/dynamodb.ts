@@ -15,8 +15,10 @@ export class DynamoDbError extends Error {
 
 export type AttributeValue = { S: string } | { N: string } | { BOOL: boolean } | { NULL: true };
 
-// Throttling and server errors are worth another try; anything else is the request's fault.
-const RETRYABLE = new Set(['ThrottlingException', 'ProvisionedThroughputExceededException', 'RequestLimitExceeded', 'InternalServerError']);
+// Throttling refuses a request before it is applied: always worth another try. A server error may
+// come after the write landed, so only operations that can be repeated safely are retried on it.
+const THROTTLED = new Set(['ThrottlingException', 'ProvisionedThroughputExceededException', 'RequestLimitExceeded']);
+const REPEATABLE = new Set(['GetItem', 'DeleteItem', 'UpdateItem']);
 const ATTEMPTS = 3;
 
 /**
@@ -58,7 +60,8 @@ export function dynamoDb(env: NodeJS.ProcessEnv = process.env) {
       if (response.ok) return payload as T;
       const name = String(payload.__type ?? 'UnknownError').split('#').pop()!;
       const error = new DynamoDbError(name, String(payload.message ?? payload.Message ?? name), response.status, payload.Item as never);
-      if (attempt >= ATTEMPTS || !(RETRYABLE.has(name) || response.status >= 500)) throw error;
+      const retryable = THROTTLED.has(name) || (response.status >= 500 && REPEATABLE.has(operation));
+      if (attempt >= ATTEMPTS || !retryable) throw error;
       // Full jitter, as the SDK's standard retry mode.
       await new Promise((resolve) => setTimeout(resolve, Math.random() * 50 * 2 ** attempt));
     }

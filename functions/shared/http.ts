@@ -70,9 +70,11 @@ export function httpHandler<Body extends ZodType | undefined = undefined, Query 
     }
     // The scope and the request come from the authorizer and the event: a replay touches no database.
     const scope = { caller: { orgId: caller.orgId, userId: caller.userId }, method: event.httpMethod, resource: event.resource, key };
-    return once(scope, { params: request.params, query: request.query, body: request.body }, context, async () => {
+    const fingerprint = { params: request.params, query: request.query, ifMatch: request.headers['if-match'] ?? null, body: request.body };
+    return once(scope, fingerprint, context, async () => {
       await ensureMember(caller);
-      return handle({ ...request, caller, idempotencyId: uuidv5(JSON.stringify(scope), IDEMPOTENT_IDS) });
+      // Derived from the request too: the same key reused later for another request makes another resource.
+      return handle({ ...request, caller, idempotencyId: uuidv5(JSON.stringify({ scope, fingerprint }), IDEMPOTENT_IDS) });
     });
   });
 }

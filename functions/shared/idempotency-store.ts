@@ -17,6 +17,17 @@ export class DynamoDbIdempotencyStore extends BasePersistenceLayer {
   }
 
   protected async _putRecord(record: IdempotencyRecord): Promise<void> {
+    // A record that blocks the put but is gone when read (its request failed meanwhile) frees the key: try again.
+    for (let attempt = 1; attempt <= 3; attempt += 1) {
+      const existing = await this.#tryPut(record);
+      if (existing === 'stored') return;
+      if (existing) throw new IdempotencyItemAlreadyExistsError(`idempotency key ${record.idempotencyKey} is taken`, existing);
+    }
+    throw new IdempotencyItemAlreadyExistsError(`idempotency key ${record.idempotencyKey} is taken`);
+  }
+
+  /** 'stored', or the record that blocked the put (null if it vanished before it could be read). */
+  async #tryPut(record: IdempotencyRecord): Promise<'stored' | IdempotencyRecord | null> {
     const now = Date.now();
     const item: Item = {
       id: { S: record.idempotencyKey },
@@ -40,12 +51,17 @@ export class DynamoDbIdempotencyStore extends BasePersistenceLayer {
         },
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       });
+      return 'stored';
     } catch (error) {
-      if (error instanceof DynamoDbError && error.name === 'ConditionalCheckFailedException') {
-        // Without the existing item (older emulators omit it), Powertools reads it with _getRecord.
-        throw new IdempotencyItemAlreadyExistsError(`idempotency key ${record.idempotencyKey} is taken`, error.item && toRecord(error.item));
+      if (!(error instanceof DynamoDbError && error.name === 'ConditionalCheckFailedException')) throw error;
+      if (error.item) return toRecord(error.item);
+      // dynalite does not return the item that failed the condition; DynamoDB does.
+      try {
+        return await this._getRecord(record.idempotencyKey);
+      } catch (missing) {
+        if (missing instanceof IdempotencyItemNotFoundError) return null;
+        throw missing;
       }
-      throw error;
     }
   }
 

@@ -1,6 +1,7 @@
 import {
   IdempotencyAlreadyInProgressError,
   IdempotencyConfig,
+  IdempotencyItemNotFoundError,
   IdempotencyPersistenceLayerError,
   IdempotencyValidationError,
   makeIdempotent,
@@ -83,7 +84,9 @@ export async function once(scope: IdempotencyScope, request: unknown, context: C
     if (error instanceof IdempotencyValidationError) {
       throw new Problem(422, 'IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used for a different request', 'Use a new key for a new request.');
     }
-    if (error instanceof IdempotencyAlreadyInProgressError) {
+    // ItemNotFound: the record that held the key kept vanishing under our reads (its request failing
+    // and a new one claiming it): still another request at work.
+    if (error instanceof IdempotencyAlreadyInProgressError || error instanceof IdempotencyItemNotFoundError) {
       throw new Problem(409, 'REQUEST_IN_PROGRESS', 'A request with this Idempotency-Key is still being processed', 'Retry after a moment to get its response.', {}, { 'Retry-After': '1' });
     }
     if (error instanceof IdempotencyPersistenceLayerError) {

@@ -24,7 +24,8 @@ export class ConflictRateAlarm extends Construct {
       });
     this.rate = new cloudwatch.MathExpression({
       label: 'Task update conflict rate (%)',
-      expression: 'IF(updates + conflicts >= 100, 100 * conflicts / (updates + conflicts), 0)',
+      // FILL: a period with conflicts and no successful update is a 100 % rate, not a missing point.
+      expression: 'IF(FILL(updates, 0) + FILL(conflicts, 0) >= 100, 100 * FILL(conflicts, 0) / (FILL(updates, 0) + FILL(conflicts, 0)), 0)',
       usingMetrics: { updates: count(TASK_UPDATE_METRICS.updates), conflicts: count(TASK_UPDATE_METRICS.conflicts) },
       period: Duration.minutes(15),
     });

@@ -94,6 +94,13 @@ describe('conflict resolution for task updates', () => {
     expect((await invoke('getTask', alice, { params: { taskId: task.id } })).body.priority).toBe('none');
   });
 
+  it('refuses a version the task never had', async () => {
+    const { alice, task } = await setUp();
+    const future = await patch(alice, task.id, { version: 99, status: 'todo' });
+    expect(future.status).toBe(409);
+    expect(future.body.conflictingFields).toEqual(['status']);
+  });
+
   it('treats a retried update that is already applied as done: no new version, no new event', async () => {
     const { alice, task } = await setUp();
     const first = await patch(alice, task.id, { version: 1, status: 'done' });
@@ -114,6 +121,10 @@ describe('conflict resolution for task updates', () => {
     expect(results.every((r) => r.status === 200)).toBe(true);
     const { labels } = (await invoke('getTask', alice, { params: { taskId: task.id } })).body;
     expect([...labels].sort()).toEqual(['a', 'b', 'c', 'd']);
+    // Adding labels the task already has writes nothing: no new version, no event.
+    const before = (await invoke('getTask', alice, { params: { taskId: task.id } })).body.version;
+    const again = await patch(alice, task.id, { addLabels: ['a', 'b'] });
+    expect(again).toMatchObject({ status: 200, body: { version: before, merged: false } });
     const tooMany = await patch(alice, task.id, { addLabels: Array.from({ length: 17 }, (_, i) => `l${i}`) });
     expect(tooMany.status).toBe(422);
     expect(tooMany.body.code).toBe('TOO_MANY_LABELS');

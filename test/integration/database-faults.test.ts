@@ -62,6 +62,7 @@ describe('database connection faults', () => {
     expect(retried.headers['idempotent-replayed']).toBeUndefined();
     const replayed = await api.invoke('createTask', alice, { params: { projectId: project.id }, body: { title: 'eventually' }, headers });
     expect(replayed).toMatchObject({ status: 201, body: retried.body });
+    expect(replayed.headers['idempotent-replayed']).toBe('true');
   });
 
   it('finds, not repeats, a keyed create whose answer was lost after it committed', async () => {
@@ -75,6 +76,16 @@ describe('database connection faults', () => {
     expect(retried.status).toBe(201);
     const list = await api.invoke('listTasks', alice, { params: { projectId: project.id } });
     expect(list.body.items).toEqual([expect.objectContaining({ id: retried.body.id, title: 'committed' })]);
+  });
+
+  it('gives a key reused for a different request, after an ambiguous failure, its own resource', async () => {
+    const alice = api.newCaller();
+    const [p1, p2] = [await api.createProject(alice, 'P1'), await api.createProject(alice, 'P2')];
+    const headers = { 'Idempotency-Key': `reused-${p1.id}` };
+    proxy.dropNextAnswer(); // "First" is committed, the answer lost, the key released
+    expect((await api.invoke('createTask', alice, { params: { projectId: p1.id }, body: { title: 'First' }, headers })).status).toBe(503);
+    const second = await api.invoke('createTask', alice, { params: { projectId: p2.id }, body: { title: 'Second' }, headers });
+    expect(second).toMatchObject({ status: 201, body: { projectId: p2.id, title: 'Second' } });
   });
 
   it('answers before the function deadline when the database stops answering', async () => {

@@ -91,6 +91,10 @@ describe('Idempotency-Key', () => {
       expect(duplicate.status).toBe(409);
       expect(duplicate.body.code).toBe('REQUEST_IN_PROGRESS');
       expect(duplicate.headers['retry-after']).toBe('1');
+      // The refused duplicate left the first request's record in place: a second one is refused too
+      // (had it been deleted, this one would claim the key and wait on the lock like the first).
+      const again = await invoke('createTask', alice, { params: { projectId: project.id }, body: { title: 'Slow' }, headers });
+      expect(again.status).toBe(409);
     } finally {
       await release();
     }
@@ -114,6 +118,16 @@ describe('Idempotency-Key', () => {
     const retried = await invoke('createTask', alice, { params: { projectId: project.id }, body, headers });
     expect(retried.status).toBe(201);
     expect(retried.headers['idempotent-replayed']).toBeUndefined();
+  });
+
+  it('includes If-Match in what must match: the same key and body under another If-Match is refused', async () => {
+    const alice = newCaller();
+    const project = await createProject(alice);
+    const task = await createTask(alice, project.id);
+    const headers = key();
+    expect((await invoke('updateTask', alice, { params: { taskId: task.id }, body: { status: 'done' }, headers: { ...headers, 'If-Match': '"1"' } })).status).toBe(200);
+    const other = await invoke('updateTask', alice, { params: { taskId: task.id }, body: { status: 'done' }, headers: { ...headers, 'If-Match': '"2"' } });
+    expect(other.status).toBe(422);
   });
 
   it('scopes a key to its caller and its route', async () => {
@@ -147,6 +161,9 @@ describe('Idempotency-Key', () => {
     expect(statuses.every((status) => status === 201 || status === 409)).toBe(true);
     const created = responses.filter((r) => r.status === 201);
     expect(created.length).toBeGreaterThan(0);
+    // One of them ran the create; every other 201 is its stored response.
+    expect(created.filter((r) => r.headers['idempotent-replayed'] === undefined)).toHaveLength(1);
+    expect(created.filter((r) => r.headers['idempotent-replayed'] === 'true')).toHaveLength(created.length - 1);
     for (const response of created) {
       expect(response.body).toEqual(created[0]!.body);
       expect(response.headers.etag).toBe(created[0]!.headers.etag);
@@ -180,6 +197,23 @@ describe('client-supplied ids', () => {
     expect(await countTasks(projectId)).toBe(1);
     expect(await countEvents(alice.orgId, 'task.created')).toBe(1);
     expect(await countEvents(alice.orgId, 'comment.created')).toBe(1);
+  });
+
+  it('refuses an id already used under another parent (409 ID_CONFLICT), and a missing parent is still 404', async () => {
+    const alice = newCaller();
+    const [p1, p2] = [await createProject(alice, 'P1'), await createProject(alice, 'P2')];
+    const task = await createTask(alice, p1.id, { id: randomUUID() });
+    const elsewhere = await invoke('createTask', alice, { params: { projectId: p2.id }, body: { id: task.id, title: 'T' } });
+    expect(elsewhere.status).toBe(409);
+    expect(elsewhere.body.code).toBe('ID_CONFLICT');
+    const nowhere = await invoke('createTask', alice, { params: { projectId: randomUUID() }, body: { id: task.id, title: 'T' } });
+    expect(nowhere.status).toBe(409);
+    const other = await createTask(alice, p1.id);
+    const comment = await invoke('createComment', alice, { params: { taskId: task.id }, body: { id: randomUUID(), body: 'c' } });
+    const moved = await invoke('createComment', alice, { params: { taskId: other.id }, body: { id: comment.body.id, body: 'c' } });
+    expect(moved.status).toBe(409);
+    const unknownParent = await invoke('createTask', alice, { params: { projectId: randomUUID() }, body: { id: randomUUID(), title: 'T' } });
+    expect(unknownParent.status).toBe(404);
   });
 
   it('refuses an id that belongs to another organization (409 ID_CONFLICT) without revealing it', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mergeChanges, mergeLabels, mergeText, type TaskFields } from '../../functions/domain/merge';
+import { MAX_MERGE_LINES, mergeChanges, mergeLabels, mergeText, type TaskFields } from '../../functions/domain/merge';
 
 const base: TaskFields = {
   title: 'Ship v1',
@@ -56,6 +56,17 @@ describe('mergeText', () => {
   it('refuses overlapping edits, single-line texts included', () => {
     expect(mergeText('title', 'Title A', 'Title B')).toBeNull();
     expect(mergeText('1\n2\n3', '1\nX\n3\n4', '1\nY\n3')).toBeNull();
+  });
+
+  it('does not line lines up by position when a side moved them (a deletion plus an insertion)', () => {
+    expect(mergeText('A\nB\nB', 'A\nX\nB', 'B\nB\nC')).toBeNull();
+  });
+
+  it('leaves texts too long to merge on the request path to the client, as a conflict', () => {
+    const long = Array.from({ length: MAX_MERGE_LINES + 1 }, () => '').join('\n');
+    const started = performance.now();
+    expect(mergeText(long, `x${long}`, `${long}y`)).toBeNull();
+    expect(performance.now() - started).toBeLessThan(1_000); // refused without running the diff
   });
 
   it('accepts the same edit made on both sides', () => {

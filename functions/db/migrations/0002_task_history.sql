@@ -4,8 +4,8 @@
 CREATE TABLE task_versions (
   task_id uuid NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
   version bigint NOT NULL,
-  organization_id text NOT NULL,
-  -- The task's API representation at this version (task_json).
+  -- The task's API representation at this version (task_json). Only the latest versions of a task are
+  -- kept (see appendTaskVersion); a stale update based on an older one is a conflict to resolve by hand.
   doc jsonb NOT NULL,
   changed_by text NOT NULL,
   changed_at timestamptz NOT NULL DEFAULT now(),
@@ -13,8 +13,8 @@ CREATE TABLE task_versions (
 );
 
 -- Tasks written before this migration get their current version as the first history entry.
-INSERT INTO task_versions (task_id, version, organization_id, doc, changed_by, changed_at)
-SELECT t.id, t.version, t.organization_id, task_json(t)::jsonb, t.created_by, t.updated_at FROM tasks t;
+INSERT INTO task_versions (task_id, version, doc, changed_by, changed_at)
+SELECT t.id, t.version, task_json(t)::jsonb, t.created_by, t.updated_at FROM tasks t;
 
 CREATE TABLE task_conflicts (
   id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
