@@ -48,3 +48,6 @@ export interface AppDeclaration {
 export function functionId(route: Pick<RouteDeclaration, 'operationId'>): string {
   return route.operationId.charAt(0).toUpperCase() + route.operationId.slice(1);
 }
+
+/** `idempotency` → IDEMPOTENCY_TABLE_NAME: the variable that names a declared table to its functions. */
+export const tableNameVariable = (name: string) => `${name.toUpperCase()}_TABLE_NAME`;

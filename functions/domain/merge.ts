@@ -76,12 +76,15 @@ function onlyReplacesLines(base: string[], changed: string[]): boolean {
 
 /** The caller's additions and removals since its base, applied to the current labels. */
 export function mergeLabels(base: string[], current: string[], mine: string[]): string[] {
-  const added = mine.filter((label) => !base.includes(label));
-  const removed = new Set(base.filter((label) => !mine.includes(label)));
-  return [...new Set([...current, ...added])].filter((label) => !removed.has(label));
+  return withLabelOps(current, { add: mine.filter((label) => !base.includes(label)), remove: base.filter((label) => !mine.includes(label)) });
 }
 
-function same(a: unknown, b: unknown): boolean {
+/** Labels with some added (at the end, once) and some removed: `addLabels`/`removeLabels`, as the SQL does. */
+export function withLabelOps(labels: string[], ops: { add: string[]; remove: string[] }): string[] {
+  return [...new Set([...labels, ...ops.add])].filter((label) => !ops.remove.includes(label));
+}
+
+export function same(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 

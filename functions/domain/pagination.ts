@@ -1,4 +1,5 @@
 import { Problem } from '../shared/problem';
+import { UUID } from '../shared/uuid';
 
 /** Keyset position: the last item's creation time (microseconds) and id. Opaque to clients. */
 interface Position {
@@ -6,9 +7,8 @@ interface Position {
   id: string;
 }
 
-// Exactly what api_timestamp() and gen_random_uuid() produce.
+// Exactly what api_timestamp() produces.
 const TIMESTAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export function encodeCursor(item: Position): string {
   return Buffer.from(JSON.stringify([item.createdAt, item.id])).toString('base64url');

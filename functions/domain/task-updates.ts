@@ -4,7 +4,7 @@ import { metrics } from '../shared/metrics';
 import { TASK_UPDATE_METRICS } from '../shared/telemetry';
 import { notFound, Problem } from '../shared/problem';
 import { appendEvent, eventParams } from './events';
-import { mergeChanges, type FieldName, type TaskFields } from './merge';
+import { mergeChanges, same, withLabelOps, type FieldName, type TaskFields } from './merge';
 import type { TaskDto, UpdateTaskInput } from './schemas';
 import { appendTaskVersion, etagOf, mutation } from './tasks';
 import type { Caller } from './tenancy';
@@ -45,8 +45,7 @@ export async function updateTask(
   for (let round = 0; round < MAX_ATTEMPTS; round += 1) {
     const written = await write(caller, requestId, taskId, attempt.fields, labelOps, attempt.version);
     if (written) {
-      count(TASK_UPDATE_METRICS.updates);
-      if (round > 0) count(TASK_UPDATE_METRICS.merged);
+      count(TASK_UPDATE_METRICS.updates, ...(round > 0 ? [TASK_UPDATE_METRICS.merged] : []));
       return { task: written, merged: round > 0 };
     }
     const state = await stateForMerge(caller, taskId, expectedVersion);
@@ -62,7 +61,7 @@ export async function updateTask(
       throw conflict(current, changes, conflicts, expectedVersion);
     }
     const labels = withLabelOps(apply.labels ?? current.labels, labelOps);
-    if (Object.keys(apply).length === 0 && sameList(labels, current.labels)) {
+    if (Object.keys(apply).length === 0 && same(labels, current.labels)) {
       // Everything the caller asked for is already there (a retry of an applied update, say): no write.
       return { task: current, merged: expectedVersion !== null && expectedVersion < current.version };
     }
@@ -71,13 +70,6 @@ export async function updateTask(
   }
   throw new Problem(503, 'TOO_MANY_CONCURRENT_UPDATES', 'The task is changing too fast; retry shortly', undefined, {}, { 'Retry-After': '1' });
 }
-
-/** What `addLabels`/`removeLabels` make of `labels` (the same as the SQL in write()). */
-function withLabelOps(labels: string[], ops: { add: string[]; remove: string[] }): string[] {
-  return [...new Set([...labels, ...ops.add])].filter((label) => !ops.remove.includes(label));
-}
-
-const sameList = (a: string[], b: string[]) => a.length === b.length && a.every((item, i) => item === b[i]);
 
 /**
  * One conditional write; null when the task is not at `version` (or not there at all), or when it
@@ -158,7 +150,8 @@ function conflict(current: TaskDto, changes: TaskChanges, conflicts: FieldName[]
   );
 }
 
-function count(name: string): void {
-  metrics.addMetric(name, MetricUnit.Count, 1);
+/** One EMF line for the counts of this update. */
+function count(...names: string[]): void {
+  for (const name of names) metrics.addMetric(name, MetricUnit.Count, 1);
   metrics.publishStoredMetrics();
 }

@@ -86,7 +86,7 @@ export async function listTasks(caller: Caller, projectId: string, filters: Task
   return page(rows.flatMap((row) => (row.doc ? [row.doc] : [])), filters.limit);
 }
 
-export async function findTask(caller: Caller, taskId: string): Promise<TaskDto | null> {
+async function findTask(caller: Caller, taskId: string): Promise<TaskDto | null> {
   const { rows } = await read<{ doc: TaskDto }>(
     'SELECT task_json(t) AS doc FROM tasks t WHERE t.organization_id = $1 AND t.id = $2',
     [caller.orgId, taskId],

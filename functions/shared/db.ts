@@ -71,7 +71,7 @@ const TRANSIENT = new Set(['57014' /* statement timeout */, '40P01' /* deadlock 
 const codeOf = (error: unknown) => (error as { code?: string } | undefined)?.code;
 const messageOf = (error: unknown) => (error as Error | undefined)?.message ?? '';
 
-export function isBrokenConnection(error: unknown): boolean {
+function isBrokenConnection(error: unknown): boolean {
   const code = codeOf(error);
   return (code !== undefined && BROKEN_CONNECTION.has(code)) || /Connection terminated|timeout exceeded when trying to connect/.test(messageOf(error));
 }

@@ -10,6 +10,7 @@ import { isDatabaseUnavailable } from './db';
 import { once } from './idempotency';
 import { logger } from './logger';
 import { Problem, problemBody } from './problem';
+import { UUID } from './uuid';
 import { ensureMember, type Caller } from '../domain/tenancy';
 
 /** Larger bodies are refused before parsing; the largest valid task is far below this. */
@@ -23,7 +24,7 @@ export interface HttpRequest<Body, Query> {
   caller: Caller;
   requestId: string;
   /**
-   * With an Idempotency-Key: a UUID derived from it (and the caller and route). A create uses it as
+   * With an Idempotency-Key: a UUID derived from it, the caller, the route and the request. A create uses it as
    * the new resource's id when the client sent none, so even a re-run after an ambiguous failure (the
    * write committed, the answer was lost) finds the first result instead of making a second.
    */
@@ -213,8 +214,6 @@ function callerOf(event: APIGatewayProxyEvent): Caller {
   logger.appendKeys({ orgId, userId });
   return caller;
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** A path id; one that is not a UUID cannot name anything, so it is a 404 like any unknown id. */
 export function idParam(request: { params: Record<string, string> }, name: string, what: string): string {

@@ -32,12 +32,14 @@ class NotStored extends Error {
   }
 }
 
-let runOnce: ((input: { key: IdempotencyScope; request: unknown; execute: () => Promise<HttpResponse> }) => Promise<HttpResponse>) | undefined;
-let config: IdempotencyConfig | undefined;
+type Run = (input: { key: IdempotencyScope; request: unknown; execute: () => Promise<HttpResponse> }) => Promise<HttpResponse>;
+
+// Made on first use: the table name is only needed by functions that take Idempotency-Keys.
+let runner: { run: Run; config: IdempotencyConfig } | undefined;
 
 function idempotentRunner() {
-  if (!runOnce) {
-    config = new IdempotencyConfig({
+  if (!runner) {
+    const config = new IdempotencyConfig({
       eventKeyJmesPath: 'key',
       // A retry must carry the same request; the same key with another one is refused.
       payloadValidationJmesPath: 'request',
@@ -53,16 +55,17 @@ function idempotentRunner() {
     // makeIdempotent, not the middy middleware: the middleware's onError in Powertools 2.35.0 deletes
     // a record it never acquired (a concurrent duplicate, a payload mismatch). Here the record is
     // deleted only when this invocation's own execution failed.
-    runOnce = makeIdempotent(
+    const run = makeIdempotent(
       async ({ execute }: { execute: () => Promise<HttpResponse> }) => {
         const response = await execute();
         if (response.status >= 400) throw new NotStored(response);
         return response;
       },
       { persistenceStore: store, config },
-    ) as unknown as typeof runOnce;
+    ) as unknown as Run;
+    runner = { run, config };
   }
-  return runOnce!;
+  return runner;
 }
 
 /**
@@ -75,8 +78,8 @@ export async function once(scope: IdempotencyScope, request: unknown, context: C
   if (!KEY.test(scope.key)) {
     throw new Problem(400, 'INVALID_IDEMPOTENCY_KEY', 'Idempotency-Key must be 1 to 255 printable ASCII characters');
   }
-  const run = idempotentRunner();
-  config!.registerLambdaContext(context);
+  const { run, config } = idempotentRunner();
+  config.registerLambdaContext(context);
   try {
     return await run({ key: scope, request, execute });
   } catch (error) {

@@ -7,7 +7,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { type ICommandHooks, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import type { Capability, FunctionDeclaration } from '../declaration';
+import { tableNameVariable, type Capability, type FunctionDeclaration } from '../declaration';
 import { Database } from './database';
 import { SERVICE_NAME } from '../../functions/shared/telemetry';
 import { acknowledgeNag } from './nag';
@@ -148,7 +148,7 @@ export class TaskFlowFunction extends NodejsFunction {
     for (const need of needs) {
       switch (need) {
         case 'idempotency':
-          config.environment.IDEMPOTENCY_TABLE_NAME = idempotencyTable!.tableName;
+          config.environment[tableNameVariable('idempotency')] = idempotencyTable!.tableName;
           break;
         case 'database':
           if (!database) break;

@@ -38,17 +38,22 @@ export async function startDatabase(options: { dataDir: string; databaseUrl?: st
   };
 }
 
-export async function applyMigrations(url: string): Promise<string[]> {
+async function applyMigrations(url: string): Promise<string[]> {
+  return withClient(url, async (client) => migrate(client, await loadMigrations()));
+}
+
+/** A connection of its own to `url` for `use`, closed afterwards (not the handlers' pool). */
+export async function withClient<T>(url: string, use: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    return await migrate(client, await loadMigrations());
+    return await use(client);
   } finally {
     await client.end();
   }
 }
 
-export function freePort(): Promise<number> {
+function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const probe = createServer();
     probe.once('error', reject);
@@ -62,15 +67,7 @@ export function freePort(): Promise<number> {
 /** A fresh, migrated database on the server at `serverUrl` (the tests, the benchmark); `drop()` removes it. */
 export async function createScratchDatabase(serverUrl: string, prefix: string): Promise<{ url: string; drop(): Promise<void> }> {
   const name = `${prefix}_${process.pid}_${Date.now()}`;
-  const admin = async (sql: string) => {
-    const client = new pg.Client({ connectionString: serverUrl });
-    await client.connect();
-    try {
-      await client.query(sql);
-    } finally {
-      await client.end();
-    }
-  };
+  const admin = (sql: string) => withClient(serverUrl, async (client) => void (await client.query(sql)));
   await admin(`CREATE DATABASE ${name}`);
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;

@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import dynalite from 'dynalite';
 import { DynamoDbError, dynamoDb } from '../../functions/shared/dynamodb';
-import type { TableDeclaration } from '../declaration';
+import { tableNameVariable, type TableDeclaration } from '../declaration';
 
 export interface LocalDynamoDb {
   endpoint: string;
@@ -10,9 +10,6 @@ export interface LocalDynamoDb {
   environment: Record<string, string>;
   stop(): Promise<void>;
 }
-
-/** `idempotency` → IDEMPOTENCY_TABLE_NAME: the variable CDK sets for a function that needs the table. */
-export const tableNameVariable = (name: string) => `${name.toUpperCase()}_TABLE_NAME`;
 
 /**
  * DynamoDB for the local runtime and the tests: dynalite on loopback (persisted under `dataDir`, or in
