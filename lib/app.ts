@@ -1,5 +1,5 @@
 import * as s from '../functions/domain/schemas';
-import type { AppDeclaration, FunctionDeclaration, RouteDeclaration } from './declaration';
+import type { AppDeclaration, Capability, FunctionDeclaration, RouteDeclaration } from './declaration';
 
 // The one declaration of TaskFlow: the CDK stacks, the local runtime and the OpenAPI document
 // are all built from it. Adding a route is one entry in `routes` (plus its handler file).
@@ -9,10 +9,17 @@ const api = (entry: string, description: string): FunctionDeclaration => ({
   description,
   needs: ['database'],
 });
-// Every POST/PATCH/DELETE takes an Idempotency-Key, so its function needs the idempotency table.
+// Every POST/PATCH/DELETE takes an Idempotency-Key, so its function needs the idempotency table; it
+// publishes the events it writes to the outbox at once after commit, so it may send to the queues.
 const mutation = (entry: string, description: string): FunctionDeclaration => ({
   ...api(entry, description),
-  needs: ['database', 'idempotency'],
+  needs: ['database', 'idempotency', 'queues'],
+});
+const worker = (entry: string, description: string, timeoutSeconds: number, needs: readonly Capability[]): FunctionDeclaration => ({
+  entry: `functions/workers/${entry}.ts`,
+  description,
+  timeoutSeconds,
+  needs,
 });
 
 const ifMatch = { 'If-Match': 'The task ETag; the alternative to `version` in the body' };
@@ -112,7 +119,37 @@ export const taskflow = {
     idempotency: {
       partitionKey: 'id',
       timeToLiveAttribute: 'expiration',
-      description: 'Powertools idempotency records (Idempotency-Key), kept 24 h',
+      description: 'Powertools idempotency records: Idempotency-Keys (24 h) and sent notifications (14 days)',
+    },
+  },
+  // One queue per consumer; every queue has a dead-letter queue. Messages come from the outbox.
+  queues: {
+    notifications: {
+      description: 'Task and comment events; the worker decides who is told what and queues one Slack message and one e-mail each',
+      events: ['task.created', 'task.updated', 'comment.created'],
+      consumer: worker('notifications', 'Turns events into notifications (assignee, @mentions, watchers)', 30, ['database', 'queues']),
+      batchSize: 10,
+      maxReceiveCount: 3,
+    },
+    slack: {
+      description: 'Slack direct messages to send (chat.postMessage)',
+      // Two calls of at most 15 s each (5 s connect, 10 s read).
+      consumer: worker('slack', 'Sends Slack direct messages, once each', 40, ['idempotency', 'slack']),
+      batchSize: 10,
+      maxReceiveCount: 3,
+    },
+    email: {
+      description: 'E-mails to send (SendGrid v3 mail send)',
+      consumer: worker('email', 'Sends e-mails through SendGrid, once each', 20, ['idempotency', 'sendgrid']),
+      batchSize: 10,
+      maxReceiveCount: 3,
+    },
+  },
+  schedules: {
+    outboxRelay: {
+      description: 'Publishes the outbox entries the fast path missed; runs for most of its timeout, polling, so runs overlap',
+      function: worker('outbox-relay', 'Publishes unpublished outbox entries to their queues', 90, ['database', 'queues']),
+      everyMinutes: 1,
     },
   },
 } as const satisfies AppDeclaration;

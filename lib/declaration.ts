@@ -1,7 +1,16 @@
 import type { $ZodType as ZodType } from 'zod/v4/core';
 
-/** What a function needs from its surroundings; CDK turns each into grants and environment. */
-export type Capability = 'database' | 'database-admin' | 'idempotency';
+/**
+ * What a function needs from its surroundings; CDK and the local runtime turn each into grants and environment:
+ * - `database`: PostgreSQL through RDS Proxy (in the VPC);
+ * - `database-admin`: the instance itself, with the master secret (migrations);
+ * - `idempotency`: the idempotency table;
+ * - `queues`: send to every declared queue (`<NAME>_QUEUE_URL`, plus `OUTBOX_ROUTES`);
+ * - `slack`: Slack's Web API (`SLACK_API_URL`, the bot token); `sendgrid`: SendGrid's v3 API
+ *   (`SENDGRID_API_URL`, the API key, `NOTIFICATION_FROM_EMAIL`). Both reach the internet, so such a
+ *   function stays out of the VPC (which has no NAT) and must not need the database.
+ */
+export type Capability = 'database' | 'database-admin' | 'idempotency' | 'queues' | 'slack' | 'sendgrid';
 
 export interface FunctionDeclaration {
   /** Handler module, relative to the repository root; it exports `handler`. */
@@ -36,12 +45,33 @@ export interface TableDeclaration {
   description: string;
 }
 
+/** An SQS queue, its dead-letter queue and the function that consumes it (one queue per consumer). */
+export interface QueueDeclaration {
+  description: string;
+  /** Domain event types the outbox routes here: one outbox entry per event and queue. */
+  events?: readonly string[];
+  consumer: FunctionDeclaration;
+  /** Messages per invocation; the consumer answers with partial batch failures. */
+  batchSize: number;
+  /** Receives before a message moves to the dead-letter queue. */
+  maxReceiveCount: number;
+}
+
+/** A function run on a fixed rate by EventBridge. */
+export interface ScheduleDeclaration {
+  description: string;
+  function: FunctionDeclaration;
+  everyMinutes: number;
+}
+
 export interface AppDeclaration {
   name: string;
   /** Functions that are not behind a route (authorizer, deploy-time jobs). */
   functions: Record<string, FunctionDeclaration>;
   routes: readonly RouteDeclaration[];
   tables: Record<string, TableDeclaration>;
+  queues: Record<string, QueueDeclaration>;
+  schedules: Record<string, ScheduleDeclaration>;
 }
 
 /** `createProject` → `CreateProject`: the construct id of a route's function. */
@@ -51,3 +81,26 @@ export function functionId(route: Pick<RouteDeclaration, 'operationId'>): string
 
 /** `idempotency` → IDEMPOTENCY_TABLE_NAME: the variable that names a declared table to its functions. */
 export const tableNameVariable = (name: string) => `${name.toUpperCase()}_TABLE_NAME`;
+
+/** `notifications` → NOTIFICATIONS_QUEUE_URL: the variable that gives a declared queue's URL to its senders. */
+export const queueUrlVariable = (name: string) => `${name.toUpperCase()}_QUEUE_URL`;
+
+/** `notifications` → `TaskFlow-notifications` (and `-dlq`): queue names, the same in AWS and locally. */
+export const queueName = (app: string, name: string, deadLetter = false) => `${app}-${name}${deadLetter ? '-dlq' : ''}`;
+
+/** AWS's advice for an SQS event source: at least six times the consumer's timeout. */
+export const visibilityTimeoutSeconds = (queue: QueueDeclaration) => 6 * (queue.consumer.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS);
+
+export const DEFAULT_TIMEOUT_SECONDS = 10;
+
+/**
+ * OUTBOX_ROUTES: which queues each event type goes to, as JSON (`{"task.created":["notifications"]}`),
+ * for the functions that write events. Built from the queues' `events`.
+ */
+export function outboxRoutes(queues: Record<string, QueueDeclaration>): Record<string, string[]> {
+  const routes: Record<string, string[]> = {};
+  for (const [name, queue] of Object.entries(queues)) {
+    for (const type of queue.events ?? []) (routes[type] ??= []).push(name);
+  }
+  return routes;
+}

@@ -10,3 +10,17 @@ export const TASK_UPDATE_METRICS = {
   merged: 'TaskUpdatesMerged',
   conflicts: 'TaskUpdateConflicts',
 } as const;
+
+/** What the outbox relay emits (and the outbox-lag alarm reads). */
+export const OUTBOX_METRICS = {
+  /** Age of the oldest unpublished outbox entry, every poll; 0 when the outbox is empty. Alarm: > 5 s. */
+  oldestUnpublishedAge: 'OutboxOldestUnpublishedAgeSeconds',
+  published: 'OutboxEntriesPublished',
+  publishFailures: 'OutboxPublishFailures',
+} as const;
+
+/** The integrations' base URLs in AWS; the local runtime points the same variables at its sandboxes. */
+export const INTEGRATION_URLS = {
+  SLACK_API_URL: 'https://slack.com/api',
+  SENDGRID_API_URL: 'https://api.sendgrid.com',
+} as const;

@@ -7,7 +7,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { type ICommandHooks, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import { tableNameVariable, type Capability, type FunctionDeclaration } from '../declaration';
+import { DEFAULT_TIMEOUT_SECONDS, tableNameVariable, type Capability, type FunctionDeclaration } from '../declaration';
 import { Database } from './database';
 import { SERVICE_NAME } from '../../functions/shared/telemetry';
 import { acknowledgeNag } from './nag';
@@ -66,7 +66,7 @@ export class TaskFlowFunction extends NodejsFunction {
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: declaration.memoryMb ?? 512,
-      timeout: Duration.seconds(declaration.timeoutSeconds ?? 10),
+      timeout: Duration.seconds(declaration.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS),
       tracing: lambda.Tracing.ACTIVE,
       logGroup: new logs.LogGroup(scope, `${id}LogGroup`, {
         retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,

@@ -2,7 +2,7 @@ import { Duration } from 'aws-cdk-lib';
 import type { ICommandHooks } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { InvocationType, Trigger } from 'aws-cdk-lib/triggers';
 import { Construct } from 'constructs';
-import type { FunctionDeclaration } from '../declaration';
+import { DEFAULT_TIMEOUT_SECONDS, type FunctionDeclaration } from '../declaration';
 import type { Database } from './database';
 import { TaskFlowFunction } from './function';
 
@@ -47,7 +47,7 @@ export class Migrations extends Construct {
       commandHooks: copyMigrations,
     });
 
-    const runFor = Duration.seconds(props.declaration.timeoutSeconds ?? 10);
+    const runFor = Duration.seconds(props.declaration.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS);
     this.trigger = new Trigger(this, 'Trigger', {
       handler: this.function,
       invocationType: InvocationType.REQUEST_RESPONSE,

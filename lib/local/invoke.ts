@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import type { Caller } from '../../functions/domain/tenancy';
-import { functionId, type RouteDeclaration } from '../declaration';
+import { DEFAULT_TIMEOUT_SECONDS, functionId, type RouteDeclaration } from '../declaration';
 import { lambdaContext, proxyEvent } from './proxy-event';
 import type { ProxyHandler } from './rest-gateway';
 
@@ -55,7 +55,7 @@ export async function invokeRoute<T = any>(route: RouteDeclaration, caller: Iden
       sourceIp: '127.0.0.1',
       authorizer: caller ? { principalId: caller.userId, orgId: caller.orgId, userId: caller.userId, role: caller.role ?? 'member' } : null,
     }),
-    lambdaContext(functionId(route), call.timeoutMs ?? (route.function.timeoutSeconds ?? 10) * 1000),
+    lambdaContext(functionId(route), call.timeoutMs ?? (route.function.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS) * 1000),
   );
   const headers = Object.fromEntries(Object.entries(result.headers ?? {}).map(([k, v]) => [k.toLowerCase(), String(v)]));
   return { status: result.statusCode, headers, body: result.body ? JSON.parse(result.body) : undefined };

@@ -3,7 +3,7 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import type { APIGatewayAuthorizerResult, APIGatewayProxyEvent, APIGatewayProxyResult, APIGatewayTokenAuthorizerEvent, Context } from 'aws-lambda';
 import { CORS_ALLOW_HEADERS, CORS_ALLOW_ORIGIN, CORS_RESPONSE_HEADERS } from '../../functions/shared/cors';
 import { Problem, problemBody } from '../../functions/shared/problem';
-import { functionId, type RouteDeclaration } from '../declaration';
+import { DEFAULT_TIMEOUT_SECONDS, functionId, type RouteDeclaration } from '../declaration';
 import { lambdaContext, proxyEvent } from './proxy-event';
 
 export type ProxyHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
@@ -110,7 +110,7 @@ export function restGateway(options: RestGatewayOptions): RequestListener {
       authorizer,
     });
     const handler = await options.handlerFor(matched.route);
-    const timeoutMs = (matched.route.function.timeoutSeconds ?? 10) * 1000;
+    const timeoutMs = (matched.route.function.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS) * 1000;
     const result = await withTimeout(handler(event, lambdaContext(functionId(matched.route), timeoutMs)), timeoutMs);
     if (!result || typeof result.statusCode !== 'number') {
       return problem(res, requestId, 502, 'INTERNAL_ERROR', 'Internal server error');
