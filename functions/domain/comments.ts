@@ -1,36 +1,41 @@
 import { db, read } from '../shared/db';
 import { notFound } from '../shared/problem';
+import type { Trace } from '../shared/trace';
 import { appendEvent, eventParams } from './events';
+import { OUTBOX_ENTRIES, publishNow, type OutboxEntry } from './outbox';
 import { decodeCursor, page } from './pagination';
 import { existingCreation, type Creation } from './client-ids';
 import type { CommentDto, CreateCommentInput } from './schemas';
 import type { Caller } from './tenancy';
 
-export async function createComment(caller: Caller, requestId: string, taskId: string, input: CreateCommentInput): Promise<Creation<CommentDto>> {
-  let rows: { doc: CommentDto }[];
+export async function createComment(caller: Caller, trace: Trace, taskId: string, input: CreateCommentInput): Promise<Creation<CommentDto>> {
+  let rows: { doc: CommentDto; outbox: OutboxEntry[] }[];
   try {
-    ({ rows } = await db.query<{ doc: CommentDto }>(
+    ({ rows } = await db.query<{ doc: CommentDto; outbox: OutboxEntry[] }>(
       `WITH task AS (
          -- Lock the task before the organization row (taken for the event sequence), in the same
          -- order as a delete, so a comment racing a delete waits instead of deadlocking.
-         SELECT id, project_id FROM tasks WHERE organization_id = $1 AND id = $4 FOR KEY SHARE
+         SELECT id, project_id FROM tasks WHERE organization_id = $1 AND id = $5 FOR KEY SHARE
        ), inserted AS (
          INSERT INTO comments (id, organization_id, task_id, author_id, body)
-         SELECT coalesce($6::uuid, gen_random_uuid()), $1, task.id, $2, $5 FROM task
+         SELECT coalesce($7::uuid, gen_random_uuid()), $1, task.id, $2, $6 FROM task
          ON CONFLICT (id) DO NOTHING
          RETURNING id, comment_json(comments) AS doc
        ), changed AS (
          SELECT inserted.id, task.project_id, inserted.doc FROM inserted, task
        ), ${appendEvent('comment.created')}
-       SELECT doc FROM changed`,
-      [...eventParams(caller, requestId), taskId, input.body, input.id ?? null],
+       SELECT doc, ${OUTBOX_ENTRIES} FROM changed`,
+      [...eventParams(caller, trace), taskId, input.body, input.id ?? null],
     ));
   } catch (error) {
     // The task was deleted between the read and the insert of this same statement.
     if ((error as { code?: string }).code === '23503') throw notFound('Task');
     throw error;
   }
-  if (rows[0]) return { doc: rows[0].doc, created: true };
+  if (rows[0]) {
+    await publishNow(rows[0].outbox);
+    return { doc: rows[0].doc, created: true };
+  }
   const existing = await existingCreation<CommentDto>('comments', caller, input.id, taskId);
   if (!existing) throw notFound('Task');
   return { doc: existing, created: false };

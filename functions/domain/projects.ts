@@ -1,6 +1,8 @@
 import { db, read } from '../shared/db';
 import { notFound } from '../shared/problem';
+import type { Trace } from '../shared/trace';
 import { appendEvent, eventParams } from './events';
+import { OUTBOX_ENTRIES, publishNow, type OutboxEntry } from './outbox';
 import { decodeCursor, page } from './pagination';
 import { existingCreation, type Creation } from './client-ids';
 import type { CreateProjectInput, ProjectDto } from './schemas';
@@ -8,18 +10,21 @@ import type { Caller } from './tenancy';
 
 type ProjectChanges = { name?: string; description?: string };
 
-export async function createProject(caller: Caller, requestId: string, input: CreateProjectInput): Promise<Creation<ProjectDto>> {
-  const { rows } = await db.query<{ doc: ProjectDto }>(
+export async function createProject(caller: Caller, trace: Trace, input: CreateProjectInput): Promise<Creation<ProjectDto>> {
+  const { rows } = await db.query<{ doc: ProjectDto; outbox: OutboxEntry[] }>(
     `WITH changed AS (
        INSERT INTO projects (id, organization_id, name, description, created_by)
-       VALUES (coalesce($6::uuid, gen_random_uuid()), $1, $4, $5, $2)
+       VALUES (coalesce($7::uuid, gen_random_uuid()), $1, $5, $6, $2)
        ON CONFLICT (id) DO NOTHING
        RETURNING id, id AS project_id, project_json(projects) AS doc
      ), ${appendEvent('project.created')}
-     SELECT doc FROM changed`,
-    [...eventParams(caller, requestId), input.name, input.description, input.id ?? null],
+     SELECT doc, ${OUTBOX_ENTRIES} FROM changed`,
+    [...eventParams(caller, trace), input.name, input.description, input.id ?? null],
   );
-  if (rows[0]) return { doc: rows[0].doc, created: true };
+  if (rows[0]) {
+    await publishNow(rows[0].outbox);
+    return { doc: rows[0].doc, created: true };
+  }
   // Nothing inserted means the id was taken (ON CONFLICT), so it names a row: ours, or a 409.
   const existing = await existingCreation<ProjectDto>('projects', caller, input.id);
   if (!existing) throw new Error(`project ${input.id} neither inserted nor found`);
@@ -48,16 +53,17 @@ export async function getProject(caller: Caller, projectId: string): Promise<Pro
   return rows[0].doc;
 }
 
-export async function updateProject(caller: Caller, requestId: string, projectId: string, changes: ProjectChanges): Promise<ProjectDto> {
-  const { rows } = await db.query<{ doc: ProjectDto }>(
+export async function updateProject(caller: Caller, trace: Trace, projectId: string, changes: ProjectChanges): Promise<ProjectDto> {
+  const { rows } = await db.query<{ doc: ProjectDto; outbox: OutboxEntry[] }>(
     `WITH changed AS (
-       UPDATE projects SET name = coalesce($5, name), description = coalesce($6, description), updated_at = now()
-       WHERE organization_id = $1 AND id = $4
+       UPDATE projects SET name = coalesce($6, name), description = coalesce($7, description), updated_at = now()
+       WHERE organization_id = $1 AND id = $5
        RETURNING id, id AS project_id, project_json(projects) AS doc
      ), ${appendEvent('project.updated')}
-     SELECT doc FROM changed`,
-    [...eventParams(caller, requestId), projectId, changes.name ?? null, changes.description ?? null],
+     SELECT doc, ${OUTBOX_ENTRIES} FROM changed`,
+    [...eventParams(caller, trace), projectId, changes.name ?? null, changes.description ?? null],
   );
   if (!rows[0]) throw notFound('Project');
+  await publishNow(rows[0].outbox);
   return rows[0].doc;
 }

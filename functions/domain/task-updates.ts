@@ -3,7 +3,9 @@ import { db, read } from '../shared/db';
 import { metrics } from '../shared/metrics';
 import { TASK_UPDATE_METRICS } from '../shared/telemetry';
 import { notFound, Problem } from '../shared/problem';
+import type { Trace } from '../shared/trace';
 import { appendEvent, eventParams } from './events';
+import { OUTBOX_ENTRIES, publishNow, type OutboxEntry } from './outbox';
 import { mergeChanges, same, withLabelOps, type FieldName, type TaskFields } from './merge';
 import type { TaskDto, UpdateTaskInput } from './schemas';
 import { appendTaskVersion, etagOf, mutation } from './tasks';
@@ -34,7 +36,7 @@ const MAX_ATTEMPTS = 20;
  */
 export async function updateTask(
   caller: Caller,
-  requestId: string,
+  trace: Trace,
   taskId: string,
   changes: TaskChanges,
   expectedVersion: number | null,
@@ -43,7 +45,7 @@ export async function updateTask(
   const labelOps = { add: addLabels ?? [], remove: removeLabels ?? [] };
   let attempt: { fields: Partial<TaskFields>; version: number | null } = { fields, version: expectedVersion };
   for (let round = 0; round < MAX_ATTEMPTS; round += 1) {
-    const written = await write(caller, requestId, taskId, attempt.fields, labelOps, attempt.version);
+    const written = await write(caller, trace, taskId, attempt.fields, labelOps, attempt.version);
     if (written) {
       count(TASK_UPDATE_METRICS.updates, ...(round > 0 ? [TASK_UPDATE_METRICS.merged] : []));
       return { task: written, merged: round > 0 };
@@ -57,7 +59,7 @@ export async function updateTask(
       ? { apply: {}, conflicts: (Object.keys(fields) as FieldName[]).filter((field) => fields[field] !== undefined) }
       : mergeChanges(state.base, current, fields);
     if (conflicts.length > 0) {
-      await logConflict(caller, requestId, current, expectedVersion, conflicts, changes);
+      await logConflict(caller, trace.requestId, current, expectedVersion, conflicts, changes);
       throw conflict(current, changes, conflicts, expectedVersion);
     }
     const labels = withLabelOps(apply.labels ?? current.labels, labelOps);
@@ -77,14 +79,14 @@ export async function updateTask(
  */
 async function write(
   caller: Caller,
-  requestId: string,
+  trace: Trace,
   taskId: string,
   fields: Partial<TaskFields>,
   labelOps: { add: string[]; remove: string[] },
   version: number | null,
 ): Promise<TaskDto | null> {
   const names = (Object.keys(fields) as FieldName[]).filter((field) => fields[field] !== undefined);
-  const params: unknown[] = [...eventParams(caller, requestId), taskId, version];
+  const params: unknown[] = [...eventParams(caller, trace), taskId, version];
   const assignments = names.map((field) => `${COLUMNS[field]} = $${params.push(fields[field])}`);
   let changesSomething = 'true';
   if (labelOps.add.length + labelOps.remove.length > 0) {
@@ -99,17 +101,25 @@ async function write(
     if (names.length === 0) changesSomething = `labels IS DISTINCT FROM ${labels}`;
   }
   const { rows } = await mutation(() =>
-    db.query<{ doc: TaskDto }>(
-      `WITH changed AS (
-         UPDATE tasks SET ${[...assignments, 'version = version + 1', 'updated_at = now()'].join(', ')}
-         WHERE organization_id = $1 AND id = $4 AND ($5::bigint IS NULL OR version = $5) AND ${changesSomething}
-         RETURNING id, project_id, task_json(tasks) AS doc
-       ), ${appendTaskVersion()}, ${appendEvent('task.updated')}
-       SELECT doc FROM changed`,
+    db.query<{ doc: TaskDto; outbox: OutboxEntry[] }>(
+      // \`before\` locks the row first, so what the event says the change replaced (status, assignee:
+      // what notifications are about) is exactly the version this update applies to.
+      `WITH before AS (
+         SELECT id, status, assignee_id FROM tasks WHERE organization_id = $1 AND id = $5 FOR UPDATE
+       ), changed AS (
+         UPDATE tasks SET ${[...assignments, 'version = tasks.version + 1', 'updated_at = now()'].join(', ')}
+         FROM before
+         WHERE tasks.id = before.id AND ($6::bigint IS NULL OR tasks.version = $6) AND ${changesSomething}
+         RETURNING tasks.id, tasks.project_id, task_json(tasks) AS doc,
+           json_build_object('status', before.status, 'assigneeId', before.assignee_id) AS previous
+       ), ${appendTaskVersion()}, ${appendEvent('task.updated', { withPrevious: true })}
+       SELECT doc, ${OUTBOX_ENTRIES} FROM changed`,
       params,
     ),
   );
-  return rows[0]?.doc ?? null;
+  if (!rows[0]) return null;
+  await publishNow(rows[0].outbox);
+  return rows[0].doc;
 }
 
 /** The task now, and as it was at the caller's base version (null if that version is unknown). */

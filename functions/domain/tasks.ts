@@ -1,6 +1,8 @@
 import { db, read } from '../shared/db';
 import { notFound, Problem } from '../shared/problem';
+import type { Trace } from '../shared/trace';
 import { appendEvent, eventParams } from './events';
+import { OUTBOX_ENTRIES, publishNow, type OutboxEntry } from './outbox';
 import { decodeCursor, page } from './pagination';
 import { existingCreation, type Creation } from './client-ids';
 import type { CreateTaskInput, TaskDto } from './schemas';
@@ -16,19 +18,19 @@ export function versionFromIfMatch(ifMatch: string): number | null {
   return Number(match[1]);
 }
 
-export async function createTask(caller: Caller, requestId: string, projectId: string, input: CreateTaskInput): Promise<Creation<TaskDto>> {
+export async function createTask(caller: Caller, trace: Trace, projectId: string, input: CreateTaskInput): Promise<Creation<TaskDto>> {
   const { rows } = await mutation(() =>
-    db.query<{ doc: TaskDto }>(
+    db.query<{ doc: TaskDto; outbox: OutboxEntry[] }>(
       `WITH changed AS (
          INSERT INTO tasks (id, organization_id, project_id, title, description, status, priority, assignee_id, due_date, labels, created_by)
-         SELECT coalesce($12::uuid, gen_random_uuid()), $1, p.id, $5, $6, $7, $8, $9, $10, $11, $2
-         FROM projects p WHERE p.organization_id = $1 AND p.id = $4
+         SELECT coalesce($13::uuid, gen_random_uuid()), $1, p.id, $6, $7, $8, $9, $10, $11, $12, $2
+         FROM projects p WHERE p.organization_id = $1 AND p.id = $5
          ON CONFLICT (id) DO NOTHING
          RETURNING id, project_id, task_json(tasks) AS doc
        ), ${appendTaskVersion()}, ${appendEvent('task.created')}
-       SELECT doc FROM changed`,
+       SELECT doc, ${OUTBOX_ENTRIES} FROM changed`,
       [
-        ...eventParams(caller, requestId),
+        ...eventParams(caller, trace),
         projectId,
         input.title,
         input.description,
@@ -41,7 +43,10 @@ export async function createTask(caller: Caller, requestId: string, projectId: s
       ],
     ),
   );
-  if (rows[0]) return { doc: rows[0].doc, created: true };
+  if (rows[0]) {
+    await publishNow(rows[0].outbox);
+    return { doc: rows[0].doc, created: true };
+  }
   const existing = await existingCreation<TaskDto>('tasks', caller, input.id, projectId);
   if (!existing) throw notFound('Project');
   return { doc: existing, created: false };
@@ -100,16 +105,17 @@ export async function getTask(caller: Caller, taskId: string): Promise<TaskDto> 
   return task;
 }
 
-export async function deleteTask(caller: Caller, requestId: string, taskId: string): Promise<void> {
-  const { rows } = await db.query(
+export async function deleteTask(caller: Caller, trace: Trace, taskId: string): Promise<void> {
+  const { rows } = await db.query<{ outbox: OutboxEntry[] }>(
     `WITH changed AS (
-       DELETE FROM tasks WHERE organization_id = $1 AND id = $4
+       DELETE FROM tasks WHERE organization_id = $1 AND id = $5
        RETURNING id, project_id, task_json(tasks) AS doc
      ), ${appendEvent('task.deleted')}
-     SELECT id FROM changed`,
-    [...eventParams(caller, requestId), taskId],
+     SELECT ${OUTBOX_ENTRIES} FROM changed`,
+    [...eventParams(caller, trace), taskId],
   );
   if (!rows[0]) throw notFound('Task');
+  await publishNow(rows[0].outbox);
 }
 
 // Versions kept per task for merging stale updates: far more than concurrent editors ever lag behind.

@@ -2,6 +2,7 @@ import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { loadMigrations, migrate } from '../db/migrator';
 import { requiredEnv } from '../shared/env';
+import { readSecret } from '../shared/secrets';
 import { logger } from '../shared/logger';
 
 interface DbSecret {
@@ -12,19 +13,8 @@ interface DbSecret {
   dbname?: string;
 }
 
-/**
- * Reads a secret through the AWS Parameters and Secrets Lambda Extension (a layer CDK adds), which
- * keeps an AWS SDK client (~270 KB) out of this bundle.
- */
 async function secret(arn: string): Promise<DbSecret> {
-  const port = process.env.PARAMETERS_SECRETS_EXTENSION_HTTP_PORT ?? '2773';
-  const response = await fetch(`http://localhost:${port}/secretsmanager/get?secretId=${encodeURIComponent(arn)}`, {
-    headers: { 'X-Aws-Parameters-Secrets-Token': requiredEnv('AWS_SESSION_TOKEN') },
-    signal: AbortSignal.timeout(10_000),
-  });
-  if (!response.ok) throw new Error(`reading secret ${arn} failed: ${response.status} ${await response.text()}`);
-  const { SecretString } = (await response.json()) as { SecretString?: string };
-  return JSON.parse(SecretString ?? '{}') as DbSecret;
+  return JSON.parse(await readSecret(arn)) as DbSecret;
 }
 
 /**

@@ -1,5 +1,4 @@
-import { HttpRequest } from '@smithy/protocol-http';
-import { sigv4 } from './sigv4';
+import { awsJson, AwsError } from './aws-json';
 
 /** A DynamoDB error response: `name` is the exception's short name, e.g. ConditionalCheckFailedException. */
 export class DynamoDbError extends Error {
@@ -22,48 +21,23 @@ const REPEATABLE = new Set(['GetItem', 'DeleteItem', 'UpdateItem']);
 const ATTEMPTS = 3;
 
 /**
- * DynamoDB's JSON API (the wire protocol the SDK speaks), signed with SigV4, for the handful of item
- * operations TaskFlow needs. The endpoint honours AWS_ENDPOINT_URL_DYNAMODB like the SDK does, so
- * the local runtime's dynalite is reached unchanged.
+ * DynamoDB's JSON API for the handful of item operations TaskFlow needs, retried as the SDK would.
  */
 export function dynamoDb(env: NodeJS.ProcessEnv = process.env) {
-  const region = env.AWS_REGION;
-  if (!region) throw new Error('AWS_REGION is not set');
-  const endpoint = new URL(env.AWS_ENDPOINT_URL_DYNAMODB ?? env.AWS_ENDPOINT_URL ?? `https://dynamodb.${region}.amazonaws.com`);
-  const signer = sigv4('dynamodb', region, env);
+  const send = awsJson({ service: 'dynamodb', endpointVariable: 'AWS_ENDPOINT_URL_DYNAMODB', targetPrefix: 'DynamoDB_20120810', timeoutMs: 3_000 }, env);
 
   return async function call<T = Record<string, unknown>>(operation: string, input: object): Promise<T> {
-    const body = JSON.stringify(input);
     for (let attempt = 1; ; attempt += 1) {
-      const signed = await signer.sign(
-        new HttpRequest({
-          method: 'POST',
-          protocol: endpoint.protocol,
-          hostname: endpoint.hostname,
-          ...(endpoint.port ? { port: Number(endpoint.port) } : {}),
-          path: endpoint.pathname,
-          headers: {
-            host: endpoint.host,
-            'content-type': 'application/x-amz-json-1.0',
-            'x-amz-target': `DynamoDB_20120810.${operation}`,
-          },
-          body,
-        }),
-      );
-      const response = await fetch(endpoint, {
-        method: 'POST',
-        headers: signed.headers,
-        body,
-        signal: AbortSignal.timeout(3_000),
-      });
-      const payload = (await response.json()) as Record<string, unknown>;
-      if (response.ok) return payload as T;
-      const name = String(payload.__type ?? 'UnknownError').split('#').pop()!;
-      const error = new DynamoDbError(name, String(payload.message ?? payload.Message ?? name), response.status, payload.Item as never);
-      const retryable = THROTTLED.has(name) || (response.status >= 500 && REPEATABLE.has(operation));
-      if (attempt >= ATTEMPTS || !retryable) throw error;
-      // Full jitter, as the SDK's standard retry mode.
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * 50 * 2 ** attempt));
+      try {
+        return await send<T>(operation, input);
+      } catch (failure) {
+        if (!(failure instanceof AwsError)) throw failure;
+        const error = new DynamoDbError(failure.name, failure.message, failure.status, failure.payload.Item as never);
+        const retryable = THROTTLED.has(failure.name) || (failure.status >= 500 && REPEATABLE.has(operation));
+        if (attempt >= ATTEMPTS || !retryable) throw error;
+        // Full jitter, as the SDK's standard retry mode.
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 50 * 2 ** attempt));
+      }
     }
   };
 }

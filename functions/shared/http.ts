@@ -10,6 +10,7 @@ import { isDatabaseUnavailable } from './db';
 import { once } from './idempotency';
 import { logger } from './logger';
 import { Problem, problemBody } from './problem';
+import { continueTrace, type Trace } from './trace';
 import { UUID } from './uuid';
 import { ensureMember, type Caller } from '../domain/tenancy';
 
@@ -23,6 +24,8 @@ export interface HttpRequest<Body, Query> {
   headers: Record<string, string>;
   caller: Caller;
   requestId: string;
+  /** The request id and W3C trace context that every message and outbound call this request causes carries. */
+  trace: Trace;
   /**
    * With an Idempotency-Key: a UUID derived from it, the caller, the route and the request. A create uses it as
    * the new resource's id when the client sent none, so even a re-run after an ambiguous failure (the
@@ -101,6 +104,8 @@ function wrap<Body extends ZodType | undefined, Query extends ZodType | undefine
       // The caller's id, else API Gateway's own (it is also in the gateway's access log).
       const requestId = sent && REQUEST_ID.test(sent) ? sent : event.requestContext?.requestId || randomUUID();
       logger.setCorrelationId(requestId);
+      const trace = { requestId, traceparent: continueTrace(headers.traceparent) };
+      logger.appendKeys({ traceparent: trace.traceparent });
       let timer: NodeJS.Timeout | undefined;
       try {
         // Input is checked before anything touches the database.
@@ -110,6 +115,7 @@ function wrap<Body extends ZodType | undefined, Query extends ZodType | undefine
           params: (event.pathParameters ?? {}) as Record<string, string>,
           headers,
           requestId,
+          trace,
         };
         const deadline = new Promise<never>((_, reject) => {
           timer = setTimeout(

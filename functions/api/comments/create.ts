@@ -5,6 +5,6 @@ import { create } from '../creation';
 
 export const handler = httpHandler({ body: CreateCommentBody }, async (request) => {
   const taskId = idParam(request, 'taskId', 'Task');
-  const { status, doc } = await create(request, (id) => createComment(request.caller, request.requestId, taskId, { ...request.body, id }));
+  const { status, doc } = await create(request, (id) => createComment(request.caller, request.trace, taskId, { ...request.body, id }));
   return { status, body: doc };
 });

@@ -4,6 +4,6 @@ import { httpHandler } from '../../shared/http';
 import { create } from '../creation';
 
 export const handler = httpHandler({ body: CreateProjectBody }, async (request) => {
-  const { status, doc } = await create(request, (id) => createProject(request.caller, request.requestId, { ...request.body, id }));
+  const { status, doc } = await create(request, (id) => createProject(request.caller, request.trace, { ...request.body, id }));
   return { status, body: doc };
 });

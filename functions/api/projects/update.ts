@@ -4,5 +4,5 @@ import { httpHandler, idParam } from '../../shared/http';
 
 export const handler = httpHandler({ body: UpdateProjectBody }, async (request) => ({
   status: 200,
-  body: await updateProject(request.caller, request.requestId, idParam(request, 'projectId', 'Project'), request.body),
+  body: await updateProject(request.caller, request.trace, idParam(request, 'projectId', 'Project'), request.body),
 }));

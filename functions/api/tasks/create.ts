@@ -5,6 +5,6 @@ import { create } from '../creation';
 
 export const handler = httpHandler({ body: CreateTaskBody }, async (request) => {
   const projectId = idParam(request, 'projectId', 'Project');
-  const { status, doc: task } = await create(request, (id) => createTask(request.caller, request.requestId, projectId, { ...request.body, id }));
+  const { status, doc: task } = await create(request, (id) => createTask(request.caller, request.trace, projectId, { ...request.body, id }));
   return { status, body: task, headers: { ETag: etagOf(task), Location: `/tasks/${task.id}` } };
 });

@@ -2,6 +2,6 @@ import { deleteTask } from '../../domain/tasks';
 import { httpHandler, idParam } from '../../shared/http';
 
 export const handler = httpHandler({}, async (request) => {
-  await deleteTask(request.caller, request.requestId, idParam(request, 'taskId', 'Task'));
+  await deleteTask(request.caller, request.trace, idParam(request, 'taskId', 'Task'));
   return { status: 204 };
 });

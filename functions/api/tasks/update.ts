@@ -16,6 +16,6 @@ export const handler = httpHandler({ body: UpdateTaskBody }, async (request) => 
   if (expected === undefined && !onlyLabelOps) {
     throw new Problem(428, 'PRECONDITION_REQUIRED', 'Send the version you are changing', 'Put `version` in the body or the ETag in If-Match.');
   }
-  const { task, merged } = await updateTask(request.caller, request.requestId, idParam(request, 'taskId', 'Task'), changes, expected ?? null);
+  const { task, merged } = await updateTask(request.caller, request.trace, idParam(request, 'taskId', 'Task'), changes, expected ?? null);
   return { status: 200, body: { ...task, merged }, headers: { ETag: etagOf(task) } };
 });

@@ -1,0 +1,52 @@
+import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
+import type { Context } from 'aws-lambda';
+import { PermanentFailure } from '../integrations/http';
+import { requiredEnv } from '../shared/env';
+import { DynamoDbIdempotencyStore } from '../shared/idempotency-store';
+
+export type DeliveryOutcome = { status: 'sent'; detail: unknown } | { status: 'failed'; reason: string };
+
+// As long as a message can live: a redrive from the DLQ (14 days' retention) must still find it sent.
+const REMEMBERED_SECONDS = 14 * 24 * 60 * 60;
+
+type Run = (input: { key: string; send: () => Promise<unknown> }) => Promise<DeliveryOutcome & { replayed?: true }>;
+let runner: { run: Run; config: IdempotencyConfig } | undefined;
+
+function deliveryRunner() {
+  if (!runner) {
+    const config = new IdempotencyConfig({
+      eventKeyJmesPath: 'key',
+      expiresAfterSeconds: REMEMBERED_SECONDS,
+      throwOnNoIdempotencyKey: true,
+      responseHook: (outcome) => ({ ...(outcome as object), replayed: true }) as never,
+    });
+    const run = makeIdempotent(
+      async ({ send }: { send: () => Promise<unknown> }): Promise<DeliveryOutcome> => {
+        try {
+          return { status: 'sent', detail: await send() };
+        } catch (error) {
+          // Recorded as the outcome, so it is not tried again; anything else is thrown, and the record
+          // is removed so the next receive tries again.
+          if (error instanceof PermanentFailure) return { status: 'failed', reason: error.message };
+          throw error;
+        }
+      },
+      { persistenceStore: new DynamoDbIdempotencyStore(requiredEnv('IDEMPOTENCY_TABLE_NAME')), config },
+    ) as unknown as Run;
+    runner = { run, config };
+  }
+  return runner;
+}
+
+/**
+ * Sends a notification over a channel at most once, however often its message is delivered: the
+ * idempotency table remembers it by channel and notification id. A duplicate arriving while the first
+ * is sending fails (IdempotencyAlreadyInProgressError), so its message comes back later and finds the
+ * outcome. makeIdempotent, not the middy middleware, whose onError in Powertools 2.35.0 can delete a
+ * record it never acquired.
+ */
+export async function deliverOnce(channel: 'slack' | 'email', notificationId: string, context: Context, send: () => Promise<unknown>) {
+  const { run, config } = deliveryRunner();
+  config.registerLambdaContext(context);
+  return run({ key: `${channel}:${notificationId}`, send });
+}

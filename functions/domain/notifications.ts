@@ -1,0 +1,147 @@
+import { v5 as uuidv5 } from 'uuid';
+import { db, read } from '../shared/db';
+import type { Trace } from '../shared/trace';
+import type { EventMessage } from './messages';
+import { FAST_PATH_LEASE, OUTBOX_ENTRIES, publishNow, type OutboxEntry } from './outbox';
+
+export type NotificationKind = 'assigned' | 'mentioned' | 'status_changed';
+
+/** A member of the event's organization who might be told about it. */
+export interface Person {
+  id: string;
+  email: string | null;
+  name: string | null;
+}
+
+export interface Notification {
+  id: string;
+  userId: string;
+  kind: NotificationKind;
+}
+
+// `@handle`: a member's e-mail local part or name without spaces, case-insensitive.
+const MENTION = /(?:^|[^\w.@])@([\w.-]*\w)/g;
+
+export function mentionsIn(text: string): string[] {
+  return [...new Set([...text.matchAll(MENTION)].map((match) => match[1]!.toLowerCase()))];
+}
+
+export const handleMatches = (person: Person, handle: string) =>
+  person.email?.split('@')[0]?.toLowerCase() === handle || person.name?.replace(/\s+/g, '').toLowerCase() === handle;
+
+/**
+ * Who is told what about an event: the assignee when a task is assigned to them, the members
+ * @mentioned in a comment, and the task's watchers (its creator, its assignee and everyone who
+ * commented on it) when its status changes. Nobody is told about their own change, and nobody twice
+ * for the same reason. Ids are derived from the event, so a redelivered event names the same ones.
+ */
+export function decide(event: EventMessage, people: { watchers: readonly string[]; mentioned: readonly string[] }): Notification[] {
+  const wanted: { userId: string; kind: NotificationKind }[] = [];
+  const task = event.type === 'comment.created' ? null : event.payload;
+  if (task && task.assigneeId && task.assigneeId !== (event.previous?.assigneeId ?? null)) {
+    wanted.push({ userId: task.assigneeId, kind: 'assigned' });
+  }
+  if (event.type === 'task.updated' && event.previous && task && task.status !== event.previous.status) {
+    for (const userId of people.watchers) wanted.push({ userId, kind: 'status_changed' });
+  }
+  if (event.type === 'comment.created') {
+    for (const userId of people.mentioned) wanted.push({ userId, kind: 'mentioned' });
+  }
+  const seen = new Set<string>();
+  return wanted
+    .filter(({ userId, kind }) => userId !== event.actorId && !seen.has(`${kind}:${userId}`) && seen.add(`${kind}:${userId}`))
+    .map(({ userId, kind }) => ({ id: uuidv5(`${event.eventId}:${kind}:${userId}`, NOTIFICATION_IDS), userId, kind }));
+}
+
+// The UUIDv5 namespace of notification ids (a fixed, random UUID).
+const NOTIFICATION_IDS = '0d7c2f4e-8a51-4b6b-9e3d-5c1f7a2b9e60';
+
+/**
+ * Takes an event into effect once: decides who is told, records the notifications and queues one Slack
+ * message and one e-mail for each through the outbox, all in one statement that also records the
+ * event as consumed, so a redelivered event changes nothing and sends nothing.
+ */
+export async function notify(event: EventMessage, trace: Trace): Promise<{ notifications: number; duplicate: boolean }> {
+  const context = await contextOf(event);
+  const notifications = decide(event, context);
+  const byId = new Map(context.people.map((person) => [person.id, person]));
+  const actor = byId.get(event.actorId)?.name ?? 'Someone';
+  const messages = notifications.flatMap((notification) => {
+    const person = byId.get(notification.userId);
+    // Without an address there is nowhere to send it (Slack users are found by e-mail too).
+    if (!person?.email) return [];
+    const { subject, text } = compose(notification.kind, event, actor, context.taskTitle);
+    const common = { notificationId: notification.id, organizationId: event.organizationId, eventId: event.eventId, kind: notification.kind };
+    return [
+      { destination: 'slack', body: { ...common, email: person.email, text } },
+      { destination: 'email', body: { ...common, to: { email: person.email, name: person.name ?? person.email }, subject, text } },
+    ];
+  });
+  const { rows } = await db.query<{ consumed: boolean; outbox: OutboxEntry[] }>(
+    `WITH consumed AS (
+       INSERT INTO consumed_events (consumer, event_id) VALUES ('notifications', $1) ON CONFLICT DO NOTHING RETURNING event_id
+     ), recorded AS (
+       INSERT INTO notifications (id, organization_id, event_id, user_id, kind)
+       SELECT n.id, $2, $1, n."userId", n.kind FROM consumed, jsonb_to_recordset($3::jsonb) AS n(id uuid, "userId" text, kind text)
+       ON CONFLICT (id) DO NOTHING
+     ), outboxed AS (
+       INSERT INTO outbox (organization_id, event_id, destination, body, request_id, traceparent, locked_until)
+       SELECT $2, $1, m.destination, m.body, $5, $6, now() + interval '${FAST_PATH_LEASE}'
+       FROM consumed, jsonb_to_recordset($4::jsonb) AS m(destination text, body jsonb)
+       RETURNING id, destination, body, request_id, traceparent
+     )
+     SELECT EXISTS (SELECT 1 FROM consumed) AS consumed, ${OUTBOX_ENTRIES}`,
+    [event.eventId, event.organizationId, JSON.stringify(notifications), JSON.stringify(messages), trace.requestId, trace.traceparent],
+  );
+  const row = rows[0]!;
+  await publishNow(row.outbox);
+  return { notifications: row.consumed ? notifications.length : 0, duplicate: !row.consumed };
+}
+
+/** The members the rules may name (actor, assignee, watchers, @mentioned) and the task's title, in one read. */
+async function contextOf(event: EventMessage) {
+  const taskId = event.type === 'comment.created' ? event.payload.taskId : event.subjectId;
+  const named = [event.actorId, ...(event.type === 'comment.created' ? [] : [event.payload.assigneeId ?? ''])];
+  const handles = event.type === 'comment.created' ? mentionsIn(event.payload.body) : [];
+  const { rows } = await read<Person & { watching: boolean; title: string | null }>(
+    `SELECT u.id, u.email, u.name, t.title,
+       (u.id = t.created_by OR u.id = t.assignee_id
+        OR EXISTS (SELECT 1 FROM comments c WHERE c.task_id = t.id AND c.author_id = u.id)) IS TRUE AS watching
+     FROM memberships m
+     JOIN users u ON u.id = m.user_id
+     LEFT JOIN tasks t ON t.organization_id = $1 AND t.id = $2
+     WHERE m.organization_id = $1
+       AND (u.id = ANY($3::text[])
+         OR lower(split_part(u.email, '@', 1)) = ANY($4::text[])
+         OR lower(regexp_replace(coalesce(u.name, ''), '\\s+', '', 'g')) = ANY($4::text[])
+         OR ($5 AND (u.id = t.created_by OR u.id = t.assignee_id
+           OR EXISTS (SELECT 1 FROM comments c WHERE c.task_id = t.id AND c.author_id = u.id))))`,
+    [event.organizationId, taskId, named, handles, event.type === 'task.updated'],
+  );
+  const title = event.type === 'comment.created' ? (rows.find((row) => row.title !== null)?.title ?? 'a task') : event.payload.title;
+  return {
+    people: rows,
+    taskTitle: title,
+    watchers: rows.filter((row) => row.watching).map((row) => row.id),
+    mentioned: rows.filter((row) => handles.some((handle) => handleMatches(row, handle))).map((row) => row.id),
+  };
+}
+
+const STATUS: Record<string, string> = { todo: 'To do', in_progress: 'In progress', in_review: 'In review', done: 'Done' };
+
+function compose(kind: NotificationKind, event: EventMessage, actor: string, title: string): { subject: string; text: string } {
+  switch (kind) {
+    case 'assigned':
+      return { subject: `You were assigned: ${title}`, text: `${actor} assigned you the task "${title}".` };
+    case 'mentioned': {
+      const body = event.type === 'comment.created' ? event.payload.body : '';
+      const excerpt = body.length > 500 ? `${body.slice(0, 500)}…` : body;
+      return { subject: `${actor} mentioned you on ${title}`, text: `${actor} mentioned you on "${title}":\n\n${excerpt}` };
+    }
+    case 'status_changed': {
+      const from = event.type === 'task.updated' ? (event.previous?.status ?? '') : '';
+      const to = event.type === 'comment.created' ? '' : event.payload.status;
+      return { subject: `${title}: ${STATUS[to] ?? to}`, text: `${actor} moved "${title}" from ${STATUS[from] ?? from} to ${STATUS[to] ?? to}.` };
+    }
+  }
+}

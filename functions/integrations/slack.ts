@@ -1,0 +1,58 @@
+import { requiredEnv } from '../shared/env';
+import { secretValue } from '../shared/secrets';
+import type { Trace } from '../shared/trace';
+import { call, NOTIFICATION_TIMEOUTS, PermanentFailure } from './http';
+
+// Slack Web API errors that name something gone or invalid: the same message would fail again.
+const PERMANENT = new Set([
+  'users_not_found', 'user_not_found', 'user_disabled', 'account_inactive', 'channel_not_found', 'is_archived',
+  'cannot_dm_bot', 'msg_too_long', 'no_text', 'invalid_arguments',
+]);
+
+export interface SlackDirectMessage {
+  email: string;
+  text: string;
+  notificationId: string;
+}
+
+/**
+ * A direct message to the Slack user with this e-mail address: users.lookupByEmail, then
+ * chat.postMessage to that user, with the notification id and request id in the message metadata.
+ */
+export async function sendSlackDirectMessage(message: SlackDirectMessage, trace: Trace): Promise<{ channel: string; ts: string }> {
+  const { user } = await slackApi<{ user: { id: string } }>('users.lookupByEmail', new URLSearchParams({ email: message.email }), trace);
+  return slackApi<{ channel: string; ts: string }>(
+    'chat.postMessage',
+    {
+      channel: user.id,
+      text: message.text,
+      metadata: { event_type: 'taskflow_notification', event_payload: { notification_id: message.notificationId, request_id: trace.requestId } },
+    },
+    trace,
+  );
+}
+
+async function slackApi<T>(method: string, payload: URLSearchParams | object, trace: Trace): Promise<T> {
+  const form = payload instanceof URLSearchParams;
+  const answer = await call(`${requiredEnv('SLACK_API_URL')}/${method}`, {
+    method: 'POST',
+    headers: {
+      Authorization: `Bearer ${await secretValue('SLACK_BOT_TOKEN')}`,
+      'Content-Type': form ? 'application/x-www-form-urlencoded' : 'application/json; charset=utf-8',
+    },
+    body: form ? payload.toString() : JSON.stringify(payload),
+    trace,
+    timeouts: NOTIFICATION_TIMEOUTS,
+  });
+  if (answer.status === 429) throw new Error(`slack ${method}: rate limited (Retry-After ${String(answer.headers['retry-after'])})`);
+  if (answer.status !== 200) throw new Error(`slack ${method}: HTTP ${answer.status}`);
+  let body: { ok?: boolean; error?: string };
+  try {
+    body = JSON.parse(answer.body) as typeof body;
+  } catch {
+    throw new Error(`slack ${method}: an answer that is not JSON`);
+  }
+  if (body.ok) return body as T;
+  if (body.error && PERMANENT.has(body.error)) throw new PermanentFailure(`slack ${method}: ${body.error}`);
+  throw new Error(`slack ${method}: ${body.error ?? 'unknown error'}`);
+}

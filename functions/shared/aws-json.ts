@@ -1,0 +1,56 @@
+import { HttpRequest } from '@smithy/protocol-http';
+import { sigv4 } from './sigv4';
+
+/** An AWS JSON-protocol error: `name` is the exception's short name, e.g. ConditionalCheckFailedException. */
+export class AwsError extends Error {
+  constructor(
+    override readonly name: string,
+    message: string,
+    readonly status: number,
+    readonly payload: Record<string, unknown>,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * An AWS service's JSON API (the wire protocol the SDK speaks: `X-Amz-Target`, x-amz-json-1.0), signed
+ * with SigV4. The endpoint honours AWS_ENDPOINT_URL_<SERVICE> like the SDK does, so the local
+ * runtime's emulators are reached unchanged.
+ */
+export function awsJson(options: { service: string; endpointVariable: string; targetPrefix: string; timeoutMs: number }, env: NodeJS.ProcessEnv = process.env) {
+  const region = env.AWS_REGION;
+  if (!region) throw new Error('AWS_REGION is not set');
+  const endpoint = new URL(env[options.endpointVariable] ?? env.AWS_ENDPOINT_URL ?? `https://${options.service}.${region}.amazonaws.com`);
+  const signer = sigv4(options.service, region, env);
+
+  return async function call<T = Record<string, unknown>>(operation: string, input: object): Promise<T> {
+    const body = JSON.stringify(input);
+    const signed = await signer.sign(
+      new HttpRequest({
+        method: 'POST',
+        protocol: endpoint.protocol,
+        hostname: endpoint.hostname,
+        ...(endpoint.port ? { port: Number(endpoint.port) } : {}),
+        path: endpoint.pathname,
+        headers: {
+          host: endpoint.host,
+          'content-type': 'application/x-amz-json-1.0',
+          'x-amz-target': `${options.targetPrefix}.${operation}`,
+        },
+        body,
+      }),
+    );
+    const response = await fetch(endpoint, { method: 'POST', headers: signed.headers, body, signal: AbortSignal.timeout(options.timeoutMs) });
+    const text = await response.text();
+    let payload: Record<string, unknown> = {};
+    try {
+      payload = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+    } catch {
+      payload = { message: text.slice(0, 200) };
+    }
+    if (response.ok) return payload as T;
+    const name = String(payload.__type ?? 'UnknownError').split('#').pop()!;
+    throw new AwsError(name, String(payload.message ?? payload.Message ?? name), response.status, payload);
+  };
+}

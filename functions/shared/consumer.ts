@@ -1,0 +1,74 @@
+import middy from '@middy/core';
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { safeParse } from 'zod/mini';
+import type { $ZodType as ZodType, output } from 'zod/v4/core';
+import { logger } from './logger';
+import { continueTrace, type Trace } from './trace';
+
+/** A message that can never be processed (not JSON, or not its queue's schema): it must reach the DLQ. */
+export class PoisonMessage extends Error {}
+
+export interface Delivery {
+  /** The originating request's id and a span of this consumer's, for logs and outbound calls. */
+  trace: Trace;
+  /** A logger whose lines carry this message's correlation id and traceparent. */
+  log: Logger;
+  record: SQSRecord;
+  context: Context;
+}
+
+/**
+ * An SQS consumer: each message is checked against its schema, handled with its correlation (the
+ * request id and traceparent from its attributes) in every log line, and reported with partial batch
+ * responses, so only failed messages come back, and after `maxReceiveCount` receives go to the DLQ.
+ * A message that fails validation is logged with the reason and fails every time: it reaches the DLQ
+ * after its receives instead of looping. `parallel`: records are handled concurrently (outbound calls
+ * that may be slow), each with its own child logger.
+ */
+export function sqsConsumer<S extends ZodType>(
+  schema: S,
+  handle: (message: output<S>, delivery: Delivery) => Promise<void>,
+  { parallel = false } = {},
+) {
+  const processor = new BatchProcessor(EventType.SQS);
+  return middy<SQSEvent, SQSBatchResponse>()
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .handler((event, context) =>
+      processPartialResponse(
+        event,
+        async (record: SQSRecord) => {
+          const requestId = record.messageAttributes.requestId?.stringValue ?? record.messageId;
+          const trace = { requestId, traceparent: continueTrace(record.messageAttributes.traceparent?.stringValue) };
+          const log = parallel ? logger.createChild() : logger;
+          log.setCorrelationId(requestId);
+          log.appendKeys({ traceparent: trace.traceparent, messageId: record.messageId, receiveCount: record.attributes.ApproximateReceiveCount });
+          try {
+            await handle(parse(schema, record.body), { trace, log, record, context });
+          } catch (error) {
+            if (error instanceof PoisonMessage) log.error('poison message: it will reach the dead-letter queue', { reason: error.message });
+            else log.warn('message failed; it will be received again', { error });
+            throw error;
+          }
+        },
+        processor,
+        { context, processInParallel: parallel, throwOnFullBatchFailure: false },
+      ),
+    );
+}
+
+function parse<S extends ZodType>(schema: S, body: string): output<S> {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    throw new PoisonMessage('the body is not JSON');
+  }
+  const result = safeParse(schema, json);
+  if (!result.success) {
+    throw new PoisonMessage(result.error.issues.map((issue) => `${issue.path.join('.') || '(body)'}: ${issue.message}`).join('; '));
+  }
+  return result.data;
+}

@@ -1,0 +1,50 @@
+import { queueUrlVariable } from '../../lib/declaration';
+import { awsJson } from './aws-json';
+import { requiredEnv } from './env';
+
+export interface OutgoingMessage {
+  /** Unique within one call: the outbox entry's id. */
+  id: string;
+  body: string;
+  attributes: Record<string, string>;
+}
+
+export interface SendResult {
+  sent: string[];
+  failed: { id: string; reason: string }[];
+}
+
+// SQS's limit per SendMessageBatch call.
+const BATCH = 10;
+
+let send: ReturnType<typeof awsJson> | undefined;
+
+/**
+ * Sends messages to a declared queue (its URL is in `<NAME>_QUEUE_URL`) in batches of ten; a failed
+ * entry, or a whole failed call, is reported, never thrown, so the caller can retry just those.
+ */
+export async function sendMessages(queue: string, messages: OutgoingMessage[]): Promise<SendResult> {
+  send ??= awsJson({ service: 'sqs', endpointVariable: 'AWS_ENDPOINT_URL_SQS', targetPrefix: 'AmazonSQS', timeoutMs: 2_000 });
+  const queueUrl = requiredEnv(queueUrlVariable(queue));
+  const result: SendResult = { sent: [], failed: [] };
+  for (let start = 0; start < messages.length; start += BATCH) {
+    const chunk = messages.slice(start, start + BATCH);
+    try {
+      const answer = await send<{ Successful?: { Id: string }[]; Failed?: { Id: string; Code?: string; Message?: string }[] }>('SendMessageBatch', {
+        QueueUrl: queueUrl,
+        Entries: chunk.map((message) => ({
+          Id: message.id,
+          MessageBody: message.body,
+          MessageAttributes: Object.fromEntries(
+            Object.entries(message.attributes).map(([name, value]) => [name, { DataType: 'String', StringValue: value }]),
+          ),
+        })),
+      });
+      result.sent.push(...(answer.Successful ?? []).map((entry) => entry.Id));
+      result.failed.push(...(answer.Failed ?? []).map((entry) => ({ id: entry.Id, reason: `${entry.Code}: ${entry.Message}` })));
+    } catch (error) {
+      result.failed.push(...chunk.map((message) => ({ id: message.id, reason: String((error as Error).message ?? error) })));
+    }
+  }
+  return result;
+}
