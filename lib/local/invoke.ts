@@ -7,7 +7,7 @@ import { lambdaContext, proxyEvent } from './proxy-event';
 import type { ProxyHandler } from './rest-gateway';
 
 /** The identity the authorizer would have verified. */
-export type Identity = Pick<Caller, 'orgId' | 'userId'> & Partial<Pick<Caller, 'role'>>;
+export type Identity = Pick<Caller, 'orgId' | 'userId'> & Partial<Pick<Caller, 'role' | 'email' | 'name'>>;
 
 export interface Call {
   params?: Record<string, string>;
@@ -28,10 +28,18 @@ export interface Response<T = any> {
 const root = resolve(import.meta.dirname, '../..');
 const handlers = new Map<string, Promise<unknown>>();
 
-/** A function's `handler` export, loaded once per process from its declared entry (as Lambda would). */
+/**
+ * A function's `handler` export, loaded once per process from its declared entry (as Lambda would).
+ * A failed load is not remembered: the next invocation tries again (e.g. once the file exists).
+ */
 export function loadHandler<T>(entry: string): Promise<T> {
   if (!handlers.has(entry)) {
-    handlers.set(entry, import(pathToFileURL(resolve(root, entry)).href).then((module: { handler: T }) => module.handler));
+    const loading = import(pathToFileURL(resolve(root, entry)).href).then((module: { handler?: T }) => {
+      if (typeof module.handler !== 'function') throw new Error(`${entry} exports no handler function`);
+      return module.handler;
+    });
+    loading.catch(() => handlers.delete(entry));
+    handlers.set(entry, loading);
   }
   return handlers.get(entry) as Promise<T>;
 }
@@ -53,7 +61,9 @@ export async function invokeRoute<T = any>(route: RouteDeclaration, caller: Iden
       query: new URLSearchParams(call.query),
       body,
       sourceIp: '127.0.0.1',
-      authorizer: caller ? { principalId: caller.userId, orgId: caller.orgId, userId: caller.userId, role: caller.role ?? 'member' } : null,
+      authorizer: caller
+        ? { principalId: caller.userId, orgId: caller.orgId, userId: caller.userId, role: caller.role ?? 'member', email: caller.email ?? '', name: caller.name ?? '' }
+        : null,
     }),
     lambdaContext(functionId(route), call.timeoutMs ?? (route.function.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS) * 1000),
   );
