@@ -1,20 +1,15 @@
 import { requiredEnv } from './env';
 
-const cache = new Map<string, string>();
-
 /**
  * A secret by name: the variable itself where it is set (the local runtime), else the Secrets Manager
  * secret named by `<NAME>_SECRET_ARN`, read through the AWS Parameters and Secrets Lambda Extension
- * (a layer CDK adds, which caches it), which keeps an AWS SDK client (~270 KB) out of the bundle.
+ * (a layer CDK adds, which caches it for 5 minutes, so a rotated token is picked up), which keeps an AWS
+ * SDK client (~270 KB) out of the bundle.
  */
 export async function secretValue(name: string): Promise<string> {
   const direct = process.env[name];
   if (direct) return direct;
-  const cached = cache.get(name);
-  if (cached) return cached;
-  const value = await readSecret(requiredEnv(`${name}_SECRET_ARN`));
-  cache.set(name, value);
-  return value;
+  return readSecret(requiredEnv(`${name}_SECRET_ARN`));
 }
 
 export async function readSecret(arn: string): Promise<string> {

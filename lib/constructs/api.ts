@@ -6,7 +6,7 @@ import { Construct } from 'constructs';
 import { type FunctionDeclaration, functionId, type RouteDeclaration } from '../declaration';
 import { CORS_ALLOW_HEADERS, CORS_ALLOW_ORIGIN, CORS_EXPOSE_HEADERS } from '../../functions/shared/cors';
 import type { Database } from './database';
-import { TaskFlowFunction } from './function';
+import { type OutboxQueues, TaskFlowFunction } from './function';
 import { acknowledgeNag } from './nag';
 import { addProblemResponses } from './problem-responses';
 
@@ -29,6 +29,8 @@ export interface ApiProps {
   readonly database: Database;
   /** Where mutating routes keep their Idempotency-Key records. */
   readonly idempotencyTable: dynamodb.ITable;
+  /** Where mutating routes publish the events they write (the outbox fast path). */
+  readonly queues: OutboxQueues;
   /** @default v1 */
   readonly stageName?: string;
   /** @default one year */
@@ -131,6 +133,7 @@ export class Api extends Construct {
         declaration: route.function,
         database: props.database,
         idempotencyTable: props.idempotencyTable,
+        queues: props.queues,
       });
       routeFunctions.set(route.operationId, fn);
       const method = this.restApi.root.resourceForPath(route.path).addMethod(

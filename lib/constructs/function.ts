@@ -3,13 +3,21 @@ import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { type ICommandHooks, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import { DEFAULT_TIMEOUT_SECONDS, tableNameVariable, type Capability, type FunctionDeclaration } from '../declaration';
+import {
+  DEFAULT_TIMEOUT_SECONDS,
+  queueUrlVariable,
+  tableNameVariable,
+  type Capability,
+  type FunctionDeclaration,
+} from '../declaration';
 import { Database } from './database';
-import { SERVICE_NAME } from '../../functions/shared/telemetry';
+import { INTEGRATION_URLS, SERVICE_NAME } from '../../functions/shared/telemetry';
 import { acknowledgeNag } from './nag';
 
 /** The repository root: handler entries in the declaration are relative to it. */
@@ -21,6 +29,36 @@ const LAMBDA_CA_BUNDLE = '/var/runtime/ca-cert.pem';
 /** `pg` is CommonJS (and requires Node built-ins): give the ESM bundle a `require`. */
 const ESM_REQUIRE_BANNER = "import { createRequire } from 'module'; const require = createRequire(import.meta.url);";
 
+/** What a function that needs `queues` sends to (the Queues construct provides it). */
+export interface OutboxQueues {
+  /** The declared queues by name (not their dead-letter queues). */
+  readonly queues: Readonly<Record<string, sqs.IQueue>>;
+  /** Event type → names of the queues it goes to: OUTBOX_ROUTES. */
+  readonly routes: Readonly<Record<string, readonly string[]>>;
+  /** The SQS interface endpoint: functions in the VPC (which has no NAT) reach SQS through it. */
+  readonly endpoint: ec2.IConnectable;
+}
+
+/** The third-party credentials and settings the `slack` and `sendgrid` capabilities hand out. */
+export interface IntegrationSettings {
+  /** The Slack bot token (xoxb-…), the secret's whole SecretString. */
+  readonly slackBotToken: secretsmanager.ISecret;
+  /** The SendGrid API key, the secret's whole SecretString. */
+  readonly sendgridApiKey: secretsmanager.ISecret;
+  /** The From address of notification e-mails (a verified SendGrid sender). */
+  readonly notificationFromEmail: string;
+}
+
+/**
+ * The Parameters and Secrets extension for third-party credentials, caching each for 5 minutes: a warm
+ * function does not call Secrets Manager per message, and the extension sees a replaced value within 5 minutes.
+ */
+const INTEGRATION_SECRETS_EXTENSION = lambda.ParamsAndSecretsLayerVersion.fromVersion(lambda.ParamsAndSecretsVersions.V1_0_103, {
+  cacheEnabled: true,
+  secretsManagerTtl: Duration.seconds(300),
+  secretsManagerTimeout: Duration.seconds(5),
+});
+
 export interface TaskFlowFunctionProps {
   /** What to run and what it needs (an entry of `lib/app.ts`). */
   readonly declaration: FunctionDeclaration;
@@ -28,6 +66,10 @@ export interface TaskFlowFunctionProps {
   readonly database?: Database;
   /** Required when the declaration needs `idempotency`. */
   readonly idempotencyTable?: dynamodb.ITable;
+  /** Required when the declaration needs `queues`. */
+  readonly queues?: OutboxQueues;
+  /** Required when the declaration needs `slack` or `sendgrid`. */
+  readonly integrations?: IntegrationSettings;
   /** Extra environment, on top of the defaults and the capabilities' variables. */
   readonly environment?: Record<string, string>;
   /** Bundling hooks (the migrate function copies its SQL files beside the bundle). */
@@ -50,6 +92,11 @@ interface CapabilityConfig {
  * - `database-admin`: in the application subnets, may reach the instance directly, reads both secrets
  *   through the AWS Parameters and Secrets Lambda Extension (no SDK client in the bundle).
  * - `idempotency`: reads and writes the idempotency table, named in IDEMPOTENCY_TABLE_NAME.
+ * - `queues`: may send to every declared queue (`<NAME>_QUEUE_URL`) and knows which event goes where
+ *   (OUTBOX_ROUTES); in the VPC, it is let into the SQS interface endpoint.
+ * - `slack` / `sendgrid`: the API base URL and the ARN of the secret holding the token / API key, read
+ *   through the Parameters and Secrets extension (cached 5 minutes); out of the VPC, which has no internet
+ *   route, so never together with `database` or `database-admin`.
  */
 export class TaskFlowFunction extends NodejsFunction {
   readonly declaration: FunctionDeclaration;
@@ -103,6 +150,13 @@ export class TaskFlowFunction extends NodejsFunction {
       props.database!.masterSecret.grantRead(this);
       props.database!.appSecret.grantRead(this);
     }
+    if (needs.has('queues')) {
+      for (const queue of Object.values(props.queues!.queues)) queue.grantSendMessages(this);
+      // Security group rules are deduplicated: every function in the same group adds the same one.
+      if (capabilities.placement.vpc) props.queues!.endpoint.connections.allowDefaultPortFrom(this, 'TaskFlow functions to SQS');
+    }
+    if (needs.has('slack')) props.integrations!.slackBotToken.grantRead(this);
+    if (needs.has('sendgrid')) props.integrations!.sendgridApiKey.grantRead(this);
 
     acknowledgeNag(
       this,
@@ -137,13 +191,24 @@ export class TaskFlowFunction extends NodejsFunction {
   /** Environment and VPC placement from the declared needs. */
   private static capabilities(needs: readonly Capability[], props: TaskFlowFunctionProps): CapabilityConfig {
     const config: CapabilityConfig = { environment: {}, placement: {} };
-    const { database, idempotencyTable } = props;
+    const { database, idempotencyTable, queues, integrations } = props;
     if (needs.some((need) => need.startsWith('database')) && !database) {
       throw new Error(`A function that needs ${needs.join(', ')} requires the database construct`);
     }
     if (needs.includes('idempotency') && !idempotencyTable) throw new Error('A function that needs idempotency requires the idempotency table');
     if (needs.includes('database') && needs.includes('database-admin')) {
       throw new Error('A function needs either database (through the proxy) or database-admin (the instance), not both');
+    }
+    if (needs.includes('queues') && !queues) throw new Error('A function that needs queues requires the queues construct');
+    const internet = needs.filter((need) => need === 'slack' || need === 'sendgrid');
+    if (internet.length > 0 && !integrations) throw new Error(`A function that needs ${internet.join(', ')} requires the integration settings`);
+    const inVpc = needs.filter((need) => need === 'database' || need === 'database-admin');
+    if (internet.length > 0 && inVpc.length > 0) {
+      throw new Error(
+        `A function cannot need both ${inVpc.join(', ')} and ${internet.join(', ')}: the database is only reachable ` +
+          'inside the VPC, which has no route to the internet (no NAT). Split it: one function reads the database and ' +
+          'queues a message, another calls the third-party API.',
+      );
     }
     for (const need of needs) {
       switch (need) {
@@ -177,6 +242,25 @@ export class TaskFlowFunction extends NodejsFunction {
             DB_MASTER_SECRET_ARN: database.masterSecret.secretArn,
             DB_APP_SECRET_ARN: database.appSecret.secretArn,
             NODE_EXTRA_CA_CERTS: LAMBDA_CA_BUNDLE,
+          });
+          break;
+        case 'queues':
+          for (const name of Object.keys(queues!.queues)) config.environment[queueUrlVariable(name)] = queues!.queues[name]!.queueUrl;
+          config.environment.OUTBOX_ROUTES = JSON.stringify(queues!.routes);
+          break;
+        case 'slack':
+          config.paramsAndSecrets = INTEGRATION_SECRETS_EXTENSION;
+          Object.assign(config.environment, {
+            SLACK_API_URL: INTEGRATION_URLS.SLACK_API_URL,
+            SLACK_BOT_TOKEN_SECRET_ARN: integrations!.slackBotToken.secretArn,
+          });
+          break;
+        case 'sendgrid':
+          config.paramsAndSecrets = INTEGRATION_SECRETS_EXTENSION;
+          Object.assign(config.environment, {
+            SENDGRID_API_URL: INTEGRATION_URLS.SENDGRID_API_URL,
+            SENDGRID_API_KEY_SECRET_ARN: integrations!.sendgridApiKey.secretArn,
+            NOTIFICATION_FROM_EMAIL: integrations!.notificationFromEmail,
           });
           break;
         default: {

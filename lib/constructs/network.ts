@@ -12,8 +12,9 @@ export interface NetworkProps {
 
 /**
  * The VPC: two AZs, isolated subnets only (no NAT gateway, no internet route). Functions reach AWS
- * services through VPC endpoints: gateway endpoints for DynamoDB and S3, an interface endpoint for
- * Secrets Manager (the migrate function and the secret rotation read secrets from inside the VPC).
+ * services through VPC endpoints: gateway endpoints for DynamoDB and S3, interface endpoints for
+ * Secrets Manager (the migrate function and the secret rotation read secrets from inside the VPC) and
+ * SQS (functions that write the outbox publish to the queues from inside the VPC).
  */
 export class Network extends Construct {
   static readonly DATABASE_SUBNETS = 'Database';
@@ -25,6 +26,7 @@ export class Network extends Construct {
   /** Lambda functions that need the VPC. */
   readonly applicationSubnets: ec2.SubnetSelection = { subnetGroupName: Network.APPLICATION_SUBNETS };
   readonly secretsManagerEndpoint: ec2.InterfaceVpcEndpoint;
+  readonly sqsEndpoint: ec2.InterfaceVpcEndpoint;
   readonly flowLogGroup: logs.LogGroup;
 
   constructor(scope: Construct, id: string, props: NetworkProps = {}) {
@@ -60,6 +62,13 @@ export class Network extends Construct {
     // group is let in explicitly (the migrate function, the secret rotation function).
     this.secretsManagerEndpoint = this.vpc.addInterfaceEndpoint('SecretsManager', {
       service: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
+      subnets: this.applicationSubnets,
+      privateDnsEnabled: true,
+      open: false,
+    });
+    // Same for SQS: each function that sends to the queues from the VPC lets its own group in.
+    this.sqsEndpoint = this.vpc.addInterfaceEndpoint('Sqs', {
+      service: ec2.InterfaceVpcEndpointAwsService.SQS,
       subnets: this.applicationSubnets,
       privateDnsEnabled: true,
       open: false,

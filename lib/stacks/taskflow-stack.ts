@@ -7,15 +7,21 @@ import { Api } from '../constructs/api';
 import { Database } from '../constructs/database';
 import { Migrations } from '../constructs/migrations';
 import { ConflictRateAlarm } from '../constructs/conflict-alarm';
+import { Integrations } from '../constructs/integrations';
 import { Network } from '../constructs/network';
+import { queueId, Queues } from '../constructs/queues';
+import { OutboxAlarms, Schedules } from '../constructs/schedules';
 import { Storage, tableId } from '../constructs/storage';
 
 type TableName = keyof typeof taskflow.tables;
+type QueueName = keyof typeof taskflow.queues;
+type ScheduleName = keyof typeof taskflow.schedules;
 
 /**
  * TaskFlow on AWS, built from the one declaration (lib/app.ts): network, PostgreSQL behind RDS Proxy,
- * files bucket and DynamoDB tables, the REST API with one function per route, and the deploy-time
- * migrations that run before any route function takes the new code.
+ * files bucket and DynamoDB tables, the REST API with one function per route, the SQS queues (each with
+ * its dead-letter queue, alarm and consumer), the scheduled functions (the outbox relay) with the outbox
+ * alarms, and the deploy-time migrations that run before any of those functions takes the new code.
  *
  * Environment-agnostic (no lookups): `cdk synth` works offline.
  */
@@ -26,6 +32,10 @@ export class TaskFlowStack extends Stack {
   readonly api: Api;
   readonly migrations: Migrations;
   readonly conflictRate: ConflictRateAlarm;
+  readonly integrations: Integrations;
+  readonly queues: Queues<QueueName>;
+  readonly schedules: Schedules<ScheduleName>;
+  readonly outbox: OutboxAlarms;
 
   constructor(scope: Construct, id: string, props: StackProps = {}) {
     super(scope, id, {
@@ -57,6 +67,12 @@ export class TaskFlowStack extends Stack {
       description: 'Claim that holds the caller\'s role (admin or member); with Auth0, a namespaced claim such as https://taskflow.example/role',
       minLength: 1,
     });
+    const notificationFromEmail = new CfnParameter(this, 'NotificationFromEmail', {
+      type: 'String',
+      description: 'From address of notification e-mails: a sender (or domain) verified in SendGrid',
+      allowedPattern: '^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$',
+      constraintDescription: 'an e-mail address, e.g. notifications@your-domain.example',
+    });
     const hasJwksUrl = new CfnCondition(this, 'HasAuthJwksUrl', {
       expression: Fn.conditionNot(Fn.conditionEquals(jwksUrl.valueAsString, '')),
     });
@@ -64,6 +80,15 @@ export class TaskFlowStack extends Stack {
     this.network = new Network(this, 'Network');
     this.database = new Database(this, 'Database', { network: this.network });
     this.storage = new Storage(this, 'Storage', { tables: taskflow.tables });
+    this.integrations = new Integrations(this, 'Integrations', { notificationFromEmail: notificationFromEmail.valueAsString });
+    this.queues = new Queues(this, 'Queues', {
+      name: taskflow.name,
+      queues: taskflow.queues,
+      endpoint: this.network.sqsEndpoint,
+      database: this.database,
+      idempotencyTable: this.storage.tables.idempotency,
+      integrations: this.integrations,
+    });
     this.api = new Api(this, 'Api', {
       name: taskflow.name,
       routes: taskflow.routes,
@@ -77,13 +102,27 @@ export class TaskFlowStack extends Stack {
       },
       database: this.database,
       idempotencyTable: this.storage.tables.idempotency,
+      queues: this.queues,
     });
+    this.schedules = new Schedules(this, 'Schedules', {
+      schedules: taskflow.schedules,
+      database: this.database,
+      idempotencyTable: this.storage.tables.idempotency,
+      queues: this.queues,
+      integrations: this.integrations,
+    });
+    this.outbox = new OutboxAlarms(this, 'Outbox', { relay: this.schedules.functions.outboxRelay });
     this.conflictRate = new ConflictRateAlarm(this, 'ConflictRate');
     this.migrations = new Migrations(this, 'Migrations', {
       declaration: taskflow.functions.migrate,
       database: this.database,
       executeAfter: [this.network, this.database],
-      executeBefore: [...this.api.routeFunctions.values()],
+      // Every function of the application (all but the authorizer) takes new code only once the schema is migrated.
+      executeBefore: [
+        ...this.api.routeFunctions.values(),
+        ...Object.values(this.queues.consumers),
+        ...Object.values(this.schedules.functions),
+      ],
     });
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the REST API (stage v1)' });
@@ -92,6 +131,24 @@ export class TaskFlowStack extends Stack {
       new CfnOutput(this, `${tableId(name)}TableName`, {
         value: table.tableName,
         description: taskflow.tables[name].description,
+      });
+    }
+    new CfnOutput(this, 'SlackBotTokenSecretArn', {
+      value: this.integrations.slackBotToken.secretArn,
+      description: 'Store the Slack bot token (xoxb-...) here, as the plain secret string',
+    });
+    new CfnOutput(this, 'SendGridApiKeySecretArn', {
+      value: this.integrations.sendgridApiKey.secretArn,
+      description: 'Store the SendGrid API key here, as the plain secret string',
+    });
+    for (const name of Object.keys(taskflow.queues) as QueueName[]) {
+      new CfnOutput(this, `${queueId(name)}QueueUrl`, {
+        value: this.queues.queues[name].queueUrl,
+        description: taskflow.queues[name].description,
+      });
+      new CfnOutput(this, `${queueId(name)}DeadLetterQueueUrl`, {
+        value: this.queues.deadLetterQueues[name].queueUrl,
+        description: `Dead-letter queue of ${name}: inspect, then redrive to the ${name} queue`,
       });
     }
   }

@@ -53,17 +53,16 @@ describe('network', () => {
     });
   });
 
-  it('reaches DynamoDB and S3 through gateway endpoints, Secrets Manager through a private interface endpoint', () => {
+  it('reaches DynamoDB and S3 through gateway endpoints, Secrets Manager and SQS through private interface endpoints', () => {
     const endpoints = ofType('AWS::EC2::VPCEndpoint').map(([, e]) => e.Properties);
     const service = (e: Record<string, any>) => JSON.stringify(e.ServiceName);
     expect(endpoints.filter((e) => e.VpcEndpointType === 'Gateway').map(service).sort()).toEqual([
       expect.stringContaining('.dynamodb'),
       expect.stringContaining('.s3'),
     ]);
-    const secrets = endpoints.filter((e) => e.VpcEndpointType === 'Interface');
-    expect(secrets).toHaveLength(1);
-    expect(service(secrets[0]!)).toContain('secretsmanager');
-    expect(secrets[0]!.PrivateDnsEnabled).toBe(true);
+    const interfaces = endpoints.filter((e) => e.VpcEndpointType === 'Interface');
+    expect(interfaces.map(service).sort()).toEqual([expect.stringContaining('.secretsmanager'), expect.stringContaining('.sqs')]);
+    for (const endpoint of interfaces) expect(endpoint.PrivateDnsEnabled).toBe(true);
   });
 });
 
@@ -126,9 +125,11 @@ describe('database', () => {
 });
 
 describe('functions', () => {
-  const expected = taskflow.routes.length + 2;
+  const consumers = Object.keys(taskflow.queues).length;
+  const schedules = Object.keys(taskflow.schedules).length;
+  const expected = taskflow.routes.length + 2 + consumers + schedules;
 
-  it(`has one function per route plus the authorizer and the migrate function (${expected}), all nodejs22.x on arm64`, () => {
+  it(`has one function per route, the authorizer, the migrate function, ${consumers} queue consumers and ${schedules} scheduled (${expected}), all nodejs22.x on arm64`, () => {
     const ours = ofType('AWS::Lambda::Function').filter(([, f]) => f.Properties.Environment?.Variables?.POWERTOOLS_SERVICE_NAME === 'taskflow');
     expect(ours).toHaveLength(expected);
     for (const [, fn] of ours) {
@@ -151,6 +152,8 @@ describe('functions', () => {
     for (const route of taskflow.routes) expect(ids.has(routeFunctionId(route.operationId))).toBe(true);
     expect(ids.has(logicalId(stack.api.authorizerFunction))).toBe(true);
     expect(ids.has(logicalId(stack.migrations.function))).toBe(true);
+    for (const consumer of Object.values(stack.queues.consumers)) expect(ids.has(logicalId(consumer))).toBe(true);
+    for (const fn of Object.values(stack.schedules.functions)) expect(ids.has(logicalId(fn))).toBe(true);
   });
 
   it('names each route function after its operation, with the declared description, memory and timeout', () => {
@@ -457,9 +460,21 @@ describe('storage', () => {
     });
   });
 
-  it('outputs the API URL, the files bucket and the idempotency table', () => {
+  it('outputs the API URL, the files bucket, the idempotency table, the queues and the integration secrets', () => {
     const outputs = template.toJSON().Outputs;
-    expect(Object.keys(outputs).sort()).toEqual(['ApiUrl', 'FilesBucketName', 'IdempotencyTableName']);
+    expect(Object.keys(outputs).sort()).toEqual([
+      'ApiUrl',
+      'EmailDeadLetterQueueUrl',
+      'EmailQueueUrl',
+      'FilesBucketName',
+      'IdempotencyTableName',
+      'NotificationsDeadLetterQueueUrl',
+      'NotificationsQueueUrl',
+      'SendGridApiKeySecretArn',
+      'SlackBotTokenSecretArn',
+      'SlackDeadLetterQueueUrl',
+      'SlackQueueUrl',
+    ]);
     expect(outputs.FilesBucketName.Value).toEqual(ref(logicalId(stack.filesBucket)));
     expect(outputs.IdempotencyTableName.Value).toEqual(ref(logicalId(stack.idempotencyTable)));
     expect(JSON.stringify(outputs.ApiUrl.Value)).toContain('execute-api');
@@ -467,7 +482,7 @@ describe('storage', () => {
 });
 
 describe('migrations', () => {
-  it('run in a trigger on every change of the migrate function, after the database and before every route function', () => {
+  it('run in a trigger on every change of the migrate function, after the database and before every other function that may read it', () => {
     const triggers = ofType('Custom::Trigger');
     expect(triggers).toHaveLength(1);
     const [[triggerId, trigger]] = triggers as [[string, Resource]];
@@ -492,6 +507,9 @@ describe('migrations', () => {
 
     for (const route of taskflow.routes) {
       expect(resources[routeFunctionId(route.operationId)]!.DependsOn, route.operationId).toContain(triggerId);
+    }
+    for (const fn of [...Object.values(stack.queues.consumers), ...Object.values(stack.schedules.functions)]) {
+      expect(resources[logicalId(fn)]!.DependsOn, fn.node.path).toContain(triggerId);
     }
     expect(resources[logicalId(stack.migrations.function)]!.DependsOn ?? []).not.toContain(triggerId);
   });

@@ -1,0 +1,45 @@
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import type { IntegrationSettings } from './function';
+import { acknowledgeNag } from './nag';
+
+export interface IntegrationsProps {
+  /** The From address of notification e-mails (the NotificationFromEmail parameter). */
+  readonly notificationFromEmail: string;
+}
+
+/**
+ * The third-party credentials of the notification workers, as Secrets Manager secrets the stack creates
+ * with a random placeholder value: after the first deploy the operator stores the real Slack bot token and
+ * SendGrid API key as each secret's plain SecretString (README). Until then, sends fail (401) and the
+ * messages end in the dead-letter queues, from which they can be redriven.
+ */
+export class Integrations extends Construct implements IntegrationSettings {
+  readonly slackBotToken: secretsmanager.Secret;
+  readonly sendgridApiKey: secretsmanager.Secret;
+  readonly notificationFromEmail: string;
+
+  constructor(scope: Construct, id: string, props: IntegrationsProps) {
+    super(scope, id);
+    this.notificationFromEmail = props.notificationFromEmail;
+
+    this.slackBotToken = new secretsmanager.Secret(this, 'SlackBotToken', {
+      description: 'TaskFlow: the Slack bot token (xoxb-…) as the plain SecretString; set it after the first deploy',
+    });
+    this.sendgridApiKey = new secretsmanager.Secret(this, 'SendGridApiKey', {
+      description: 'TaskFlow: the SendGrid API key (mail send permission) as the plain SecretString; set it after the first deploy',
+    });
+
+    for (const [secret, issuer] of [
+      [this.slackBotToken, 'Slack (a bot token is reissued in the Slack app settings)'],
+      [this.sendgridApiKey, 'SendGrid (a new API key is created in the SendGrid console)'],
+    ] as const) {
+      acknowledgeNag(secret, {
+        id: 'AwsSolutions-SMG4',
+        reason:
+          `A third-party credential issued by ${issuer}: Secrets Manager has no way to rotate it; the operator rotates ` +
+          'it at the issuer and stores the new value in this secret (README).',
+      });
+    }
+  }
+}

@@ -1,0 +1,337 @@
+import { App, type CfnResource, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import type { IConstruct } from 'constructs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { taskflow } from '../../lib/app';
+import type { Capability } from '../../lib/declaration';
+import { Database } from '../../lib/constructs/database';
+import { TaskFlowFunction } from '../../lib/constructs/function';
+import { Integrations } from '../../lib/constructs/integrations';
+import { Network } from '../../lib/constructs/network';
+import type { TaskFlowStack } from '../../lib/stacks/taskflow-stack';
+import { SYNTH_TIMEOUT_MS, synthesizeTaskFlow } from './synth';
+
+// The outbox pipeline as an operator meets it: queues with their dead-letter queues and alarms, the
+// consumers, the relay schedule and its alarms, and what each function is given to send and notify.
+
+type Resource = { Type: string; Properties: Record<string, any>; DependsOn?: string[] };
+type Statement = { Effect: string; Action: string | string[]; Resource: unknown };
+type QueueName = keyof typeof taskflow.queues;
+
+let template: Template;
+let stack: TaskFlowStack;
+let resources: Record<string, Resource>;
+
+beforeAll(() => {
+  ({ template, stack } = synthesizeTaskFlow());
+  resources = template.toJSON().Resources as Record<string, Resource>;
+}, SYNTH_TIMEOUT_MS);
+
+const queueNames = Object.keys(taskflow.queues) as QueueName[];
+const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+const logicalId = (construct: IConstruct) => stack.getLogicalId(construct.node.defaultChild as CfnResource);
+const ref = (id: string) => ({ Ref: id });
+const arnOf = (id: string) => ({ 'Fn::GetAtt': [id, 'Arn'] });
+const propsOf = (construct: IConstruct) => resources[logicalId(construct)]!.Properties;
+const envOf = (construct: IConstruct) => propsOf(construct).Environment.Variables as Record<string, unknown>;
+/** Every IAM statement granted to a function's role. */
+const statementsOf = (fn: IConstruct): Statement[] => {
+  const role = propsOf(fn).Role['Fn::GetAtt'][0];
+  return ofType('AWS::IAM::Policy')
+    .filter(([, p]) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === role))
+    .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as Statement[]);
+};
+const actionsOn = (fn: IConstruct, resourceId: string) =>
+  statementsOf(fn)
+    .filter((s) => s.Effect === 'Allow' && JSON.stringify(s.Resource).includes(`"${resourceId}"`))
+    .flatMap((s) => s.Action);
+/** The extension layer's ARNs (one per region) a function uses, through the region mapping CDK writes. */
+const extensionLayerArns = (fn: IConstruct): string[] => {
+  const layers = propsOf(fn).Layers as { 'Fn::FindInMap': [string, unknown, string] }[];
+  expect(layers).toHaveLength(1);
+  const [mapName, , key] = layers[0]!['Fn::FindInMap'];
+  return Object.values(template.toJSON().Mappings[mapName] as Record<string, Record<string, string>>).map((r) => r[key]!);
+};
+/** An ARN as deployed in eu-west-1 of account 123456789012 (resolves Fn::Join of pseudo parameters). */
+const resolveArn = (value: unknown): string => {
+  if (typeof value === 'string') return value;
+  const pseudo: Record<string, string> = { 'AWS::Partition': 'aws', 'AWS::Region': 'eu-west-1', 'AWS::AccountId': '123456789012' };
+  const { 'Fn::Join': join, Ref } = value as { 'Fn::Join'?: [string, unknown[]]; Ref?: string };
+  if (Ref && pseudo[Ref]) return pseudo[Ref];
+  if (join) return join[1].map(resolveArn).join(join[0]);
+  throw new Error(`cannot resolve ${JSON.stringify(value)}`);
+};
+
+const mutations = taskflow.routes.filter((route) => (route.function.needs as readonly Capability[]).includes('queues'));
+const reads = taskflow.routes.filter((route) => !(route.function.needs as readonly Capability[]).includes('queues'));
+
+describe('queues', () => {
+  it.each(queueNames)('%s: named TaskFlow-<queue>, moved to its own dead-letter queue after 3 receives', (name) => {
+    const queue = propsOf(stack.queues.queues[name]);
+    const deadLetterId = logicalId(stack.queues.deadLetterQueues[name]);
+    expect(queue.QueueName).toBe(`TaskFlow-${name}`);
+    expect(queue.RedrivePolicy).toEqual({ deadLetterTargetArn: arnOf(deadLetterId), maxReceiveCount: 3 });
+    expect(queue.MessageRetentionPeriod).toBe(4 * 24 * 3600);
+    const deadLetter = resources[deadLetterId]!.Properties;
+    expect(deadLetter.QueueName).toBe(`TaskFlow-${name}-dlq`);
+    expect(deadLetter.MessageRetentionPeriod).toBe(14 * 24 * 3600);
+    expect(deadLetter.RedrivePolicy).toBeUndefined();
+  });
+
+  it.each(queueNames)('%s: its dead-letter queue accepts messages from that queue only (redrive-allow by queue)', (name) => {
+    const { RedriveAllowPolicy } = propsOf(stack.queues.deadLetterQueues[name]);
+    expect(RedriveAllowPolicy.redrivePermission).toBe('byQueue');
+    expect(RedriveAllowPolicy.sourceQueueArns.map(resolveArn)).toEqual([`arn:aws:sqs:eu-west-1:123456789012:TaskFlow-${name}`]);
+  });
+
+  it('gives every queue and dead-letter queue SQS-managed encryption and refuses plain HTTP', () => {
+    const queues = ofType('AWS::SQS::Queue');
+    expect(queues).toHaveLength(2 * queueNames.length);
+    const policies = ofType('AWS::SQS::QueuePolicy').map(([, p]) => p.Properties);
+    for (const [id, queue] of queues) {
+      expect(queue.Properties.SqsManagedSseEnabled, id).toBe(true);
+      const policy = policies.find((p) => p.Queues.some((q: { Ref: string }) => q.Ref === id));
+      expect(policy?.PolicyDocument.Statement, id).toContainEqual(
+        expect.objectContaining({ Effect: 'Deny', Action: 'sqs:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+      );
+    }
+  });
+
+  it.each(queueNames)('%s: hides a received message for 6 times its consumer\'s timeout', (name) => {
+    const timeout = propsOf(stack.queues.consumers[name]).Timeout as number;
+    expect(timeout).toBe(taskflow.queues[name].consumer.timeoutSeconds);
+    expect(propsOf(stack.queues.queues[name]).VisibilityTimeout).toBe(6 * timeout);
+  });
+
+  it.each(queueNames)('%s: alarms as soon as its dead-letter queue holds a message', (name) => {
+    const alarm = propsOf(stack.queues.deadLetterAlarms[name]);
+    expect(alarm).toMatchObject({
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(stack.queues.deadLetterQueues[name]), 'QueueName'] } }],
+      Statistic: 'Maximum',
+      Period: 60,
+      EvaluationPeriods: 1,
+      ComparisonOperator: 'GreaterThanThreshold',
+      Threshold: 0,
+    });
+    expect(alarm.AlarmDescription).toContain(`TaskFlow-${name}-dlq`);
+  });
+
+  it('outputs each queue\'s and dead-letter queue\'s URL', () => {
+    const outputs = template.toJSON().Outputs;
+    for (const name of queueNames) {
+      const id = name.charAt(0).toUpperCase() + name.slice(1);
+      expect(outputs[`${id}QueueUrl`].Value).toEqual(ref(logicalId(stack.queues.queues[name])));
+      expect(outputs[`${id}DeadLetterQueueUrl`].Value).toEqual(ref(logicalId(stack.queues.deadLetterQueues[name])));
+    }
+  });
+
+  it('has no dependency cycle: each dead-letter queue names its source queue by a built ARN, not a reference', () => {
+    for (const name of queueNames) {
+      const allowed = JSON.stringify(propsOf(stack.queues.deadLetterQueues[name]).RedriveAllowPolicy);
+      expect(allowed).not.toContain(logicalId(stack.queues.queues[name]));
+    }
+    // The assertions library refuses a template whose resources depend on each other in a circle.
+    expect(() => Template.fromJSON(template.toJSON())).not.toThrow();
+  });
+});
+
+describe('consumers', () => {
+  it.each(queueNames)('%s: its consumer takes batches of the declared size and reports partial batch failures', (name) => {
+    const consumerId = logicalId(stack.queues.consumers[name]);
+    const mappings = ofType('AWS::Lambda::EventSourceMapping').filter(([, m]) => m.Properties.FunctionName.Ref === consumerId);
+    expect(mappings).toHaveLength(1);
+    expect(mappings[0]![1].Properties).toMatchObject({
+      EventSourceArn: arnOf(logicalId(stack.queues.queues[name])),
+      BatchSize: taskflow.queues[name].batchSize,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+    const consume = actionsOn(stack.queues.consumers[name], logicalId(stack.queues.queues[name]));
+    expect(consume).toEqual(expect.arrayContaining(['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility']));
+  });
+
+  it('runs the notifications consumer in the VPC (it reads the database) and lets it queue Slack messages and e-mails', () => {
+    const consumer = stack.queues.consumers.notifications;
+    expect(propsOf(consumer).VpcConfig.SecurityGroupIds).toEqual([{ 'Fn::GetAtt': [logicalId(stack.database.proxyClients), 'GroupId'] }]);
+    expect(envOf(consumer)).toMatchObject({
+      SLACK_QUEUE_URL: ref(logicalId(stack.queues.queues.slack)),
+      EMAIL_QUEUE_URL: ref(logicalId(stack.queues.queues.email)),
+    });
+    for (const name of ['slack', 'email'] as const) {
+      expect(actionsOn(consumer, logicalId(stack.queues.queues[name]))).toContain('sqs:SendMessage');
+    }
+  });
+
+  it('keeps the Slack consumer out of the VPC (it calls Slack), with the API URL and its token secret read through the extension', () => {
+    const consumer = stack.queues.consumers.slack;
+    const secretId = logicalId(stack.integrations.slackBotToken);
+    expect(propsOf(consumer).VpcConfig).toBeUndefined();
+    expect(envOf(consumer)).toMatchObject({
+      SLACK_API_URL: 'https://slack.com/api',
+      SLACK_BOT_TOKEN_SECRET_ARN: ref(secretId),
+      // The Parameters and Secrets extension, caching for 5 minutes.
+      PARAMETERS_SECRETS_EXTENSION_CACHE_ENABLED: 'true',
+      PARAMETERS_SECRETS_EXTENSION_HTTP_PORT: '2773',
+      SECRETS_MANAGER_TTL: '300',
+    });
+    expect(envOf(consumer).DB_HOST).toBeUndefined();
+    for (const arn of extensionLayerArns(consumer)) expect(arn).toMatch(/:layer:AWS-Parameters-and-Secrets-Lambda-Extension-Arm64:\d+$/);
+    expect(actionsOn(consumer, secretId)).toContain('secretsmanager:GetSecretValue');
+    // Only its own credential.
+    expect(actionsOn(consumer, logicalId(stack.integrations.sendgridApiKey))).toEqual([]);
+    expect(envOf(consumer).SENDGRID_API_KEY_SECRET_ARN).toBeUndefined();
+  });
+
+  it('keeps the e-mail consumer out of the VPC (it calls SendGrid), with the API URL, its key secret and the From address', () => {
+    const consumer = stack.queues.consumers.email;
+    const secretId = logicalId(stack.integrations.sendgridApiKey);
+    expect(propsOf(consumer).VpcConfig).toBeUndefined();
+    expect(envOf(consumer)).toMatchObject({
+      SENDGRID_API_URL: 'https://api.sendgrid.com',
+      SENDGRID_API_KEY_SECRET_ARN: ref(secretId),
+      NOTIFICATION_FROM_EMAIL: ref('NotificationFromEmail'),
+      PARAMETERS_SECRETS_EXTENSION_CACHE_ENABLED: 'true',
+      SECRETS_MANAGER_TTL: '300',
+    });
+    for (const arn of extensionLayerArns(consumer)) expect(arn).toMatch(/:layer:AWS-Parameters-and-Secrets-Lambda-Extension-Arm64:\d+$/);
+    expect(actionsOn(consumer, secretId)).toContain('secretsmanager:GetSecretValue');
+    expect(actionsOn(consumer, logicalId(stack.integrations.slackBotToken))).toEqual([]);
+  });
+
+  it('outputs the ARNs of the Slack token and SendGrid key secrets for the operator to fill; no credential is in the template', () => {
+    const outputs = template.toJSON().Outputs;
+    expect(outputs.SlackBotTokenSecretArn.Value).toEqual(ref(logicalId(stack.integrations.slackBotToken)));
+    expect(outputs.SendGridApiKeySecretArn.Value).toEqual(ref(logicalId(stack.integrations.sendgridApiKey)));
+    for (const secret of [stack.integrations.slackBotToken, stack.integrations.sendgridApiKey]) {
+      expect(propsOf(secret).SecretString).toBeUndefined();
+    }
+  });
+
+  it('requires the NotificationFromEmail parameter, an e-mail address, with no default', () => {
+    const parameter = template.toJSON().Parameters.NotificationFromEmail;
+    expect(parameter.Default).toBeUndefined();
+    const pattern = new RegExp(parameter.AllowedPattern);
+    expect(pattern.test('notifications@acme.example')).toBe(true);
+    for (const invalid of ['', 'notifications', 'notifications@acme', 'a b@acme.example', '@acme.example']) {
+      expect(pattern.test(invalid), invalid).toBe(false);
+    }
+  });
+});
+
+describe('senders', () => {
+  it('gives every mutation function each queue\'s URL, the outbox routes and sqs:SendMessage on every queue', () => {
+    expect(mutations.length).toBeGreaterThan(0);
+    for (const route of mutations) {
+      const fn = stack.api.routeFunctions.get(route.operationId)!;
+      const env = envOf(fn);
+      for (const name of queueNames) {
+        const queueId = logicalId(stack.queues.queues[name]);
+        expect(env[`${name.toUpperCase()}_QUEUE_URL`], `${route.operationId} ${name}`).toEqual(ref(queueId));
+        expect(actionsOn(fn, queueId), `${route.operationId} ${name}`).toContain('sqs:SendMessage');
+      }
+      expect(JSON.parse(env.OUTBOX_ROUTES as string)).toEqual({
+        'task.created': ['notifications'],
+        'task.updated': ['notifications'],
+        'comment.created': ['notifications'],
+      });
+      // Never allowed to send to a dead-letter queue.
+      for (const name of queueNames) expect(actionsOn(fn, logicalId(stack.queues.deadLetterQueues[name]))).toEqual([]);
+    }
+  });
+
+  it('gives read-only route functions no queue', () => {
+    for (const route of reads) {
+      const fn = stack.api.routeFunctions.get(route.operationId)!;
+      expect(envOf(fn).OUTBOX_ROUTES, route.operationId).toBeUndefined();
+      for (const name of queueNames) expect(actionsOn(fn, logicalId(stack.queues.queues[name])), route.operationId).toEqual([]);
+    }
+  });
+
+  it('lets the functions in the VPC reach SQS through a private interface endpoint', () => {
+    const endpoint = propsOf(stack.network.sqsEndpoint);
+    expect(endpoint.VpcEndpointType).toBe('Interface');
+    expect(JSON.stringify(endpoint.ServiceName)).toContain('.sqs');
+    expect(endpoint.PrivateDnsEnabled).toBe(true);
+    const endpointGroup = logicalId(stack.network.sqsEndpoint.connections.securityGroups[0]!);
+    template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
+      GroupId: { 'Fn::GetAtt': [endpointGroup, 'GroupId'] },
+      SourceSecurityGroupId: { 'Fn::GetAtt': [logicalId(stack.database.proxyClients), 'GroupId'] },
+      FromPort: 443,
+      ToPort: 443,
+    });
+  });
+});
+
+describe('outbox relay', () => {
+  it('runs every minute from an EventBridge rule, without retries (the next run comes a minute later)', () => {
+    const relay = stack.schedules.functions.outboxRelay;
+    const relayId = logicalId(relay);
+    const rule = propsOf(stack.schedules.rules.outboxRelay);
+    expect(rule.ScheduleExpression).toBe('rate(1 minute)');
+    expect(rule.State).toBe('ENABLED');
+    expect(rule.Targets).toEqual([expect.objectContaining({ Arn: arnOf(relayId), RetryPolicy: { MaximumRetryAttempts: 0 } })]);
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      FunctionName: arnOf(relayId),
+      Principal: 'events.amazonaws.com',
+      SourceArn: arnOf(logicalId(stack.schedules.rules.outboxRelay)),
+    });
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { FunctionName: ref(relayId), MaximumRetryAttempts: 0 });
+    // It polls for most of its 90 s, so runs overlap.
+    expect(propsOf(relay).Timeout).toBe(90);
+  });
+
+  it('publishes to every queue from the VPC: database, queue URLs and outbox routes', () => {
+    const relay = stack.schedules.functions.outboxRelay;
+    expect(propsOf(relay).VpcConfig).toBeDefined();
+    expect(envOf(relay)).toMatchObject({ DB_USER: 'taskflow_app', OUTBOX_ROUTES: expect.any(String) });
+    for (const name of queueNames) {
+      expect(actionsOn(relay, logicalId(stack.queues.queues[name]))).toContain('sqs:SendMessage');
+    }
+  });
+
+  it('alarms when the oldest unpublished outbox entry is over 5 s old, or when the relay reports nothing', () => {
+    expect(propsOf(stack.outbox.ageAlarm)).toMatchObject({
+      Namespace: 'TaskFlow',
+      MetricName: 'OutboxOldestUnpublishedAgeSeconds',
+      Dimensions: [{ Name: 'service', Value: 'taskflow' }],
+      Statistic: 'Maximum',
+      Period: 60,
+      ComparisonOperator: 'GreaterThanThreshold',
+      Threshold: 5,
+      TreatMissingData: 'breaching',
+    });
+  });
+
+  it('alarms when the relay keeps failing', () => {
+    expect(propsOf(stack.outbox.relayErrorsAlarm)).toMatchObject({
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Errors',
+      Dimensions: [{ Name: 'FunctionName', Value: ref(logicalId(stack.schedules.functions.outboxRelay)) }],
+      ComparisonOperator: 'GreaterThanThreshold',
+      Threshold: 0,
+    });
+  });
+});
+
+describe('TaskFlowFunction', () => {
+  const setup = () => {
+    const stack = new Stack(new App(), 'Refusals');
+    const network = new Network(stack, 'Network');
+    const database = new Database(stack, 'Database', { network });
+    const integrations = new Integrations(stack, 'Integrations', { notificationFromEmail: 'notifications@acme.example' });
+    const queues = { queues: {}, routes: {}, endpoint: network.sqsEndpoint };
+    return { stack, database, integrations, queues };
+  };
+
+  it.each([
+    [['database', 'slack']],
+    [['database', 'queues', 'sendgrid']],
+    [['database-admin', 'slack']],
+  ] as Capability[][][])('refuses a function that needs %j: the VPC has no route to the internet', (needs) => {
+    const { stack, database, integrations, queues } = setup();
+    const declaration = { entry: 'functions/workers/slack.ts', description: 'refused', needs };
+    expect(() => new TaskFlowFunction(stack, 'Refused', { declaration, database, integrations, queues })).toThrow(/no route to the internet/);
+  });
+});
