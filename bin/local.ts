@@ -1,24 +1,39 @@
 // `npm start`: TaskFlow locally on embedded defaults (see README). Ctrl-C stops it cleanly.
 import { resolve } from 'node:path';
+import { taskflow } from '../lib/app';
 import { startLocalRuntime } from '../lib/local/runtime';
 
 const port = Number(process.env.PORT ?? 3000);
+const sqsPort = Number(process.env.SQS_PORT ?? 9324);
+const sandboxPort = Number(process.env.SANDBOX_PORT ?? 3002);
 const dataDir = resolve(process.env.TASKFLOW_DATA_DIR ?? '.taskflow');
 const runtime = await startLocalRuntime({
   port,
+  sqsPort,
+  sandboxPort,
   dataDir,
   ...(process.env.DATABASE_URL ? { databaseUrl: process.env.DATABASE_URL } : {}),
   log: (line) => console.error(line),
-}).catch((error: NodeJS.ErrnoException) => {
-  console.error(error.code === 'EADDRINUSE' ? `Port ${port} is in use: set PORT to another one.` : error);
+}).catch((error: NodeJS.ErrnoException & { port?: number }) => {
+  if (error.code === 'EADDRINUSE') {
+    const variable = error.port === sqsPort ? 'SQS_PORT' : error.port === sandboxPort ? 'SANDBOX_PORT' : 'PORT';
+    console.error(`Port ${error.port ?? port} is in use: set ${variable} to another one (0 picks a free port).`);
+  } else {
+    console.error(error);
+  }
   process.exit(1);
 });
-const token = await runtime.issuer.mint({ org: 'org_local', user: 'user_local', role: 'admin', name: 'Local Developer' });
+const token = await runtime.issuer.mint({ org: 'org_local', user: 'user_local', role: 'admin', name: 'Local Developer', email: 'developer@taskflow.local' });
 
 console.log(`
 TaskFlow is running at ${runtime.url}
   database    ${runtime.embeddedDatabase ? `embedded PGlite in ${dataDir}/pgdata` : 'DATABASE_URL'}${runtime.appliedMigrations.length ? ` (applied ${runtime.appliedMigrations.join(', ')})` : ''}
   DynamoDB    dynalite in ${dataDir}/dynamodb (idempotency records)
+  SQS         ${runtime.sqs.endpoint} (in memory: queued messages are lost on restart; queues ${Object.keys(taskflow.queues).join(', ')}, each with a DLQ)
+  Slack       ${runtime.sandboxes.urls.slack} (sandbox)
+  SendGrid    ${runtime.sandboxes.urls.sendgrid} (sandbox)
+  sandbox     ${runtime.sandboxes.url}/_sandbox/calls (recorded calls), PUT ${runtime.sandboxes.url}/_sandbox/faults/{slack|sendgrid} (faults)
+  schedules   ${Object.entries(taskflow.schedules).map(([name, s]) => `${name} every ${s.everyMinutes} min`).join(', ')}; run one now: curl -X POST ${runtime.url}/_local/schedules/{name}
   OpenAPI     ${runtime.url}/openapi.json
   health      ${runtime.url}/health
 

@@ -17,14 +17,13 @@ export interface SendResult {
 // SQS's limit per SendMessageBatch call.
 const BATCH = 10;
 
-let send: ReturnType<typeof awsJson> | undefined;
-
 /**
  * Sends messages to a declared queue (its URL is in `<NAME>_QUEUE_URL`) in batches of ten; a failed
  * entry, or a whole failed call, is reported, never thrown, so the caller can retry just those.
  */
 export async function sendMessages(queue: string, messages: OutgoingMessage[]): Promise<SendResult> {
-  send ??= awsJson({ service: 'sqs', endpointVariable: 'AWS_ENDPOINT_URL_SQS', targetPrefix: 'AmazonSQS', timeoutMs: 2_000 });
+  // Made per call (it is cheap): the endpoint and credentials are read from the environment each time.
+  const send = awsJson({ service: 'sqs', endpointVariable: 'AWS_ENDPOINT_URL_SQS', targetPrefix: 'AmazonSQS', timeoutMs: 2_000 });
   const queueUrl = requiredEnv(queueUrlVariable(queue));
   const result: SendResult = { sent: [], failed: [] };
   for (let start = 0; start < messages.length; start += BATCH) {

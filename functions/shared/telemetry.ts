@@ -13,7 +13,7 @@ export const TASK_UPDATE_METRICS = {
 
 /** What the outbox relay emits (and the outbox-lag alarm reads). */
 export const OUTBOX_METRICS = {
-  /** Age of the oldest unpublished outbox entry, every poll; 0 when the outbox is empty. Alarm: > 5 s. */
+  /** Largest age of the oldest unpublished outbox entry over each 10 s; 0 when the outbox stays empty. Alarm: > 5 s. */
   oldestUnpublishedAge: 'OutboxOldestUnpublishedAgeSeconds',
   published: 'OutboxEntriesPublished',
   publishFailures: 'OutboxPublishFailures',

@@ -54,8 +54,11 @@ export function proxyEvent(request: ProxyRequest): APIGatewayProxyEvent {
   };
 }
 
-/** A Lambda context for one invocation of `functionName` with `timeoutMs`. */
-export function lambdaContext(functionName: string, timeoutMs: number): Context {
+/**
+ * A Lambda context for one invocation of `functionName` with `timeoutMs`. Once `stopping` is aborted (the
+ * local runtime is shutting down) it reports no time left, so a handler that polls until its deadline ends.
+ */
+export function lambdaContext(functionName: string, timeoutMs: number, stopping?: AbortSignal): Context {
   const deadline = Date.now() + timeoutMs;
   const awsRequestId = randomUUID();
   return {
@@ -67,7 +70,7 @@ export function lambdaContext(functionName: string, timeoutMs: number): Context 
     awsRequestId,
     logGroupName: `/aws/lambda/${functionName}`,
     logStreamName: awsRequestId,
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    getRemainingTimeInMillis: () => (stopping?.aborted ? 0 : Math.max(0, deadline - Date.now())),
     done: () => undefined,
     fail: () => undefined,
     succeed: () => undefined,

@@ -2,11 +2,15 @@ import { createServer, type Server } from 'node:http';
 import { taskflow } from '../app';
 import type { RouteDeclaration } from '../declaration';
 import { openApiDocument } from '../openapi';
-import { startDatabase } from './database';
-import { startDynamoDb } from './dynamodb';
+import { startDatabase, type LocalDatabase } from './database';
+import { startDynamoDb, type LocalDynamoDb } from './dynamodb';
+import { startEventSources } from './event-sources';
 import { loadHandler } from './invoke';
 import { LOCAL_AUDIENCE, LOCAL_ISSUER, localIssuer, type LocalIssuer } from './issuer';
 import { restGateway, type ProxyHandler, type TokenAuthorizer } from './rest-gateway';
+import { startSandboxes, type Sandboxes } from './sandboxes';
+import { scheduleRunEndpoint, startSchedules } from './schedules';
+import { startSqs, type LocalSqs } from './sqs';
 
 export interface LocalRuntimeOptions {
   /** 0 picks a free port. */
@@ -14,6 +18,14 @@ export interface LocalRuntimeOptions {
   dataDir: string;
   /** A real PostgreSQL server instead of the embedded PGlite. */
   databaseUrl?: string;
+  /** The local SQS's port; default 0, a free one (`npm start`: SQS_PORT, default 9324). */
+  sqsPort?: number;
+  /** The Slack/SendGrid sandbox server's port; default 0, a free one (`npm start`: SANDBOX_PORT, default 3002). */
+  sandboxPort?: number;
+  /** Run the schedules on their rates, first at start (default true). Tests turn this off and call runSchedule. */
+  schedules?: boolean;
+  /** Overrides the queues' visibility timeout, so tests need not wait minutes for a redelivery. */
+  visibilityTimeoutSeconds?: number;
   log?: (line: string) => void;
 }
 
@@ -23,28 +35,49 @@ export interface LocalRuntime {
   embeddedDatabase: boolean;
   appliedMigrations: string[];
   issuer: LocalIssuer;
+  sqs: LocalSqs;
+  sandboxes: Sandboxes;
+  /** Runs a schedule's function now; resolves when that run ends. Rejects with UnknownSchedule for an undeclared name. */
+  runSchedule(name: string): Promise<void>;
   stop(): Promise<void>;
 }
 
-
 /**
  * TaskFlow on this machine, from the same declaration and handler code that deploys: PostgreSQL
- * (embedded or real), the local token issuer and the REST API emulation.
+ * (embedded or real), DynamoDB (dynalite), SQS (local-aws-sqs) with the queues' event-source mappings,
+ * the schedules, the Slack and SendGrid sandboxes, the local token issuer and the REST API emulation.
  */
 export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
-  const database = await startDatabase({ dataDir: options.dataDir, ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}) });
-  const dynamo = await startDynamoDb(taskflow.tables, options.dataDir);
-  const issuer = await localIssuer(options.dataDir);
+  const started: { stop(): Promise<void> }[] = [];
+  // Whatever has started is stopped again, last first, if a later part fails (e.g. EADDRINUSE).
+  const stopStarted = async () => {
+    for (const part of started.reverse()) await part.stop().catch(() => undefined);
+  };
+  let database: LocalDatabase, dynamo: LocalDynamoDb, sqs: LocalSqs, sandboxes: Sandboxes, issuer: LocalIssuer;
   const server = createServer();
   try {
+    database = await startDatabase({ dataDir: options.dataDir, ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}) });
+    started.push(database);
+    dynamo = await startDynamoDb(taskflow.tables, options.dataDir);
+    started.push(dynamo);
+    sqs = await startSqs(taskflow, {
+      port: options.sqsPort ?? 0,
+      ...(options.visibilityTimeoutSeconds !== undefined ? { visibilityTimeoutSeconds: options.visibilityTimeoutSeconds } : {}),
+    });
+    started.push(sqs);
+    sandboxes = await startSandboxes({ port: options.sandboxPort ?? 0 });
+    started.push(sandboxes);
+    issuer = await localIssuer(options.dataDir);
     await new Promise<void>((done, fail) => {
       server.once('error', fail);
-      server.listen(options.port, '127.0.0.1', done);
+      server.listen(options.port, '127.0.0.1', () => {
+        server.off('error', fail);
+        done();
+      });
     });
+    started.push({ stop: () => closeServer(server) });
   } catch (error) {
-    // e.g. EADDRINUSE: leave nothing half-started behind
-    await dynamo.stop();
-    await database.stop();
+    await stopStarted();
     throw error;
   }
   const port = (server.address() as { port: number }).port;
@@ -53,6 +86,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   // The handlers read their configuration from the environment, as in Lambda.
   Object.assign(process.env, {
     ...dynamo.environment,
+    ...sqs.environment,
+    // SLACK_API_URL, SENDGRID_API_URL and the credentials the sandboxes accept.
+    ...sandboxes.environment,
     DATABASE_URL: database.url,
     // One process stands in for many Lambda environments, so it may hold a few connections.
     DB_POOL_MAX: process.env.DB_POOL_MAX ?? '4',
@@ -61,18 +97,23 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     // The address the server listens on, whatever `localhost` resolves to here.
     AUTH_JWKS_URL: `http://127.0.0.1:${port}/.well-known/jwks.json`,
   });
-  const authorizer = await loadHandler<TokenAuthorizer>(taskflow.functions.authorizer.entry);
+  const authorizer = await loadHandler<TokenAuthorizer>(taskflow.functions.authorizer.entry).catch(async (error: unknown) => {
+    await stopStarted();
+    throw error;
+  });
   const openapi = openApiDocument(taskflow);
-  server.on(
-    'request',
-    restGateway({
-      routes: taskflow.routes,
-      authorizer,
-      handlerFor: (route: RouteDeclaration) => loadHandler<ProxyHandler>(route.function.entry),
-      documents: { '/openapi.json': () => openapi, '/.well-known/jwks.json': () => issuer.jwks },
-      ...(options.log ? { log: options.log } : {}),
-    }),
-  );
+  const gateway = restGateway({
+    routes: taskflow.routes,
+    authorizer,
+    handlerFor: (route: RouteDeclaration) => loadHandler<ProxyHandler>(route.function.entry),
+    documents: { '/openapi.json': () => openapi, '/.well-known/jwks.json': () => issuer.jwks },
+    ...(options.log ? { log: options.log } : {}),
+  });
+
+  // After the REST server: the consumers and the schedules use what the handlers use.
+  const eventSources = startEventSources({ app: taskflow, sqs, ...(options.log ? { log: options.log } : {}) });
+  const schedules = startSchedules({ app: taskflow, timers: options.schedules ?? true, ...(options.log ? { log: options.log } : {}) });
+  server.on('request', scheduleRunEndpoint(schedules, gateway, options.log));
 
   return {
     url,
@@ -80,12 +121,19 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     embeddedDatabase: !options.databaseUrl,
     appliedMigrations: database.applied,
     issuer,
+    sqs,
+    sandboxes,
+    runSchedule: (name) => schedules.run(name),
     async stop() {
+      // First what invokes handlers on its own, waiting for the invocations under way.
+      await Promise.all([schedules.stop(), eventSources.stop()]);
       await closeServer(server);
       const { closeDatabase } = await import('../../functions/shared/db');
       await closeDatabase();
       await database.stop();
       await dynamo.stop();
+      await sqs.stop();
+      await sandboxes.stop();
     },
   };
 }

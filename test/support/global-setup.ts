@@ -5,6 +5,7 @@ import type { TestProject } from 'vitest/node';
 import { taskflow } from '../../lib/app';
 import { createScratchDatabase, startDatabase } from '../../lib/local/database';
 import { startDynamoDb } from '../../lib/local/dynamodb';
+import { startSqs } from '../../lib/local/sqs';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -12,16 +13,22 @@ declare module 'vitest' {
     databaseKind: 'postgresql' | 'pglite';
     /** What the handlers need to reach the run's dynalite (endpoint, region, credentials, tables). */
     dynamoDbEnvironment: Record<string, string>;
+    /** What the handlers need to reach the run's local SQS (endpoint, region, credentials, queue URLs, OUTBOX_ROUTES). */
+    sqsEnvironment: Record<string, string>;
   }
 }
 
 /**
  * One migrated database for the run: a fresh database on the real server named by
- * TASKFLOW_TEST_DATABASE_URL (CI sets it), or the embedded PGlite when it is not set.
+ * TASKFLOW_TEST_DATABASE_URL (CI sets it), or the embedded PGlite when it is not set. Also one
+ * dynalite and one local SQS (the declared queues, a 2 s visibility timeout) that the handlers reach.
  */
 export default async function setup(project: TestProject) {
   const dynamo = await startDynamoDb(taskflow.tables);
   project.provide('dynamoDbEnvironment', dynamo.environment);
+  // Nothing consumes these queues in the run; a test that does starts its own SQS (or its own runtime).
+  const sqs = await startSqs(taskflow, { port: 0, visibilityTimeoutSeconds: 2 });
+  project.provide('sqsEnvironment', sqs.environment);
   const serverUrl = process.env.TASKFLOW_TEST_DATABASE_URL;
   if (serverUrl) {
     const database = await createScratchDatabase(serverUrl, 'taskflow_test');
@@ -30,6 +37,7 @@ export default async function setup(project: TestProject) {
     return async () => {
       await database.drop();
       await dynamo.stop();
+      await sqs.stop();
     };
   }
   const dataDir = await mkdtemp(join(tmpdir(), 'taskflow-test-'));
@@ -39,6 +47,7 @@ export default async function setup(project: TestProject) {
   return async () => {
     await database.stop();
     await dynamo.stop();
+    await sqs.stop();
     await rm(dataDir, { recursive: true, force: true });
   };
 }
