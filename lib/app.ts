@@ -1,5 +1,5 @@
 import * as s from '../functions/domain/schemas';
-import type { AppDeclaration, Capability, FunctionDeclaration, RouteDeclaration } from './declaration';
+import { eventQueues, type AppDeclaration, type Capability, type FunctionDeclaration, type QueueDeclaration, type RouteDeclaration } from './declaration';
 
 // The one declaration of TaskFlow: the CDK stacks, the local runtime and the OpenAPI document
 // are all built from it. Adding a route is one entry in `routes` (plus its handler file).
@@ -9,17 +9,50 @@ const api = (entry: string, description: string): FunctionDeclaration => ({
   description,
   needs: ['database'],
 });
-// Every POST/PATCH/DELETE takes an Idempotency-Key, so its function needs the idempotency table; it
-// publishes the events it writes to the outbox at once after commit, so it may send to the queues.
-const mutation = (entry: string, description: string): FunctionDeclaration => ({
-  ...api(entry, description),
-  needs: ['database', 'idempotency', 'queues'],
-});
-const worker = (entry: string, description: string, timeoutSeconds: number, needs: readonly Capability[]): FunctionDeclaration => ({
+const worker = (entry: string, description: string, timeoutSeconds: number, needs: readonly Capability[], sendsTo: readonly string[] = []): FunctionDeclaration => ({
   entry: `functions/workers/${entry}.ts`,
   description,
   timeoutSeconds,
   needs,
+  sendsTo,
+});
+
+// One queue per consumer; every queue has a dead-letter queue. Messages come from the outbox.
+const queues = {
+  notifications: {
+    description: 'Task and comment events; the worker decides who is told what and queues one Slack message and one e-mail each',
+    events: ['task.created', 'task.updated', 'comment.created'],
+    consumer: worker('notifications', 'Turns events into notifications (assignee, @mentions, watchers)', 30, ['database'], ['slack', 'email']),
+    batchSize: 10,
+    maxReceiveCount: 3,
+    // Each invocation holds a database connection: a backlog or a redrive must not crowd out the API.
+    maxConcurrency: 5,
+  },
+  slack: {
+    description: 'Slack direct messages to send (chat.postMessage)',
+    // Two calls of at most 15 s each (5 s connect, 10 s read).
+    consumer: worker('slack', 'Sends Slack direct messages, once each', 40, ['idempotency', 'slack']),
+    batchSize: 10,
+    maxReceiveCount: 3,
+    // Slack's users.lookupByEmail allows about 50 calls a minute per workspace.
+    maxConcurrency: 2,
+  },
+  email: {
+    description: 'E-mails to send (SendGrid v3 mail send)',
+    // Like Slack's: the idempotency writes, a 5 s connect and a 10 s read, with room to spare.
+    consumer: worker('email', 'Sends e-mails through SendGrid, once each', 40, ['idempotency', 'sendgrid']),
+    batchSize: 10,
+    maxReceiveCount: 3,
+    maxConcurrency: 5,
+  },
+} as const satisfies Record<string, QueueDeclaration>;
+
+// Every POST/PATCH/DELETE takes an Idempotency-Key, so its function needs the idempotency table; it
+// publishes its event's outbox entries at once after commit, so it may send to the queues events go to.
+const mutation = (entry: string, description: string): FunctionDeclaration => ({
+  ...api(entry, description),
+  needs: ['database', 'idempotency'],
+  sendsTo: eventQueues(queues),
 });
 
 const ifMatch = { 'If-Match': 'The task ETag; the alternative to `version` in the body' };
@@ -122,33 +155,11 @@ export const taskflow = {
       description: 'Powertools idempotency records: Idempotency-Keys (24 h) and sent notifications (14 days)',
     },
   },
-  // One queue per consumer; every queue has a dead-letter queue. Messages come from the outbox.
-  queues: {
-    notifications: {
-      description: 'Task and comment events; the worker decides who is told what and queues one Slack message and one e-mail each',
-      events: ['task.created', 'task.updated', 'comment.created'],
-      consumer: worker('notifications', 'Turns events into notifications (assignee, @mentions, watchers)', 30, ['database', 'queues']),
-      batchSize: 10,
-      maxReceiveCount: 3,
-    },
-    slack: {
-      description: 'Slack direct messages to send (chat.postMessage)',
-      // Two calls of at most 15 s each (5 s connect, 10 s read).
-      consumer: worker('slack', 'Sends Slack direct messages, once each', 40, ['idempotency', 'slack']),
-      batchSize: 10,
-      maxReceiveCount: 3,
-    },
-    email: {
-      description: 'E-mails to send (SendGrid v3 mail send)',
-      consumer: worker('email', 'Sends e-mails through SendGrid, once each', 20, ['idempotency', 'sendgrid']),
-      batchSize: 10,
-      maxReceiveCount: 3,
-    },
-  },
+  queues,
   schedules: {
     outboxRelay: {
       description: 'Publishes the outbox entries the fast path missed; runs for most of its timeout, polling, so runs overlap',
-      function: worker('outbox-relay', 'Publishes unpublished outbox entries to their queues', 90, ['database', 'queues']),
+      function: worker('outbox-relay', 'Publishes unpublished outbox entries to their queues', 90, ['database'], Object.keys(queues)),
       everyMinutes: 1,
     },
   },

@@ -5,12 +5,11 @@ import type { $ZodType as ZodType } from 'zod/v4/core';
  * - `database`: PostgreSQL through RDS Proxy (in the VPC);
  * - `database-admin`: the instance itself, with the master secret (migrations);
  * - `idempotency`: the idempotency table;
- * - `queues`: send to every declared queue (`<NAME>_QUEUE_URL`, plus `OUTBOX_ROUTES`);
  * - `slack`: Slack's Web API (`SLACK_API_URL`, the bot token); `sendgrid`: SendGrid's v3 API
  *   (`SENDGRID_API_URL`, the API key, `NOTIFICATION_FROM_EMAIL`). Both reach the internet, so such a
  *   function stays out of the VPC (which has no NAT) and must not need the database.
  */
-export type Capability = 'database' | 'database-admin' | 'idempotency' | 'queues' | 'slack' | 'sendgrid';
+export type Capability = 'database' | 'database-admin' | 'idempotency' | 'slack' | 'sendgrid';
 
 export interface FunctionDeclaration {
   /** Handler module, relative to the repository root; it exports `handler`. */
@@ -19,6 +18,11 @@ export interface FunctionDeclaration {
   memoryMb?: number;
   timeoutSeconds?: number;
   needs: readonly Capability[];
+  /**
+   * The declared queues this function publishes outbox entries to, and only those: it gets their
+   * `<NAME>_QUEUE_URL`, `OUTBOX_ROUTES`, and may send to them.
+   */
+  sendsTo?: readonly string[];
 }
 
 export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'DELETE';
@@ -55,6 +59,8 @@ export interface QueueDeclaration {
   batchSize: number;
   /** Receives before a message moves to the dead-letter queue. */
   maxReceiveCount: number;
+  /** Concurrent invocations at most (the event source's maximum concurrency): a bulkhead for what it calls. */
+  maxConcurrency: number;
 }
 
 /** A function run on a fixed rate by EventBridge. */
@@ -92,6 +98,9 @@ export const queueName = (app: string, name: string, deadLetter = false) => `${a
 export const visibilityTimeoutSeconds = (queue: QueueDeclaration) => 6 * (queue.consumer.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS);
 
 export const DEFAULT_TIMEOUT_SECONDS = 10;
+
+/** The queues some event type goes to: where the API's mutations publish. */
+export const eventQueues = (queues: Record<string, QueueDeclaration>) => [...new Set(Object.values(outboxRoutes(queues)).flat())];
 
 /**
  * OUTBOX_ROUTES: which queues each event type goes to, as JSON (`{"task.created":["notifications"]}`),

@@ -1,7 +1,10 @@
 import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
-import type { Context } from 'aws-lambda';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { PermanentFailure } from '../integrations/http';
+import type { Delivery } from '../shared/consumer';
 import { requiredEnv } from '../shared/env';
+import { metrics } from '../shared/metrics';
+import { DELIVERY_METRICS } from '../shared/telemetry';
 import { DynamoDbIdempotencyStore } from '../shared/idempotency-store';
 
 export type DeliveryOutcome = { status: 'sent'; detail: unknown } | { status: 'failed'; reason: string };
@@ -31,7 +34,8 @@ function deliveryRunner() {
           throw error;
         }
       },
-      { persistenceStore: new DynamoDbIdempotencyStore(requiredEnv('IDEMPOTENCY_TABLE_NAME')), config },
+      // A fixed prefix instead of the function's name: a replaced function still finds what was sent.
+      { persistenceStore: new DynamoDbIdempotencyStore(requiredEnv('IDEMPOTENCY_TABLE_NAME')), config, keyPrefix: 'notification-delivery' },
     ) as unknown as Run;
     runner = { run, config };
   }
@@ -45,8 +49,15 @@ function deliveryRunner() {
  * outcome. makeIdempotent, not the middy middleware, whose onError in Powertools 2.35.0 can delete a
  * record it never acquired.
  */
-export async function deliverOnce(channel: 'slack' | 'email', notificationId: string, context: Context, send: () => Promise<unknown>) {
+export async function deliverOnce(channel: 'slack' | 'email', notificationId: string, { context, log }: Pick<Delivery, 'context' | 'log'>, send: () => Promise<unknown>) {
   const { run, config } = deliveryRunner();
   config.registerLambdaContext(context);
-  return run({ key: `${channel}:${notificationId}`, send });
+  const outcome = await run({ key: `${channel}:${notificationId}`, send });
+  if (outcome.replayed) log.info('already handled', { channel, notificationId, outcome });
+  else if (outcome.status === 'failed') {
+    log.warn('refused for good: recorded, not retried', { channel, notificationId, reason: outcome.reason });
+    metrics.addMetric(DELIVERY_METRICS.refused, MetricUnit.Count, 1);
+    metrics.publishStoredMetrics();
+  } else log.info('sent', { channel, notificationId, detail: outcome.detail });
+  return outcome;
 }

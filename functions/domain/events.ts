@@ -33,7 +33,7 @@ export function appendEvent(type: string, { withPrevious = false } = {}): string
           'eventId', a.id, 'organizationId', $1::text, 'seq', a.seq, 'type', '${type}', 'subjectId', a.subject_id,
           'projectId', a.project_id, 'actorId', $2::text, 'occurredAt', api_timestamp(a.created_at), 'payload', a.payload,
           'previous', ${withPrevious ? '(SELECT c.previous FROM changed c)' : 'NULL::json'}),
-        $3, $4::text, now() + interval '${FAST_PATH_LEASE}'
+        $3, $4::text, ${FAST_PATH_LEASE}
       FROM appended a, unnest(${destinationsOf(type)}) AS d(destination)
       RETURNING id, destination, body, request_id, traceparent
     )`;

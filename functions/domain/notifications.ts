@@ -86,7 +86,7 @@ export async function notify(event: EventMessage, trace: Trace): Promise<{ notif
        ON CONFLICT (id) DO NOTHING
      ), outboxed AS (
        INSERT INTO outbox (organization_id, event_id, destination, body, request_id, traceparent, locked_until)
-       SELECT $2, $1, m.destination, m.body, $5, $6, now() + interval '${FAST_PATH_LEASE}'
+       SELECT $2, $1, m.destination, m.body, $5, $6, ${FAST_PATH_LEASE}
        FROM consumed, jsonb_to_recordset($4::jsonb) AS m(destination text, body jsonb)
        RETURNING id, destination, body, request_id, traceparent
      )
@@ -129,19 +129,23 @@ async function contextOf(event: EventMessage) {
 
 const STATUS: Record<string, string> = { todo: 'To do', in_progress: 'In progress', in_review: 'In review', done: 'Done' };
 
-function compose(kind: NotificationKind, event: EventMessage, actor: string, title: string): { subject: string; text: string } {
+// Titles run to 500 characters; a subject line stays readable (and within the e-mail message's schema).
+const SUBJECT_TITLE = 150;
+const clip = (text: string, length: number) => (text.length > length ? `${text.slice(0, length - 1)}…` : text);
+
+function compose(kind: NotificationKind, event: EventMessage, actor: string, fullTitle: string): { subject: string; text: string } {
+  const title = clip(fullTitle, SUBJECT_TITLE);
   switch (kind) {
     case 'assigned':
-      return { subject: `You were assigned: ${title}`, text: `${actor} assigned you the task "${title}".` };
+      return { subject: `You were assigned: ${title}`, text: `${actor} assigned you the task "${fullTitle}".` };
     case 'mentioned': {
       const body = event.type === 'comment.created' ? event.payload.body : '';
-      const excerpt = body.length > 500 ? `${body.slice(0, 500)}…` : body;
-      return { subject: `${actor} mentioned you on ${title}`, text: `${actor} mentioned you on "${title}":\n\n${excerpt}` };
+      return { subject: `${clip(actor, 100)} mentioned you on ${title}`, text: `${actor} mentioned you on "${fullTitle}":\n\n${clip(body, 500)}` };
     }
     case 'status_changed': {
       const from = event.type === 'task.updated' ? (event.previous?.status ?? '') : '';
       const to = event.type === 'comment.created' ? '' : event.payload.status;
-      return { subject: `${title}: ${STATUS[to] ?? to}`, text: `${actor} moved "${title}" from ${STATUS[from] ?? from} to ${STATUS[to] ?? to}.` };
+      return { subject: `${title}: ${STATUS[to] ?? to}`, text: `${actor} moved "${fullTitle}" from ${STATUS[from] ?? from} to ${STATUS[to] ?? to}.` };
     }
   }
 }

@@ -30,7 +30,9 @@ const PURGE_INTERVAL_MS = 60_000;
  */
 export async function runRelay({ remainingMs, idleMs = 500, batchSize = 100 }: RelayOptions): Promise<{ published: number }> {
   let published = 0;
-  let oldest = 0;
+  // The largest age seen in this window; null until a round succeeds, since a relay that cannot read the
+  // outbox knows nothing of its age (and then reports none, so the alarm sees missing data).
+  let oldest: number | null = null;
   let lastMetric = 0;
   let lastPurge = Date.now();
   let failures = 0;
@@ -40,7 +42,7 @@ export async function runRelay({ remainingMs, idleMs = 500, batchSize = 100 }: R
       const round = await relayOnce(batchSize);
       claimed = round.claimed;
       published += round.published;
-      oldest = Math.max(oldest, round.oldestAgeSeconds);
+      oldest = Math.max(oldest ?? 0, round.oldestAgeSeconds);
       failures = 0;
       if (Date.now() - lastPurge > PURGE_INTERVAL_MS) {
         await purgePublished();
@@ -50,12 +52,13 @@ export async function runRelay({ remainingMs, idleMs = 500, batchSize = 100 }: R
       // The database is away: keep trying, backing off, until the time is up.
       failures += 1;
       logger.warn('outbox relay round failed', { error, failures });
+      metrics.addMetric(OUTBOX_METRICS.relayFailures, MetricUnit.Count, 1);
     }
     if (Date.now() - lastMetric >= METRIC_INTERVAL_MS) {
-      metrics.addMetric(OUTBOX_METRICS.oldestUnpublishedAge, MetricUnit.Seconds, oldest);
+      if (oldest !== null) metrics.addMetric(OUTBOX_METRICS.oldestUnpublishedAge, MetricUnit.Seconds, oldest);
       metrics.publishStoredMetrics();
       lastMetric = Date.now();
-      oldest = 0;
+      oldest = null;
     }
     if (claimed < batchSize) await sleep(failures > 0 ? Math.min(idleMs * 2 ** failures, 5_000) : idleMs, remainingMs);
   }
@@ -67,7 +70,7 @@ export async function runRelay({ remainingMs, idleMs = 500, batchSize = 100 }: R
  * reports the age of the oldest unpublished entry (0 when there is none).
  */
 export async function relayOnce(batchSize = 100) {
-  const { rows } = await db.query<OutboxEntry & { age: number | null }>(
+  const { rows } = await db.query<OutboxEntry & { age: number | null; lockedUntil: string }>(
     `WITH due AS (
        SELECT id FROM outbox
        WHERE published_at IS NULL AND locked_until <= now()
@@ -77,11 +80,11 @@ export async function relayOnce(batchSize = 100) {
      ), claimed AS (
        UPDATE outbox o SET locked_until = now() + interval '${CLAIM_LEASE}', attempts = o.attempts + 1
        FROM due WHERE o.id = due.id
-       RETURNING o.id, o.destination, o.body, o.request_id, o.traceparent
+       RETURNING o.id, o.destination, o.body, o.request_id, o.traceparent, o.locked_until
      ), oldest AS (
        SELECT extract(epoch FROM now() - min(created_at))::float8 AS age FROM outbox WHERE published_at IS NULL
      )
-     SELECT c.id, c.destination, c.body, c.request_id AS "requestId", c.traceparent, oldest.age
+     SELECT c.id, c.destination, c.body, c.request_id AS "requestId", c.traceparent, c.locked_until::text AS "lockedUntil", oldest.age
      FROM oldest LEFT JOIN claimed c ON true`,
     [batchSize],
   );
@@ -93,13 +96,15 @@ export async function relayOnce(batchSize = 100) {
   if (failed.length > 0) {
     logger.warn('outbox relay: publish failed, retrying with backoff', { failed });
     metrics.addMetric(OUTBOX_METRICS.publishFailures, MetricUnit.Count, failed.length);
+    const claimedUntil = new Map(entries.map((entry) => [entry.id, entry.lockedUntil]));
     await db.query(
       `UPDATE outbox SET last_error = f.reason,
          -- 0.2 s doubling per attempt, at most 30 s, with jitter so relays do not retry in step.
          locked_until = now() + least(0.2 * power(2, attempts - 1), 30) * (0.5 + random() / 2) * interval '1 second'
-       FROM unnest($1::uuid[], $2::text[]) AS f(id, reason)
-       WHERE outbox.id = f.id AND outbox.published_at IS NULL`,
-      [failed.map((entry) => entry.id), failed.map((entry) => entry.reason.slice(0, 500))],
+       FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS f(id, reason, claimed_until)
+       -- Only while our claim holds: an entry another relay has claimed since is its business.
+       WHERE outbox.id = f.id AND outbox.published_at IS NULL AND outbox.locked_until = f.claimed_until`,
+      [failed.map((entry) => entry.id), failed.map((entry) => entry.reason.slice(0, 500)), failed.map((entry) => claimedUntil.get(entry.id))],
     );
   }
   metrics.addMetric(OUTBOX_METRICS.published, MetricUnit.Count, sent.length);

@@ -105,7 +105,7 @@ async function write(
       // \`before\` locks the row first, so what the event says the change replaced (status, assignee:
       // what notifications are about) is exactly the version this update applies to.
       `WITH before AS (
-         SELECT id, status, assignee_id FROM tasks WHERE organization_id = $1 AND id = $5 FOR UPDATE
+         SELECT id, status, assignee_id FROM tasks WHERE organization_id = $1 AND id = $5 FOR NO KEY UPDATE
        ), changed AS (
          UPDATE tasks SET ${[...assignments, 'version = tasks.version + 1', 'updated_at = now()'].join(', ')}
          FROM before

@@ -3,11 +3,10 @@ import { secretValue } from '../shared/secrets';
 import type { Trace } from '../shared/trace';
 import { call, NOTIFICATION_TIMEOUTS, PermanentFailure } from './http';
 
-// Slack Web API errors that name something gone or invalid: the same message would fail again.
-const PERMANENT = new Set([
-  'users_not_found', 'user_not_found', 'user_disabled', 'account_inactive', 'channel_not_found', 'is_archived',
-  'cannot_dm_bot', 'msg_too_long', 'no_text', 'invalid_arguments',
-]);
+// Slack Web API errors about this message's recipient or text: the same message would fail again.
+// Errors about the token or the app (invalid_auth, account_inactive, missing_scope...) are the
+// configuration's, which an operator fixes before redriving, so they fail the message like an outage.
+const PERMANENT = new Set(['users_not_found', 'user_not_found', 'user_disabled', 'channel_not_found', 'is_archived', 'cannot_dm_bot', 'msg_too_long', 'no_text']);
 
 export interface SlackDirectMessage {
   email: string;

@@ -33,7 +33,6 @@ export function sqsConsumer<S extends ZodType>(
   handle: (message: output<S>, delivery: Delivery) => Promise<void>,
   { parallel = false } = {},
 ) {
-  const processor = new BatchProcessor(EventType.SQS);
   return middy<SQSEvent, SQSBatchResponse>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .handler((event, context) =>
@@ -53,7 +52,8 @@ export function sqsConsumer<S extends ZodType>(
             throw error;
           }
         },
-        processor,
+        // One per invocation: a processor keeps its batch's state, and the local runtime runs several at once.
+        new BatchProcessor(EventType.SQS),
         { context, processInParallel: parallel, throwOnFullBatchFailure: false },
       ),
     );

@@ -61,7 +61,7 @@ function idempotentRunner() {
         if (response.status >= 400) throw new NotStored(response);
         return response;
       },
-      { persistenceStore: store, config },
+      { persistenceStore: store, config, keyPrefix: 'http' },
     ) as unknown as Run;
     runner = { run, config };
   }

@@ -19,16 +19,17 @@ const BATCH = 10;
 
 /**
  * Sends messages to a declared queue (its URL is in `<NAME>_QUEUE_URL`) in batches of ten; a failed
- * entry, or a whole failed call, is reported, never thrown, so the caller can retry just those.
+ * entry, a failed call or an unknown queue is reported, never thrown, so the caller can retry just those.
  */
 export async function sendMessages(queue: string, messages: OutgoingMessage[]): Promise<SendResult> {
   // Made per call (it is cheap): the endpoint and credentials are read from the environment each time.
   const send = awsJson({ service: 'sqs', endpointVariable: 'AWS_ENDPOINT_URL_SQS', targetPrefix: 'AmazonSQS', timeoutMs: 2_000 });
-  const queueUrl = requiredEnv(queueUrlVariable(queue));
   const result: SendResult = { sent: [], failed: [] };
-  for (let start = 0; start < messages.length; start += BATCH) {
-    const chunk = messages.slice(start, start + BATCH);
+  const chunks = Array.from({ length: Math.ceil(messages.length / BATCH) }, (_, i) => messages.slice(i * BATCH, (i + 1) * BATCH));
+  // The batches go out at once: a round of the relay lasts one call, far inside its claim's lease.
+  await Promise.all(chunks.map(async (chunk) => {
     try {
+      const queueUrl = requiredEnv(queueUrlVariable(queue));
       const answer = await send<{ Successful?: { Id: string }[]; Failed?: { Id: string; Code?: string; Message?: string }[] }>('SendMessageBatch', {
         QueueUrl: queueUrl,
         Entries: chunk.map((message) => ({
@@ -44,6 +45,6 @@ export async function sendMessages(queue: string, messages: OutgoingMessage[]): 
     } catch (error) {
       result.failed.push(...chunk.map((message) => ({ id: message.id, reason: String((error as Error).message ?? error) })));
     }
-  }
+  }));
   return result;
 }

@@ -17,7 +17,12 @@ export const OUTBOX_METRICS = {
   oldestUnpublishedAge: 'OutboxOldestUnpublishedAgeSeconds',
   published: 'OutboxEntriesPublished',
   publishFailures: 'OutboxPublishFailures',
+  /** Relay rounds that failed (the database unreachable, say): no age is reported for such a window. */
+  relayFailures: 'OutboxRelayFailures',
 } as const;
+
+/** Notifications a service refused for good (no such user, invalid address): recorded, never retried. */
+export const DELIVERY_METRICS = { refused: 'NotificationsRefused' } as const;
 
 /** The integrations' base URLs in AWS; the local runtime points the same variables at its sandboxes. */
 export const INTEGRATION_URLS = {

@@ -6,9 +6,8 @@ import { sqsConsumer } from '../shared/consumer';
 /** The email queue: one e-mail per notification, whatever the deliveries. */
 export const handler = sqsConsumer(
   EmailMessage,
-  async (message, { trace, log, context }) => {
-    const outcome = await deliverOnce('email', message.notificationId, context, () => sendEmail(message, trace));
-    log.info(outcome.replayed ? 'e-mail already handled' : `e-mail ${outcome.status}`, { notificationId: message.notificationId, outcome });
+  async (message, delivery) => {
+    await deliverOnce('email', message.notificationId, delivery, () => sendEmail(message, delivery.trace));
   },
   { parallel: true },
 );

@@ -6,9 +6,8 @@ import { sqsConsumer } from '../shared/consumer';
 /** The slack queue: one direct message per notification, whatever the deliveries. */
 export const handler = sqsConsumer(
   SlackMessage,
-  async (message, { trace, log, context }) => {
-    const outcome = await deliverOnce('slack', message.notificationId, context, () => sendSlackDirectMessage(message, trace));
-    log.info(outcome.replayed ? 'slack message already handled' : `slack message ${outcome.status}`, { notificationId: message.notificationId, outcome });
+  async (message, delivery) => {
+    await deliverOnce('slack', message.notificationId, delivery, () => sendSlackDirectMessage(message, delivery.trace));
   },
   { parallel: true },
 );

@@ -17,9 +17,10 @@ export interface LocalSqs {
   /**
    * Fault injection for tests and demos: failSends → SendMessage/SendMessageBatch answer HTTP 500
    * (InternalError, JSON protocol error shape) without enqueuing; duplicateSends → every SendMessage(Batch)
-   * is applied twice (SQS's at-least-once delivery, made certain).
+   * is applied twice (SQS's at-least-once delivery, made certain); sendLatencyMs → every send is answered
+   * that much later (a slow SQS).
    */
-  faults: { failSends: boolean; duplicateSends: boolean };
+  faults: { failSends: boolean; duplicateSends: boolean; sendLatencyMs: number };
   stop(): Promise<void>;
 }
 
@@ -53,7 +54,7 @@ export async function startSqs(app: Pick<AppDeclaration, 'name' | 'queues'>, opt
     accountId: LOCAL_ACCOUNT_ID,
     emulateQueueCreationLifecycle: false,
   });
-  const faults = { failSends: false, duplicateSends: false };
+  const faults = { failSends: false, duplicateSends: false, sendLatencyMs: 0 };
 
   const server = createServer((req, res) => {
     void handle(req, res).catch((error: unknown) => {
@@ -68,6 +69,7 @@ export async function startSqs(app: Pick<AppDeclaration, 'name' | 'queues'>, opt
       ? String(req.headers['x-amz-target'] ?? '').split('.')[1]
       : new URLSearchParams(body.toString('utf8')).get('Action') ?? undefined;
     if (action && SEND_ACTIONS.has(action)) {
+      if (faults.sendLatencyMs > 0) await new Promise((resolve) => setTimeout(resolve, faults.sendLatencyMs));
       if (faults.failSends) return sqsError(res, json, 500, 'InternalError', 'We encountered an internal error. Please try again.');
       // The first copy's answer is thrown away; the sender sees the second's.
       if (faults.duplicateSends) await requestHandler(replay(req, body), discardingResponse());

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Message } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { logger } from '../../functions/shared/logger';
 import { taskflow } from '../../lib/app';
 import { sqsRecord } from '../../lib/local/event-sources';
 import { loadHandler } from '../../lib/local/invoke';
@@ -154,13 +155,30 @@ describe('notifications', () => {
     );
   });
 
+  it('keeps the e-mail of a task with a 500-character title (its subject clipped)', async () => {
+    const { ann, bob, project } = await team();
+    const title = `${'Long title '.repeat(45)}end`.slice(0, 500);
+    await createTask(ann, project.id, { title, assigneeId: bob.userId });
+    expect(await deliver('notifications', await drain(sqs, 'notifications'))).toEqual([]);
+    expect(await deliver('email', await drain(sqs, 'email'))).toEqual([]);
+    expect(emails()).toHaveLength(1);
+    const mail = emails()[0]!.body as { subject: string; content: { value: string }[] };
+    expect(mail.subject.length).toBeLessThanOrEqual(200);
+    expect(mail.content[0]!.value).toContain(title);
+  });
+
   it('fails a poison message on every receive, with its reason logged, and processes the rest of its batch', async () => {
+    const errors = vi.spyOn(logger, 'error');
     const { ann, bob, project } = await team();
     await createTask(ann, project.id, { title: 'fine', assigneeId: bob.userId });
     const [good] = await drain(sqs, 'notifications');
     const poison = { ...good!, MessageId: randomUUID(), Body: JSON.stringify({ ...bodyOf(good!), eventId: 'not-a-uuid' }) };
     const notJson = { ...good!, MessageId: randomUUID(), Body: '{"truncated' };
     expect((await deliver('notifications', [poison, good!, notJson])).sort()).toEqual([poison.MessageId, notJson.MessageId].sort());
+    expect(errors.mock.calls.map(([message, details]) => [message, (details as { reason: string }).reason])).toEqual([
+      ['poison message: it will reach the dead-letter queue', 'eventId: Invalid UUID'],
+      ['poison message: it will reach the dead-letter queue', 'the body is not JSON'],
+    ]);
     expect(await sql('SELECT 1 FROM consumed_events WHERE event_id = $1', [bodyOf(good!).eventId])).toHaveLength(1);
     expect(await deliver('notifications', [poison])).toEqual([poison.MessageId]);
   });
