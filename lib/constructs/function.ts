@@ -29,7 +29,7 @@ const LAMBDA_CA_BUNDLE = '/var/runtime/ca-cert.pem';
 /** `pg` is CommonJS (and requires Node built-ins): give the ESM bundle a `require`. */
 const ESM_REQUIRE_BANNER = "import { createRequire } from 'module'; const require = createRequire(import.meta.url);";
 
-/** What a function that needs `queues` sends to (the Queues construct provides it). */
+/** The queues a function with a `sendsTo` may send to (the Queues construct provides them). */
 export interface OutboxQueues {
   /** The declared queues by name (not their dead-letter queues). */
   readonly queues: Readonly<Record<string, sqs.IQueue>>;
@@ -66,7 +66,7 @@ export interface TaskFlowFunctionProps {
   readonly database?: Database;
   /** Required when the declaration needs `idempotency`. */
   readonly idempotencyTable?: dynamodb.ITable;
-  /** Required when the declaration needs `queues`. */
+  /** Required when the declaration has a non-empty `sendsTo`; it must declare each queue named there. */
   readonly queues?: OutboxQueues;
   /** Required when the declaration needs `slack` or `sendgrid`. */
   readonly integrations?: IntegrationSettings;
@@ -92,11 +92,13 @@ interface CapabilityConfig {
  * - `database-admin`: in the application subnets, may reach the instance directly, reads both secrets
  *   through the AWS Parameters and Secrets Lambda Extension (no SDK client in the bundle).
  * - `idempotency`: reads and writes the idempotency table, named in IDEMPOTENCY_TABLE_NAME.
- * - `queues`: may send to every declared queue (`<NAME>_QUEUE_URL`) and knows which event goes where
- *   (OUTBOX_ROUTES); in the VPC, it is let into the SQS interface endpoint.
  * - `slack` / `sendgrid`: the API base URL and the ARN of the secret holding the token / API key, read
  *   through the Parameters and Secrets extension (cached 5 minutes); out of the VPC, which has no internet
  *   route, so never together with `database` or `database-admin`.
+ *
+ * And for its `sendsTo`, the queues it publishes to and only those: `<NAME>_QUEUE_URL` and sqs:SendMessage for
+ * each, OUTBOX_ROUTES (which event goes where), and, in the VPC, a way into the SQS interface endpoint. Least
+ * privilege: an API function may not send to the Slack or e-mail queues, whose workers send what they are given.
  */
 export class TaskFlowFunction extends NodejsFunction {
   readonly declaration: FunctionDeclaration;
@@ -104,6 +106,9 @@ export class TaskFlowFunction extends NodejsFunction {
   constructor(scope: Construct, id: string, props: TaskFlowFunctionProps) {
     const { declaration } = props;
     const capabilities = TaskFlowFunction.capabilities(declaration.needs, props);
+    const sendsTo = TaskFlowFunction.sendsTo(declaration, props.queues);
+    for (const name of sendsTo) capabilities.environment[queueUrlVariable(name)] = props.queues!.queues[name]!.queueUrl;
+    if (sendsTo.length > 0) capabilities.environment.OUTBOX_ROUTES = JSON.stringify(props.queues!.routes);
     super(scope, id, {
       entry: path.join(PROJECT_ROOT, declaration.entry),
       handler: 'handler',
@@ -150,8 +155,8 @@ export class TaskFlowFunction extends NodejsFunction {
       props.database!.masterSecret.grantRead(this);
       props.database!.appSecret.grantRead(this);
     }
-    if (needs.has('queues')) {
-      for (const queue of Object.values(props.queues!.queues)) queue.grantSendMessages(this);
+    if (sendsTo.length > 0) {
+      for (const name of sendsTo) props.queues!.queues[name]!.grantSendMessages(this);
       // Security group rules are deduplicated: every function in the same group adds the same one.
       if (capabilities.placement.vpc) props.queues!.endpoint.connections.allowDefaultPortFrom(this, 'TaskFlow functions to SQS');
     }
@@ -188,10 +193,26 @@ export class TaskFlowFunction extends NodejsFunction {
     );
   }
 
+  /** The declared queues a function sends to, each once; refuses a name that is not a declared queue. */
+  private static sendsTo(declaration: FunctionDeclaration, queues: OutboxQueues | undefined): string[] {
+    const names = [...new Set(declaration.sendsTo ?? [])];
+    if (names.length === 0) return [];
+    if (!queues) throw new Error(`${declaration.entry} sends to ${names.join(', ')}: it requires the queues construct`);
+    const declared = Object.keys(queues.queues);
+    const unknown = names.filter((name) => !Object.hasOwn(queues.queues, name));
+    if (unknown.length > 0) {
+      throw new Error(
+        `${declaration.entry} sends to ${unknown.join(', ')}, which ${unknown.length === 1 ? 'is not a declared queue' : 'are not declared queues'} ` +
+          `(declared: ${declared.join(', ') || 'none'})`,
+      );
+    }
+    return names;
+  }
+
   /** Environment and VPC placement from the declared needs. */
   private static capabilities(needs: readonly Capability[], props: TaskFlowFunctionProps): CapabilityConfig {
     const config: CapabilityConfig = { environment: {}, placement: {} };
-    const { database, idempotencyTable, queues, integrations } = props;
+    const { database, idempotencyTable, integrations } = props;
     if (needs.some((need) => need.startsWith('database')) && !database) {
       throw new Error(`A function that needs ${needs.join(', ')} requires the database construct`);
     }
@@ -199,7 +220,6 @@ export class TaskFlowFunction extends NodejsFunction {
     if (needs.includes('database') && needs.includes('database-admin')) {
       throw new Error('A function needs either database (through the proxy) or database-admin (the instance), not both');
     }
-    if (needs.includes('queues') && !queues) throw new Error('A function that needs queues requires the queues construct');
     const internet = needs.filter((need) => need === 'slack' || need === 'sendgrid');
     if (internet.length > 0 && !integrations) throw new Error(`A function that needs ${internet.join(', ')} requires the integration settings`);
     const inVpc = needs.filter((need) => need === 'database' || need === 'database-admin');
@@ -243,10 +263,6 @@ export class TaskFlowFunction extends NodejsFunction {
             DB_APP_SECRET_ARN: database.appSecret.secretArn,
             NODE_EXTRA_CA_CERTS: LAMBDA_CA_BUNDLE,
           });
-          break;
-        case 'queues':
-          for (const name of Object.keys(queues!.queues)) config.environment[queueUrlVariable(name)] = queues!.queues[name]!.queueUrl;
-          config.environment.OUTBOX_ROUTES = JSON.stringify(queues!.routes);
           break;
         case 'slack':
           config.paramsAndSecrets = INTEGRATION_SECRETS_EXTENSION;

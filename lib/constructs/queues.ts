@@ -38,7 +38,7 @@ const DEAD_LETTER_RETENTION = Duration.days(14);
  * The declared queues, one per consumer (a bulkhead: a slow Slack does not hold up e-mail). Each has a
  * dead-letter queue (after `maxReceiveCount` receives) with an alarm as soon as it holds a message, and a
  * consumer function fed by an event source mapping that reports partial batch failures, so one poison
- * message is retried (and dead-lettered) alone. Queue names are fixed (the same in AWS and locally, and
+ * message is retried (and dead-lettered) alone, and that runs at most `maxConcurrency` invocations at once. Queue names are fixed (the same in AWS and locally, and
  * how the operator CLI finds them).
  */
 export class Queues<QueueName extends string = string> extends Construct implements OutboxQueues {
@@ -117,7 +117,13 @@ export class Queues<QueueName extends string = string> extends Construct impleme
         integrations: props.integrations,
       });
       consumer.addEventSource(
-        new SqsEventSource(queues[name], { batchSize: declaration.batchSize, reportBatchItemFailures: true }),
+        new SqsEventSource(queues[name], {
+          batchSize: declaration.batchSize,
+          reportBatchItemFailures: true,
+          // A bulkhead for what the consumer calls (the database, Slack's rate limits): a backlog or a redrive
+          // drains at this pace instead of scaling out; the rest waits on the queue.
+          maxConcurrency: declaration.maxConcurrency,
+        }),
       );
       consumers[name] = consumer;
     }

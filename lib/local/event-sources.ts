@@ -10,7 +10,10 @@ export type SqsConsumer = AsyncHandler<SQSEvent, SQSBatchResponse | void | undef
 export interface EventSourceOptions {
   app: Pick<AppDeclaration, 'name' | 'queues'>;
   sqs: Pick<LocalSqs, 'environment' | 'queueUrl'>;
-  /** Batches in flight per queue at most (Lambda starts an SQS event source with five pollers). */
+  /**
+   * Batches in flight per queue at most, for every queue; by default each queue's declared `maxConcurrency`,
+   * as Lambda's event source mapping caps its invocations.
+   */
   concurrency?: number;
   /** Pause after a receive that found nothing. */
   idlePollMs?: number;
@@ -22,18 +25,17 @@ export interface EventSourceMappings {
   stop(): Promise<void>;
 }
 
-const DEFAULT_CONCURRENCY = 5;
 const MAX_CONCURRENCY = 20;
 
 /**
  * Lambda's SQS event-source mappings for every declared queue, as Lambda's pollers run them: receive up to
  * `batchSize` messages (all system and message attributes), invoke the consumer with the SQSEvent Lambda builds,
  * then delete what succeeded: all of the batch, or all but the `batchItemFailures` of a partial batch response;
- * nothing when the handler throws or times out. What is not deleted reappears after the visibility timeout,
- * and after `maxReceiveCount` receives SQS (local-aws-sqs, by the queue's RedrivePolicy) moves it to the DLQ.
+ * nothing when the handler throws or times out. At most the queue's `maxConcurrency` batches are in flight at once.
+ * What is not deleted reappears after the visibility timeout, and after `maxReceiveCount` receives SQS
+ * (local-aws-sqs, by the queue's RedrivePolicy) moves it to the DLQ.
  */
 export function startEventSources(options: EventSourceOptions): EventSourceMappings {
-  const concurrency = Math.min(MAX_CONCURRENCY, Math.max(1, options.concurrency ?? DEFAULT_CONCURRENCY));
   const idlePollMs = options.idlePollMs ?? 100;
   const log = options.log ?? (() => undefined);
   const client = sqsClient(options.sqs.environment);
@@ -46,6 +48,7 @@ export function startEventSources(options: EventSourceOptions): EventSourceMappi
     const arn = `arn:aws:sqs:${region}:${LOCAL_ACCOUNT_ID}:${queueName(options.app.name, name)}`;
     const functionName = `${pascal(name)}Consumer`;
     const timeoutMs = (queue.consumer.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS) * 1000;
+    const concurrency = Math.min(MAX_CONCURRENCY, Math.max(1, options.concurrency ?? queue.maxConcurrency));
     const inFlight = new Set<Promise<void>>();
     let failing = false;
 

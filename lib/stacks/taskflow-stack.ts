@@ -1,8 +1,10 @@
 import { Aws, CfnCondition, CfnOutput, CfnParameter, Fn, Stack, type StackProps, Token } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import { taskflow } from '../app';
+import { AlarmTopic } from '../constructs/alarm-topic';
 import { Api } from '../constructs/api';
 import { Database } from '../constructs/database';
 import { Migrations } from '../constructs/migrations';
@@ -21,7 +23,8 @@ type ScheduleName = keyof typeof taskflow.schedules;
  * TaskFlow on AWS, built from the one declaration (lib/app.ts): network, PostgreSQL behind RDS Proxy,
  * files bucket and DynamoDB tables, the REST API with one function per route, the SQS queues (each with
  * its dead-letter queue, alarm and consumer), the scheduled functions (the outbox relay) with the outbox
- * alarms, and the deploy-time migrations that run before any of those functions takes the new code.
+ * alarms, and the deploy-time migrations that run before any of those functions takes the new code. Every
+ * alarm notifies one SNS topic (optionally e-mailed to the AlarmEmail parameter).
  *
  * Environment-agnostic (no lookups): `cdk synth` works offline.
  */
@@ -36,6 +39,7 @@ export class TaskFlowStack extends Stack {
   readonly queues: Queues<QueueName>;
   readonly schedules: Schedules<ScheduleName>;
   readonly outbox: OutboxAlarms;
+  readonly alarms: AlarmTopic;
 
   constructor(scope: Construct, id: string, props: StackProps = {}) {
     super(scope, id, {
@@ -73,8 +77,18 @@ export class TaskFlowStack extends Stack {
       allowedPattern: '^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$',
       constraintDescription: 'an e-mail address, e.g. notifications@your-domain.example',
     });
+    const alarmEmail = new CfnParameter(this, 'AlarmEmail', {
+      type: 'String',
+      default: '',
+      description: 'E-mail address that receives every TaskFlow alarm (it confirms the subscription once); empty: none, subscribe to AlarmTopicArn yourself',
+      allowedPattern: '^([^@\\s]+@[^@\\s]+\\.[^@\\s]+)?$',
+      constraintDescription: 'empty, or an e-mail address such as ops@your-domain.example',
+    });
     const hasJwksUrl = new CfnCondition(this, 'HasAuthJwksUrl', {
       expression: Fn.conditionNot(Fn.conditionEquals(jwksUrl.valueAsString, '')),
+    });
+    const hasAlarmEmail = new CfnCondition(this, 'HasAlarmEmail', {
+      expression: Fn.conditionNot(Fn.conditionEquals(alarmEmail.valueAsString, '')),
     });
 
     this.network = new Network(this, 'Network');
@@ -113,6 +127,12 @@ export class TaskFlowStack extends Stack {
     });
     this.outbox = new OutboxAlarms(this, 'Outbox', { relay: this.schedules.functions.outboxRelay });
     this.conflictRate = new ConflictRateAlarm(this, 'ConflictRate');
+    this.alarms = new AlarmTopic(this, 'Alarms', {
+      displayName: `${taskflow.name} alarms`,
+      email: { address: alarmEmail.valueAsString, condition: hasAlarmEmail },
+    });
+    // Every alarm of the stack, whichever construct made it: none stays silent.
+    this.alarms.notify(...this.node.findAll().filter((construct) => construct instanceof cloudwatch.Alarm));
     this.migrations = new Migrations(this, 'Migrations', {
       declaration: taskflow.functions.migrate,
       database: this.database,
@@ -126,6 +146,10 @@ export class TaskFlowStack extends Stack {
     });
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the REST API (stage v1)' });
+    new CfnOutput(this, 'AlarmTopicArn', {
+      value: this.alarms.topic.topicArn,
+      description: 'SNS topic every TaskFlow alarm notifies (into ALARM and back to OK): subscribe e-mail, chat or paging to it',
+    });
     new CfnOutput(this, 'FilesBucketName', { value: this.filesBucket.bucketName, description: 'Bucket of file attachments' });
     for (const [name, table] of Object.entries(this.storage.tables) as [TableName, dynamodb.Table][]) {
       new CfnOutput(this, `${tableId(name)}TableName`, {

@@ -1,5 +1,6 @@
 import { App, type CfnResource, Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { taskflow } from '../../lib/app';
@@ -12,7 +13,8 @@ import type { TaskFlowStack } from '../../lib/stacks/taskflow-stack';
 import { SYNTH_TIMEOUT_MS, synthesizeTaskFlow } from './synth';
 
 // The outbox pipeline as an operator meets it: queues with their dead-letter queues and alarms, the
-// consumers, the relay schedule and its alarms, and what each function is given to send and notify.
+// consumers, the relay schedule and its alarms, what each function is given to send and notify, and the
+// topic every alarm notifies.
 
 type Resource = { Type: string; Properties: Record<string, any>; DependsOn?: string[] };
 type Statement = { Effect: string; Action: string | string[]; Resource: unknown };
@@ -62,8 +64,21 @@ const resolveArn = (value: unknown): string => {
   throw new Error(`cannot resolve ${JSON.stringify(value)}`);
 };
 
-const mutations = taskflow.routes.filter((route) => (route.function.needs as readonly Capability[]).includes('queues'));
-const reads = taskflow.routes.filter((route) => !(route.function.needs as readonly Capability[]).includes('queues'));
+const mutations = taskflow.routes.filter((route) => route.method !== 'GET');
+const reads = taskflow.routes.filter((route) => route.method === 'GET');
+
+/** Every TaskFlow function of the stack, by a readable name. */
+const allFunctions = (): [string, TaskFlowFunction][] => [
+  ...[...stack.api.routeFunctions].map(([operationId, fn]): [string, TaskFlowFunction] => [operationId, fn]),
+  ['authorizer', stack.api.authorizerFunction],
+  ['migrate', stack.migrations.function],
+  ...queueNames.map((name): [string, TaskFlowFunction] => [`${name} consumer`, stack.queues.consumers[name]]),
+  ...Object.entries(stack.schedules.functions).map(([name, fn]): [string, TaskFlowFunction] => [name, fn]),
+];
+/** What the template gives a function: the queues whose URL it has, and those it may send to. */
+const queueUrlsOf = (fn: IConstruct) => queueNames.filter((name) => envOf(fn)[`${name.toUpperCase()}_QUEUE_URL`] !== undefined).sort();
+const sendableBy = (fn: IConstruct) =>
+  queueNames.filter((name) => actionsOn(fn, logicalId(stack.queues.queues[name])).includes('sqs:SendMessage')).sort();
 
 describe('queues', () => {
   it.each(queueNames)('%s: named TaskFlow-<queue>, moved to its own dead-letter queue after 3 receives', (name) => {
@@ -138,7 +153,7 @@ describe('queues', () => {
 });
 
 describe('consumers', () => {
-  it.each(queueNames)('%s: its consumer takes batches of the declared size and reports partial batch failures', (name) => {
+  it.each(queueNames)('%s: its consumer takes batches of the declared size, at most maxConcurrency at once, and reports partial batch failures', (name) => {
     const consumerId = logicalId(stack.queues.consumers[name]);
     const mappings = ofType('AWS::Lambda::EventSourceMapping').filter(([, m]) => m.Properties.FunctionName.Ref === consumerId);
     expect(mappings).toHaveLength(1);
@@ -146,9 +161,17 @@ describe('consumers', () => {
       EventSourceArn: arnOf(logicalId(stack.queues.queues[name])),
       BatchSize: taskflow.queues[name].batchSize,
       FunctionResponseTypes: ['ReportBatchItemFailures'],
+      ScalingConfig: { MaximumConcurrency: taskflow.queues[name].maxConcurrency },
     });
     const consume = actionsOn(stack.queues.consumers[name], logicalId(stack.queues.queues[name]));
     expect(consume).toEqual(expect.arrayContaining(['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility']));
+  });
+
+  it('caps each consumer\'s concurrency: notifications 5 (database connections), slack 2 (Slack\'s rate limits), email 5', () => {
+    const maximum = (name: QueueName) =>
+      ofType('AWS::Lambda::EventSourceMapping').find(([, m]) => m.Properties.FunctionName.Ref === logicalId(stack.queues.consumers[name]))![1]
+        .Properties.ScalingConfig?.MaximumConcurrency;
+    expect(Object.fromEntries(queueNames.map((name) => [name, maximum(name)]))).toEqual({ notifications: 5, slack: 2, email: 5 });
   });
 
   it('runs the notifications consumer in the VPC (it reads the database) and lets it queue Slack messages and e-mails', () => {
@@ -220,32 +243,71 @@ describe('consumers', () => {
 });
 
 describe('senders', () => {
-  it('gives every mutation function each queue\'s URL, the outbox routes and sqs:SendMessage on every queue', () => {
+  // Least privilege: whoever may send to the slack or email queue decides what the workers send to whom.
+  it('gives each function the URL of, and sqs:SendMessage on, exactly the queues of its sendsTo', () => {
+    const all = allFunctions();
+    expect(all).toHaveLength(taskflow.routes.length + 2 + queueNames.length + Object.keys(taskflow.schedules).length);
+    for (const [name, fn] of all) {
+      const sendsTo = [...new Set(fn.declaration.sendsTo ?? [])].sort();
+      expect(queueUrlsOf(fn), name).toEqual(sendsTo);
+      expect(sendableBy(fn), name).toEqual(sendsTo);
+      if (sendsTo.length > 0) {
+        expect(JSON.parse(envOf(fn).OUTBOX_ROUTES as string), name).toEqual(stack.queues.routes);
+      } else {
+        expect(envOf(fn).OUTBOX_ROUTES, name).toBeUndefined();
+      }
+      // Never allowed to send to a dead-letter queue (only a redrive moves messages there and back).
+      for (const queue of queueNames) {
+        expect(actionsOn(fn, logicalId(stack.queues.deadLetterQueues[queue])), `${name} ${queue}-dlq`).not.toContain('sqs:SendMessage');
+      }
+    }
+  });
+
+  it('lets each mutation function send to the notifications queue only, with the outbox routes', () => {
     expect(mutations.length).toBeGreaterThan(0);
     for (const route of mutations) {
       const fn = stack.api.routeFunctions.get(route.operationId)!;
-      const env = envOf(fn);
-      for (const name of queueNames) {
-        const queueId = logicalId(stack.queues.queues[name]);
-        expect(env[`${name.toUpperCase()}_QUEUE_URL`], `${route.operationId} ${name}`).toEqual(ref(queueId));
-        expect(actionsOn(fn, queueId), `${route.operationId} ${name}`).toContain('sqs:SendMessage');
+      expect(queueUrlsOf(fn), route.operationId).toEqual(['notifications']);
+      expect(sendableBy(fn), route.operationId).toEqual(['notifications']);
+      expect(envOf(fn).NOTIFICATIONS_QUEUE_URL, route.operationId).toEqual(ref(logicalId(stack.queues.queues.notifications)));
+      // Not the workers' queues: an API function cannot make them send arbitrary Slack messages or e-mails.
+      for (const worker of ['slack', 'email'] as const) {
+        expect(actionsOn(fn, logicalId(stack.queues.queues[worker])), `${route.operationId} ${worker}`).toEqual([]);
       }
-      expect(JSON.parse(env.OUTBOX_ROUTES as string)).toEqual({
+      expect(JSON.parse(envOf(fn).OUTBOX_ROUTES as string)).toEqual({
         'task.created': ['notifications'],
         'task.updated': ['notifications'],
         'comment.created': ['notifications'],
       });
-      // Never allowed to send to a dead-letter queue.
-      for (const name of queueNames) expect(actionsOn(fn, logicalId(stack.queues.deadLetterQueues[name]))).toEqual([]);
     }
   });
 
   it('gives read-only route functions no queue', () => {
+    expect(reads.length).toBeGreaterThan(0);
     for (const route of reads) {
       const fn = stack.api.routeFunctions.get(route.operationId)!;
       expect(envOf(fn).OUTBOX_ROUTES, route.operationId).toBeUndefined();
+      expect(queueUrlsOf(fn), route.operationId).toEqual([]);
       for (const name of queueNames) expect(actionsOn(fn, logicalId(stack.queues.queues[name])), route.operationId).toEqual([]);
     }
+  });
+
+  it('lets the notifications consumer send to the slack and email queues only, and the senders to none', () => {
+    const notifications = stack.queues.consumers.notifications;
+    expect(queueUrlsOf(notifications)).toEqual(['email', 'slack']);
+    expect(sendableBy(notifications)).toEqual(['email', 'slack']);
+    for (const sender of ['slack', 'email'] as const) {
+      const consumer = stack.queues.consumers[sender];
+      expect(queueUrlsOf(consumer), sender).toEqual([]);
+      expect(sendableBy(consumer), sender).toEqual([]);
+      expect(envOf(consumer).OUTBOX_ROUTES, sender).toBeUndefined();
+    }
+  });
+
+  it('lets the outbox relay send to every queue', () => {
+    const relay = stack.schedules.functions.outboxRelay;
+    expect(queueUrlsOf(relay)).toEqual([...queueNames].sort());
+    expect(sendableBy(relay)).toEqual([...queueNames].sort());
   });
 
   it('lets the functions in the VPC reach SQS through a private interface endpoint', () => {
@@ -315,23 +377,126 @@ describe('outbox relay', () => {
   });
 });
 
+describe('alarm notifications', () => {
+  const topicId = () => logicalId(stack.alarms.topic);
+
+  it('gives every CloudWatch alarm of the stack the alarm topic as its ALARM and OK action', () => {
+    const alarms = ofType('AWS::CloudWatch::Alarm');
+    // A dead-letter alarm per queue, the outbox age and relay errors, the conflict rate.
+    expect(alarms.length).toBeGreaterThanOrEqual(queueNames.length + 3);
+    for (const alarm of [...Object.values(stack.queues.deadLetterAlarms), stack.outbox.ageAlarm, stack.outbox.relayErrorsAlarm, stack.conflictRate.alarm]) {
+      expect(alarms.map(([id]) => id)).toContain(logicalId(alarm));
+    }
+    for (const [id, alarm] of alarms) {
+      expect(alarm.Properties.AlarmActions, id).toEqual([ref(topicId())]);
+      expect(alarm.Properties.OKActions, id).toEqual([ref(topicId())]);
+      expect(alarm.Properties.ActionsEnabled ?? true, id).toBe(true);
+    }
+    template.resourceCountIs('AWS::SNS::Topic', 1);
+    expect(template.toJSON().Outputs.AlarmTopicArn.Value).toEqual(ref(topicId()));
+  });
+
+  it('encrypts the topic with its own rotated KMS key, which CloudWatch may use to publish', () => {
+    const keyId = logicalId(stack.alarms.key);
+    expect(propsOf(stack.alarms.topic).KmsMasterKeyId).toEqual(arnOf(keyId));
+    const key = resources[keyId]!.Properties;
+    expect(key.EnableKeyRotation).toBe(true);
+    expect(key.KeyPolicy.Statement).toContainEqual(
+      expect.objectContaining({
+        Effect: 'Allow',
+        Principal: { Service: 'cloudwatch.amazonaws.com' },
+        Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+      }),
+    );
+  });
+
+  it('refuses publishing without TLS and lets CloudWatch publish for this account\'s alarms only', () => {
+    const policies = ofType('AWS::SNS::TopicPolicy').filter(([, p]) => p.Properties.Topics.some((t: { Ref: string }) => t.Ref === topicId()));
+    expect(policies).toHaveLength(1);
+    const statements = policies[0]![1].Properties.PolicyDocument.Statement as Record<string, any>[];
+    expect(statements).toContainEqual(
+      expect.objectContaining({ Effect: 'Deny', Action: 'sns:Publish', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+    );
+    const cloudwatch = statements.find((st) => st.Effect === 'Allow' && st.Principal?.Service === 'cloudwatch.amazonaws.com');
+    expect(cloudwatch).toMatchObject({ Action: 'sns:Publish', Resource: ref(topicId()) });
+    expect(cloudwatch!.Condition.StringEquals).toEqual({ 'aws:SourceAccount': ref('AWS::AccountId') });
+    expect(resolveArn(cloudwatch!.Condition.ArnLike['aws:SourceArn'])).toBe('arn:aws:cloudwatch:eu-west-1:123456789012:alarm:*');
+  });
+
+  it('takes an optional AlarmEmail parameter: empty by default, else an e-mail address', () => {
+    const parameter = template.toJSON().Parameters.AlarmEmail;
+    expect(parameter.Default).toBe('');
+    const pattern = new RegExp(parameter.AllowedPattern);
+    for (const valid of ['', 'ops@example.com']) expect(pattern.test(valid), valid).toBe(true);
+    for (const invalid of ['ops', 'ops@example', 'a b@example.com', '@example.com']) expect(pattern.test(invalid), invalid).toBe(false);
+  });
+
+  it('subscribes the AlarmEmail address to the topic only when it is set (a CloudFormation condition)', () => {
+    expect(template.toJSON().Conditions.HasAlarmEmail).toEqual({ 'Fn::Not': [{ 'Fn::Equals': [ref('AlarmEmail'), ''] }] });
+    const subscriptions = Object.entries(template.toJSON().Resources as Record<string, Resource & { Condition?: string }>).filter(
+      ([, r]) => r.Type === 'AWS::SNS::Subscription',
+    );
+    expect(subscriptions).toHaveLength(1);
+    const [, subscription] = subscriptions[0]!;
+    expect(subscription.Condition).toBe('HasAlarmEmail');
+    expect(subscription.Properties).toEqual({ Protocol: 'email', Endpoint: ref('AlarmEmail'), TopicArn: ref(topicId()) });
+  });
+});
+
 describe('TaskFlowFunction', () => {
   const setup = () => {
     const stack = new Stack(new App(), 'Refusals');
     const network = new Network(stack, 'Network');
     const database = new Database(stack, 'Database', { network });
     const integrations = new Integrations(stack, 'Integrations', { notificationFromEmail: 'notifications@acme.example' });
-    const queues = { queues: {}, routes: {}, endpoint: network.sqsEndpoint };
+    const notifications = new sqs.Queue(stack, 'Notifications');
+    const queues = { queues: { notifications }, routes: { 'task.created': ['notifications'] }, endpoint: network.sqsEndpoint };
     return { stack, database, integrations, queues };
   };
 
   it.each([
     [['database', 'slack']],
-    [['database', 'queues', 'sendgrid']],
+    [['database', 'sendgrid']],
     [['database-admin', 'slack']],
   ] as Capability[][][])('refuses a function that needs %j: the VPC has no route to the internet', (needs) => {
     const { stack, database, integrations, queues } = setup();
     const declaration = { entry: 'functions/workers/slack.ts', description: 'refused', needs };
     expect(() => new TaskFlowFunction(stack, 'Refused', { declaration, database, integrations, queues })).toThrow(/no route to the internet/);
+  });
+
+  it('refuses a sendsTo naming a queue that is not declared', () => {
+    const { stack, database, queues } = setup();
+    const declaration = { entry: 'functions/api/tasks/create.ts', description: 'refused', needs: ['database'] as const, sendsTo: ['notifications', 'sms'] };
+    expect(() => new TaskFlowFunction(stack, 'Refused', { declaration, database, queues })).toThrow(
+      'functions/api/tasks/create.ts sends to sms, which is not a declared queue (declared: notifications)',
+    );
+  });
+
+  it('refuses a sendsTo without the queues to send to', () => {
+    const { stack, database } = setup();
+    const declaration = { entry: 'functions/api/tasks/create.ts', description: 'refused', needs: ['database'] as const, sendsTo: ['notifications'] };
+    expect(() => new TaskFlowFunction(stack, 'Refused', { declaration, database })).toThrow(/requires the queues construct/);
+  });
+
+  it('grants a declared sendsTo: the queue URL, the outbox routes and sqs:SendMessage on that queue', () => {
+    const { stack, database, queues } = setup();
+    const declaration = { entry: 'functions/api/tasks/create.ts', description: 'allowed', needs: ['database'] as const, sendsTo: ['notifications'] };
+    const fn = new TaskFlowFunction(stack, 'Allowed', { declaration, database, queues });
+    const template = Template.fromStack(stack);
+    const fnProps = template.toJSON().Resources[stack.getLogicalId(fn.node.defaultChild as CfnResource)].Properties;
+    expect(fnProps.Environment.Variables).toMatchObject({
+      NOTIFICATIONS_QUEUE_URL: { Ref: stack.getLogicalId(queues.queues.notifications.node.defaultChild as CfnResource) },
+      OUTBOX_ROUTES: '{"task.created":["notifications"]}',
+    });
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: Match.arrayWith(['sqs:SendMessage']),
+            Resource: { 'Fn::GetAtt': [stack.getLogicalId(queues.queues.notifications.node.defaultChild as CfnResource), 'Arn'] },
+          }),
+        ]),
+      },
+    });
   });
 });

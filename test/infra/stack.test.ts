@@ -460,9 +460,10 @@ describe('storage', () => {
     });
   });
 
-  it('outputs the API URL, the files bucket, the idempotency table, the queues and the integration secrets', () => {
+  it('outputs the API URL, the files bucket, the idempotency table, the queues, the integration secrets and the alarm topic', () => {
     const outputs = template.toJSON().Outputs;
     expect(Object.keys(outputs).sort()).toEqual([
+      'AlarmTopicArn',
       'ApiUrl',
       'EmailDeadLetterQueueUrl',
       'EmailQueueUrl',

@@ -22,8 +22,9 @@ const consumer: FunctionDeclaration = { entry: 'test/support/fake-consumer.ts', 
 const app = {
   name: 'EsmTest',
   queues: {
-    jobs: { description: 'jobs', consumer, batchSize: 10, maxReceiveCount: 2 },
-    small: { description: 'small batches', consumer, batchSize: 2, maxReceiveCount: 3 },
+    jobs: { description: 'jobs', consumer, batchSize: 10, maxReceiveCount: 2, maxConcurrency: 5 },
+    small: { description: 'small batches', consumer, batchSize: 2, maxReceiveCount: 3, maxConcurrency: 5 },
+    paced: { description: 'one message at a time, two at once', consumer, batchSize: 1, maxReceiveCount: 3, maxConcurrency: 2 },
   },
 } satisfies Pick<AppDeclaration, 'name' | 'queues'>;
 
@@ -53,7 +54,8 @@ afterEach(async () => {
   mappings = undefined;
 });
 
-const start = () => (mappings = startEventSources({ app, sqs, idlePollMs: 20, log: (line) => logged.push(line) }));
+const start = (options: { concurrency?: number } = {}) =>
+  (mappings = startEventSources({ app, sqs, idlePollMs: 20, log: (line) => logged.push(line), ...options }));
 
 async function sendAll(queue: keyof typeof app.queues, bodies: string[]): Promise<string[]> {
   const sent = await client.send(
@@ -79,6 +81,11 @@ const empty = async (queueUrl: string) => {
   return visible === 0 && inFlight === 0;
 };
 const bodiesSeen = () => invocations().flatMap((invocation) => invocation.event.Records.map((record) => record.body));
+/** The most invocations that were running at the same moment. */
+const peakConcurrency = () => {
+  const all = invocations();
+  return Math.max(0, ...all.map((a) => all.filter((b) => b.started <= a.started && a.started < (b.ended ?? Infinity)).length));
+};
 
 describe('SQS event-source mappings', () => {
   it('invokes the consumer with the SQSEvent Lambda builds, then deletes the batch', async () => {
@@ -194,6 +201,23 @@ describe('SQS event-source mappings', () => {
     const all = invocations();
     expect(all.some((a) => all.some((b) => a !== b && a.started < b.ended! && b.started < a.ended!))).toBe(true);
     await until(() => empty(sqs.queueUrl('small')));
+  });
+
+  it('runs at most the queue\'s declared maxConcurrency batches at once, as Lambda\'s maximum concurrency does', async () => {
+    await sendAll('paced', ['slow:400 a', 'slow:400 b', 'slow:400 c', 'slow:400 d', 'slow:400 e', 'slow:400 f']);
+    start();
+    await until(() => bodiesSeen().length === 6 && invocations().every((i) => i.ended !== undefined));
+    expect(invocations().every((invocation) => invocation.functionName === 'PacedConsumer')).toBe(true);
+    expect(peakConcurrency()).toBe(app.queues.paced.maxConcurrency);
+    await until(() => empty(sqs.queueUrl('paced')));
+  });
+
+  it('lets an explicit concurrency option override the declared maxConcurrency', async () => {
+    await sendAll('paced', ['slow:300 a', 'slow:300 b', 'slow:300 c', 'slow:300 d']);
+    start({ concurrency: 1 });
+    await until(() => bodiesSeen().length === 4 && invocations().every((i) => i.ended !== undefined));
+    expect(peakConcurrency()).toBe(1);
+    await until(() => empty(sqs.queueUrl('paced')));
   });
 
   it('stop() stops polling and waits for the batch in flight, which is then deleted', async () => {

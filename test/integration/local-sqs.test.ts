@@ -18,8 +18,8 @@ const consumer: FunctionDeclaration = { entry: 'test/support/fake-consumer.ts', 
 const app = {
   name: 'LocalSqsTest',
   queues: {
-    work: { description: 'work', events: ['thing.done', 'thing.undone'], consumer, batchSize: 10, maxReceiveCount: 2 },
-    other: { description: 'other', events: ['thing.done'], consumer: { ...consumer, timeoutSeconds: 7 }, batchSize: 5, maxReceiveCount: 4 },
+    work: { description: 'work', events: ['thing.done', 'thing.undone'], consumer, batchSize: 10, maxReceiveCount: 2, maxConcurrency: 5 },
+    other: { description: 'other', events: ['thing.done'], consumer: { ...consumer, timeoutSeconds: 7 }, batchSize: 5, maxReceiveCount: 4, maxConcurrency: 5 },
   },
 } satisfies Pick<AppDeclaration, 'name' | 'queues'>;
 
