@@ -94,7 +94,7 @@ export class Queues<QueueName extends string = string> extends Construct impleme
         .createAlarm(this, `${prefix}DeadLetterAlarm`, {
           alarmDescription:
             `${deadLetterName} holds messages that failed ${declaration.maxReceiveCount} times in ${sourceName} ` +
-            `(${declaration.description}). Read the consumer's logs, fix the cause, then redrive them to ${sourceName}.`,
+            `(${declaration.description}). Read the consumer's logs, fix the cause, then redrive them to ${sourceName} (docs/runbooks/dlq-redrive.md).`,
           threshold: 0,
           comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
           evaluationPeriods: 1,

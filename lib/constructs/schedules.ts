@@ -95,7 +95,7 @@ export class OutboxAlarms extends Construct {
     }).createAlarm(this, 'AgeAlarm', {
       alarmDescription:
         `The oldest unpublished outbox entry is more than ${OUTBOX_AGE_THRESHOLD_SECONDS} s old, or the outbox relay ` +
-        'reported nothing for a minute (it is not running): events reach the queues late. See the relay\'s logs and errors.',
+        'reported nothing for a minute (not running, or unable to read the outbox: see OutboxRelayFailures): events reach the queues late. See the relay\'s logs.',
       threshold: OUTBOX_AGE_THRESHOLD_SECONDS,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 1,
