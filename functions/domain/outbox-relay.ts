@@ -69,7 +69,7 @@ export async function runRelay({ remainingMs, idleMs = 500, batchSize = 100 }: R
  * One round: claim what is due, publish it, mark what went out and reschedule what did not. Also
  * reports the age of the oldest unpublished entry (0 when there is none).
  */
-export async function relayOnce(batchSize = 100) {
+async function relayOnce(batchSize = 100) {
   const { rows } = await db.query<OutboxEntry & { age: number | null; lockedUntil: string }>(
     `WITH due AS (
        SELECT id FROM outbox

@@ -11,14 +11,14 @@ export interface Timeouts {
 /** The review's timeouts (C4) for the notification services. */
 export const NOTIFICATION_TIMEOUTS: Timeouts = { connectMs: 5_000, readMs: 10_000 };
 
-export interface HttpAnswer {
+interface HttpAnswer {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   body: string;
 }
 
 /** The call never got an answer: refused, reset, or past a timeout. Always worth another try later. */
-export class TransportError extends Error {}
+class TransportError extends Error {}
 
 /**
  * One HTTP call with a connect timeout and a read timeout (fetch has only an overall one), carrying

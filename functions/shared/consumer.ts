@@ -9,7 +9,7 @@ import { logger } from './logger';
 import { continueTrace, type Trace } from './trace';
 
 /** A message that can never be processed (not JSON, or not its queue's schema): it must reach the DLQ. */
-export class PoisonMessage extends Error {}
+class PoisonMessage extends Error {}
 
 export interface Delivery {
   /** The originating request's id and a span of this consumer's, for logs and outbound calls. */
