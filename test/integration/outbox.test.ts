@@ -37,6 +37,18 @@ const unpublished = (eventIds: string[]) =>
 const eventIdsOf = (subjectId: string) =>
   sql<{ id: string }>('SELECT id FROM event_log WHERE subject_id = $1 ORDER BY seq', [subjectId]).then((rows) => rows.map((r) => r.id));
 
+/** Creates `count` tasks while SQS refuses every send: their events wait in the outbox. */
+async function eventsLeftToTheRelay(count: number): Promise<string[]> {
+  const alice = api.newCaller();
+  const project = await api.createProject(alice);
+  await drain(sqs, 'notifications');
+  sqs.faults.failSends = true;
+  const tasks = await Promise.all(Array.from({ length: count }, (_, i) => api.createTask(alice, project.id, { title: `t${i}` })));
+  const eventIds = (await Promise.all(tasks.map((task) => eventIdsOf(task.id)))).flat();
+  expect(await unpublished(eventIds)).toBe(count);
+  return eventIds;
+}
+
 /** Runs the relay until `done` holds (at most `ms`), as the scheduled function would. */
 async function relayUntil(done: () => Promise<boolean>, ms = 8_000) {
   const started = Date.now();
@@ -112,13 +124,7 @@ describe('transactional outbox', () => {
   });
 
   it('publishes each entry once with three relays running at once, retrying failed sends with backoff', async () => {
-    const alice = api.newCaller();
-    const project = await api.createProject(alice);
-    await drain(sqs, 'notifications');
-    sqs.faults.failSends = true;
-    const tasks = await Promise.all(Array.from({ length: 60 }, (_, i) => api.createTask(alice, project.id, { title: `t${i}` })));
-    const eventIds = (await Promise.all(tasks.map((task) => eventIdsOf(task.id)))).flat();
-    expect(await unpublished(eventIds)).toBe(60);
+    const eventIds = await eventsLeftToTheRelay(60);
     // The relays start while SQS still refuses: their failed sends back off and are retried.
     const relays = [0, 1, 2].map(() => relayUntil(async () => (await unpublished(eventIds)) === 0, 20_000));
     const retried = async () =>
@@ -134,12 +140,7 @@ describe('transactional outbox', () => {
   });
 
   it('publishes each entry once with two relays at once when SQS is slow: a round ends well inside its lease', async () => {
-    const alice = api.newCaller();
-    const project = await api.createProject(alice);
-    await drain(sqs, 'notifications');
-    sqs.faults.failSends = true;
-    const tasks = await Promise.all(Array.from({ length: 150 }, (_, i) => api.createTask(alice, project.id, { title: `slow ${i}` })));
-    const eventIds = (await Promise.all(tasks.map((task) => eventIdsOf(task.id)))).flat();
+    const eventIds = await eventsLeftToTheRelay(150);
     sqs.faults.failSends = false;
     // Each send takes 1.5 s: 100 entries sent one batch after another would outlast the 10 s lease.
     sqs.faults.sendLatencyMs = 1_500;
