@@ -123,6 +123,12 @@ const routes = [
     request: { query: s.ListCommentsQuery }, response: { status: 200, body: s.CommentPage }, errors: [404],
   },
   {
+    method: 'GET', path: '/organization/usage', operationId: 'getUsage', auth: 'jwt',
+    summary: 'The organization\'s plan and its usage against each quota',
+    function: api('organization/usage', 'Usage against the plan'),
+    response: { status: 200, body: s.Usage },
+  },
+  {
     method: 'GET', path: '/search', operationId: 'search', auth: 'jwt',
     summary: 'Full-text search over the organization\'s tasks and comments',
     function: api('search/get', 'Search tasks and comments'),

@@ -1,5 +1,6 @@
 import type { Trace } from '../shared/trace';
 import { destinationsOf, FAST_PATH_LEASE } from './outbox';
+import { QUOTA_COLUMNS, type CountedQuota } from './quotas';
 import type { Caller } from './tenancy';
 
 /**
@@ -11,12 +12,15 @@ import type { Caller } from './tenancy';
  * `changed` is the CTE holding the changed row, with columns `id`, `project_id` and `doc` (its API
  * representation), and `previous` (what the change replaced) when `withPrevious`. The parameters `$1`
  * (organization), `$2` (actor), `$3` (request id) and `$4` (traceparent) are `eventParams(caller, trace)`;
+ * `count` keeps a quota's count on the organization's row (see quotas.ts);
  * the statement's own parameters start at `$5`. The final SELECT returns the entries with OUTBOX_ENTRIES.
  */
-export function appendEvent(type: string, { withPrevious = false } = {}): string {
+export function appendEvent(type: string, { withPrevious = false, count }: { withPrevious?: boolean; count?: { quota: CountedQuota; by: 1 | -1 } } = {}): string {
+  // A change to what a quota counts is counted in the same UPDATE of the organization's row.
+  const counted = count ? `, ${QUOTA_COLUMNS[count.quota]} = ${QUOTA_COLUMNS[count.quota]} + ${count.by}` : '';
   return `
     event_seq AS (
-      UPDATE organizations SET event_seq = event_seq + 1
+      UPDATE organizations SET event_seq = event_seq + 1${counted}
       WHERE id = $1 AND EXISTS (SELECT 1 FROM changed)
       RETURNING event_seq
     ),

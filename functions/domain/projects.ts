@@ -3,6 +3,8 @@ import { notFound } from '../shared/problem';
 import type { Trace } from '../shared/trace';
 import { appendEvent, eventParams } from './events';
 import { OUTBOX_ENTRIES, publishNow, type OutboxEntry } from './outbox';
+import type { PlanName } from './plans';
+import { atLimit, lockQuota, noteUsage, QUOTA_STATE, quotaExceeded, underQuota } from './quotas';
 import { decodeCursor, page } from './pagination';
 import { existingCreation, type Creation } from './client-ids';
 import type { CreateProjectInput, ProjectDto } from './schemas';
@@ -11,23 +13,28 @@ import type { Caller } from './tenancy';
 type ProjectChanges = { name?: string; description?: string };
 
 export async function createProject(caller: Caller, trace: Trace, input: CreateProjectInput): Promise<Creation<ProjectDto>> {
-  const { rows } = await db.query<{ doc: ProjectDto; outbox: OutboxEntry[] }>(
-    `WITH changed AS (
+  const { rows } = await db.query<{ doc: ProjectDto | null; outbox: OutboxEntry[]; used: number; plan: PlanName }>(
+    `WITH ${lockQuota('projects')}, changed AS (
        INSERT INTO projects (id, organization_id, name, description, created_by)
-       VALUES (coalesce($7::uuid, gen_random_uuid()), $1, $5, $6, $2)
+       SELECT coalesce($7::uuid, gen_random_uuid()), $1, $5, $6, $2 WHERE ${underQuota('projects')}
        ON CONFLICT (id) DO NOTHING
        RETURNING id, id AS project_id, project_json(projects) AS doc
-     ), ${appendEvent('project.created')}
-     SELECT doc, ${OUTBOX_ENTRIES} FROM changed`,
+     ), ${appendEvent('project.created', { count: { quota: 'projects', by: 1 } })}
+     SELECT (SELECT doc FROM changed), ${OUTBOX_ENTRIES}, ${QUOTA_STATE}`,
     [...eventParams(caller, trace), input.name, input.description, input.id ?? null],
   );
-  if (rows[0]) {
-    await publishNow(rows[0].outbox);
-    return { doc: rows[0].doc, created: true };
+  const { doc, outbox, used, plan } = rows[0]!;
+  if (doc) {
+    await publishNow(outbox);
+    noteUsage(caller.orgId, 'projects', plan, Number(used));
+    return { doc, created: true };
   }
-  // Nothing inserted means the id was taken (ON CONFLICT), so it names a row: ours, or a 409.
+  // Nothing inserted: the id was taken (ON CONFLICT; ours, or a 409), or the plan's limit is reached.
   const existing = await existingCreation<ProjectDto>('projects', caller, input.id);
-  if (!existing) throw new Error(`project ${input.id} neither inserted nor found`);
+  if (!existing) {
+    if (atLimit('projects', plan, Number(used))) throw quotaExceeded('projects', plan);
+    throw new Error(`project ${input.id} neither inserted nor found`);
+  }
   return { doc: existing, created: false };
 }
 

@@ -144,6 +144,14 @@ export const Health = z.object({
   dependencies: z.record(z.string(), z.object({ status: DependencyStatus, latencyMs: z.number() })),
 });
 
+const QuotaUsage = z.object({ used: z.number(), limit: z.number() });
+export const Usage = z.object({
+  plan: z.enum(['free', 'pro', 'enterprise']),
+  /** false: an enterprise plan; its limits are where alerting starts, nothing is refused. */
+  enforced: z.boolean(),
+  quotas: z.object({ projects: QuotaUsage, tasks: QuotaUsage, storageBytes: QuotaUsage, requestsPerHour: z.object({ limit: z.number() }) }),
+});
+
 export const Problem = z.object({
   type: z.string(),
   title: z.string(),
@@ -155,6 +163,9 @@ export const Problem = z.object({
   current: z.optional(Task),
   yourChanges: z.optional(z.record(z.string(), z.unknown())),
   conflictingFields: z.optional(z.array(z.string())),
+  quota: z.optional(z.string()),
+  plan: z.optional(z.string()),
+  limit: z.optional(z.number()),
 });
 
 export type ProjectDto = z.infer<typeof Project>;

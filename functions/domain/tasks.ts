@@ -3,6 +3,8 @@ import { notFound, Problem } from '../shared/problem';
 import type { Trace } from '../shared/trace';
 import { appendEvent, eventParams } from './events';
 import { OUTBOX_ENTRIES, publishNow, type OutboxEntry } from './outbox';
+import type { PlanName } from './plans';
+import { atLimit, lockQuota, noteUsage, QUOTA_STATE, quotaExceeded, underQuota } from './quotas';
 import { decodeCursor, page } from './pagination';
 import { existingCreation, type Creation } from './client-ids';
 import type { CreateTaskInput, TaskDto } from './schemas';
@@ -20,15 +22,16 @@ export function versionFromIfMatch(ifMatch: string): number | null {
 
 export async function createTask(caller: Caller, trace: Trace, projectId: string, input: CreateTaskInput): Promise<Creation<TaskDto>> {
   const { rows } = await mutation(() =>
-    db.query<{ doc: TaskDto; outbox: OutboxEntry[] }>(
-      `WITH changed AS (
+    db.query<{ doc: TaskDto | null; outbox: OutboxEntry[]; used: number; plan: PlanName; project: boolean }>(
+      `WITH ${lockQuota('tasks')}, changed AS (
          INSERT INTO tasks (id, organization_id, project_id, title, description, status, priority, assignee_id, due_date, labels, created_by)
          SELECT coalesce($13::uuid, gen_random_uuid()), $1, p.id, $6, $7, $8, $9, $10, $11, $12, $2
-         FROM projects p WHERE p.organization_id = $1 AND p.id = $5
+         FROM projects p WHERE p.organization_id = $1 AND p.id = $5 AND ${underQuota('tasks')}
          ON CONFLICT (id) DO NOTHING
          RETURNING id, project_id, task_json(tasks) AS doc
-       ), ${appendTaskVersion()}, ${appendEvent('task.created')}
-       SELECT doc, ${OUTBOX_ENTRIES} FROM changed`,
+       ), ${appendTaskVersion()}, ${appendEvent('task.created', { count: { quota: 'tasks', by: 1 } })}
+       SELECT (SELECT doc FROM changed), ${OUTBOX_ENTRIES}, ${QUOTA_STATE},
+         EXISTS (SELECT 1 FROM projects WHERE organization_id = $1 AND id = $5) AS project`,
       [
         ...eventParams(caller, trace),
         projectId,
@@ -43,12 +46,17 @@ export async function createTask(caller: Caller, trace: Trace, projectId: string
       ],
     ),
   );
-  if (rows[0]) {
-    await publishNow(rows[0].outbox);
-    return { doc: rows[0].doc, created: true };
+  const { doc, outbox, used, plan, project } = rows[0]!;
+  if (doc) {
+    await publishNow(outbox);
+    noteUsage(caller.orgId, 'tasks', plan, Number(used));
+    return { doc, created: true };
   }
   const existing = await existingCreation<TaskDto>('tasks', caller, input.id, projectId);
-  if (!existing) throw notFound('Project');
+  if (!existing) {
+    if (project && atLimit('tasks', plan, Number(used))) throw quotaExceeded('tasks', plan);
+    throw notFound('Project');
+  }
   return { doc: existing, created: false };
 }
 
@@ -110,7 +118,7 @@ export async function deleteTask(caller: Caller, trace: Trace, taskId: string): 
     `WITH changed AS (
        DELETE FROM tasks WHERE organization_id = $1 AND id = $5
        RETURNING id, project_id, task_json(tasks) AS doc
-     ), ${appendEvent('task.deleted')}
+     ), ${appendEvent('task.deleted', { count: { quota: 'tasks', by: -1 } })}
      SELECT ${OUTBOX_ENTRIES} FROM changed`,
     [...eventParams(caller, trace), taskId],
   );

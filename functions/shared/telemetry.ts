@@ -29,3 +29,6 @@ export const INTEGRATION_URLS = {
   SLACK_API_URL: 'https://slack.com/api',
   SENDGRID_API_URL: 'https://api.sendgrid.com',
 } as const;
+
+/** Quota alerting (review M4): an organization went past 80 % of a plan limit. */
+export const QUOTA_METRICS = { thresholdCrossed: 'QuotaThresholdCrossed' } as const;

@@ -9,6 +9,7 @@ import { Api } from '../constructs/api';
 import { Database } from '../constructs/database';
 import { Migrations } from '../constructs/migrations';
 import { ConflictRateAlarm } from '../constructs/conflict-alarm';
+import { QuotaAlarm } from '../constructs/quota-alarm';
 import { Integrations } from '../constructs/integrations';
 import { Network } from '../constructs/network';
 import { queueId, Queues } from '../constructs/queues';
@@ -35,6 +36,7 @@ export class TaskFlowStack extends Stack {
   readonly api: Api;
   readonly migrations: Migrations;
   readonly conflictRate: ConflictRateAlarm;
+  readonly quotaThreshold: QuotaAlarm;
   readonly integrations: Integrations;
   readonly queues: Queues<QueueName>;
   readonly schedules: Schedules<ScheduleName>;
@@ -127,6 +129,7 @@ export class TaskFlowStack extends Stack {
     });
     this.outbox = new OutboxAlarms(this, 'Outbox', { relay: this.schedules.functions.outboxRelay });
     this.conflictRate = new ConflictRateAlarm(this, 'ConflictRate');
+    this.quotaThreshold = new QuotaAlarm(this, 'QuotaThreshold');
     this.alarms = new AlarmTopic(this, 'Alarms', {
       displayName: `${taskflow.name} alarms`,
       email: { address: alarmEmail.valueAsString, condition: hasAlarmEmail },

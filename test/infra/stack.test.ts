@@ -220,6 +220,14 @@ describe('functions', () => {
     }
   });
 
+  it('alarms when an organization passes 80 % of a plan quota, on the metric the create handlers emit', () => {
+    const alarm = resources[logicalId(stack.quotaThreshold.alarm)]!.Properties;
+    expect(alarm).toMatchObject({
+      MetricName: 'QuotaThresholdCrossed', Namespace: 'TaskFlow', Dimensions: [{ Name: 'service', Value: 'taskflow' }],
+      Statistic: 'Sum', Threshold: 0, ComparisonOperator: 'GreaterThanThreshold', TreatMissingData: 'notBreaching',
+    });
+  });
+
   it('alarms when more than 1 % of task updates conflict, on the metrics the update handler emits', () => {
     const alarm = resources[logicalId(stack.conflictRate.alarm)]!.Properties;
     expect(alarm).toMatchObject({ Threshold: 1, ComparisonOperator: 'GreaterThanThreshold', EvaluationPeriods: 2 });

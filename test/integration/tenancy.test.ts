@@ -29,6 +29,7 @@ const attempts: Record<Exclude<OperationId, 'getHealth'>, () => Call & { expect:
   createComment: () => ({ params: { taskId: ids.taskId }, body: { body: 'pwned' }, expect: 'not-found' }),
   listComments: () => ({ params: { taskId: ids.taskId }, expect: 'not-found' }),
   search: () => ({ query: { q: 'secret' }, expect: 'not-listed' }),
+  getUsage: () => ({ expect: 'not-listed' }), // counts are per organization: test/integration/quotas.test.ts
 };
 
 describe('tenant isolation', () => {

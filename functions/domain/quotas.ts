@@ -1,0 +1,64 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logger } from '../shared/logger';
+import { metrics } from '../shared/metrics';
+import { Problem } from '../shared/problem';
+import { QUOTA_METRICS } from '../shared/telemetry';
+import { PLANS, type PlanName } from './plans';
+
+/** The quotas counted on the organization's row (the request quota is counted with the rate limits). */
+export type CountedQuota = 'projects' | 'tasks';
+
+export const QUOTA_COLUMNS: Record<CountedQuota, string> = { projects: 'project_count', tasks: 'task_count' };
+
+/** Where alerting starts: a share of the plan's limit. */
+const ALERT_AT = 0.8;
+
+/**
+ * The CTE `quota` of a create: locks the organization's row first (the row the event sequence takes
+ * anyway) and reads the count and plan, so concurrent creates are counted one after the other and the
+ * limit is never overshot. The statement then inserts only `WHERE ${underQuota(quota)}`, and its event
+ * adds one to the count (appendEvent's `count`).
+ */
+export const lockQuota = (quota: CountedQuota) =>
+  `quota AS (SELECT ${QUOTA_COLUMNS[quota]} AS used, plan FROM organizations WHERE id = $1 FOR UPDATE)`;
+
+/** Under the plan's limit (always, for a plan that is not enforced), as SQL over `quota`. */
+export function underQuota(quota: CountedQuota): string {
+  const cases = Object.entries(PLANS)
+    .map(([name, plan]) => `WHEN '${name}' THEN ${plan.enforced ? `q.used < ${plan[quota]}` : 'true'}`)
+    .join(' ');
+  return `(SELECT CASE q.plan ${cases} ELSE false END FROM quota q)`;
+}
+
+/** In the final SELECT: the count before this statement and the plan. */
+export const QUOTA_STATE = '(SELECT used FROM quota) AS used, (SELECT plan FROM quota) AS plan';
+
+/** Whether a create was refused for the quota: the plan enforces it and the count is at its limit. */
+export const atLimit = (quota: CountedQuota, plan: PlanName, used: number) => PLANS[plan].enforced && used >= PLANS[plan][quota];
+
+export function quotaExceeded(quota: CountedQuota, plan: PlanName): Problem {
+  const limit = PLANS[plan][quota];
+  return new Problem(
+    429,
+    'QUOTA_EXCEEDED',
+    `The ${plan} plan allows ${limit} ${quota}`,
+    `This organization has ${limit} ${quota}, the most its ${plan} plan allows: delete some or move to a larger plan.`,
+    { quota, plan, limit },
+    // Waiting does not help; an hour keeps a client from retrying in a loop.
+    { 'Retry-After': '3600' },
+  );
+}
+
+/**
+ * After a create: when it takes the organization past 80 % of a limit (or, on an unenforced plan, past
+ * 80 % and 100 % of the figures alerting starts at), a warning and a `QuotaThresholdCrossed` metric,
+ * which CloudWatch alarms on.
+ */
+export function noteUsage(orgId: string, quota: CountedQuota, plan: PlanName, usedBefore: number): void {
+  const limit = PLANS[plan][quota];
+  const crossed = [ALERT_AT, ...(PLANS[plan].enforced ? [] : [1])].filter((share) => usedBefore < share * limit && usedBefore + 1 >= share * limit);
+  if (crossed.length === 0) return;
+  logger.warn('organization crossed a quota threshold', { orgId, quota, plan, used: usedBefore + 1, limit, share: Math.max(...crossed) });
+  metrics.addMetric(QUOTA_METRICS.thresholdCrossed, MetricUnit.Count, 1);
+  metrics.publishStoredMetrics();
+}
