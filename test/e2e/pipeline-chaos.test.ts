@@ -125,6 +125,8 @@ describe('the event pipeline under faults', () => {
     const org = `org_chaos_${randomUUID()}`;
     const [ann, bob, cid] = [await person(org, 'Ann', 'Lee'), await person(org, 'Bob', 'Stone'), await person(org, 'Cid', 'Moss')];
     for (const who of [ann, bob, cid]) await call(who, 'GET', '/projects'); // members, with their e-mail
+    // 250 projects are more than the free plan's 10 (quotas are tested on their own).
+    await sql("UPDATE organizations SET plan = 'enterprise' WHERE id = $1", [org]);
     const project = await call(ann, 'POST', '/projects', { name: 'Chaos' });
     const base: { id: string }[] = [];
     for (let i = 0; i < 8; i += 1) base.push(await call(ann, 'POST', `/projects/${project.id}/tasks`, { title: `base-${i}` }));
