@@ -5,18 +5,20 @@ import { startLocalRuntime } from '../lib/local/runtime';
 
 const port = Number(process.env.PORT ?? 3000);
 const sqsPort = Number(process.env.SQS_PORT ?? 9324);
+const s3Port = Number(process.env.S3_PORT ?? 4569);
 const sandboxPort = Number(process.env.SANDBOX_PORT ?? 3002);
 const dataDir = resolve(process.env.TASKFLOW_DATA_DIR ?? '.taskflow');
 const runtime = await startLocalRuntime({
   port,
   sqsPort,
+  s3Port,
   sandboxPort,
   dataDir,
   ...(process.env.DATABASE_URL ? { databaseUrl: process.env.DATABASE_URL } : {}),
   log: (line) => console.error(line),
 }).catch((error: NodeJS.ErrnoException & { port?: number }) => {
   if (error.code === 'EADDRINUSE') {
-    const variable = error.port === sqsPort ? 'SQS_PORT' : error.port === sandboxPort ? 'SANDBOX_PORT' : 'PORT';
+    const variable = error.port === sqsPort ? 'SQS_PORT' : error.port === s3Port ? 'S3_PORT' : error.port === sandboxPort ? 'SANDBOX_PORT' : 'PORT';
     console.error(`Port ${error.port ?? port} is in use: set ${variable} to another one (0 picks a free port).`);
   } else {
     console.error(error);
@@ -30,6 +32,7 @@ TaskFlow is running at ${runtime.url}
   database    ${runtime.embeddedDatabase ? `embedded PGlite in ${dataDir}/pgdata` : 'DATABASE_URL'}${runtime.appliedMigrations.length ? ` (applied ${runtime.appliedMigrations.join(', ')})` : ''}
   DynamoDB    dynalite in ${dataDir}/dynamodb (idempotency records)
   SQS         ${runtime.sqs.endpoint} (in memory: queued messages are lost on restart; queues ${Object.keys(taskflow.queues).join(', ')}, each with a DLQ)
+  S3          ${runtime.s3.endpoint}/${runtime.s3.bucket} (s3rver, files in ${dataDir}/s3; SigV4 and presigned POST policies enforced)
   Slack       ${runtime.sandboxes.urls.slack} (sandbox)
   SendGrid    ${runtime.sandboxes.urls.sendgrid} (sandbox)
   sandbox     ${runtime.sandboxes.url}/_sandbox/calls (recorded calls), PUT ${runtime.sandboxes.url}/_sandbox/faults/{slack|sendgrid} (faults)

@@ -4,10 +4,11 @@ import { eventQueues, type AppDeclaration, type Capability, type FunctionDeclara
 // The one declaration of TaskFlow: the CDK stacks, the local runtime and the OpenAPI document
 // are all built from it. Adding a route is one entry in `routes` (plus its handler file).
 
+// Every JWT route checks the caller's rate limits (httpHandler), so its function needs their table.
 const api = (entry: string, description: string): FunctionDeclaration => ({
   entry: `functions/api/${entry}.ts`,
   description,
-  needs: ['database'],
+  needs: ['database', 'rate-limits'],
 });
 const worker = (entry: string, description: string, timeoutSeconds: number, needs: readonly Capability[], sendsTo: readonly string[] = []): FunctionDeclaration => ({
   entry: `functions/workers/${entry}.ts`,
@@ -51,9 +52,12 @@ const queues = {
 // publishes its event's outbox entries at once after commit, so it may send to the queues events go to.
 const mutation = (entry: string, description: string): FunctionDeclaration => ({
   ...api(entry, description),
-  needs: ['database', 'idempotency'],
+  needs: ['database', 'rate-limits', 'idempotency'],
   sendsTo: eventQueues(queues),
 });
+
+// Attachments: the files bucket too.
+const withFiles = (fn: FunctionDeclaration): FunctionDeclaration => ({ ...fn, needs: [...fn.needs, 'files'] });
 
 const ifMatch = { 'If-Match': 'The task ETag; the alternative to `version` in the body' };
 const etag = { ETag: 'The task version, for If-Match' };
@@ -62,7 +66,8 @@ const routes = [
   {
     method: 'GET', path: '/health', operationId: 'getHealth', auth: 'none',
     summary: 'Liveness of the API and each dependency (503 when the database does not answer)',
-    function: { ...api('health/get', 'Health check'), timeoutSeconds: 10 },
+    // Public: no caller, so no rate limits (API Gateway's stage throttling still applies).
+    function: { ...api('health/get', 'Health check'), needs: ['database'], timeoutSeconds: 10 },
     response: { status: 200, body: s.Health },
   },
   {
@@ -123,6 +128,36 @@ const routes = [
     request: { query: s.ListCommentsQuery }, response: { status: 200, body: s.CommentPage }, errors: [404],
   },
   {
+    method: 'POST', path: '/tasks/{taskId}/attachments', operationId: 'startAttachmentUpload', auth: 'jwt',
+    summary: 'Start an upload: a presigned S3 POST (the declared type, at most 50 MB, 15 minutes); nothing is recorded until confirmed',
+    function: withFiles(mutation('attachments/start', 'Start an attachment upload')),
+    request: { body: s.CreateAttachmentBody }, response: { status: 201, body: s.UploadForm }, errors: [404],
+  },
+  {
+    method: 'POST', path: '/attachments/{attachmentId}/confirm', operationId: 'confirmAttachment', auth: 'jwt',
+    summary: 'Record an uploaded file (201; a repeated confirm answers 200 with the same attachment; no upload: 404)',
+    function: withFiles(mutation('attachments/confirm', 'Confirm an attachment upload')),
+    response: { status: 201, body: s.Attachment }, errors: [404],
+  },
+  {
+    method: 'GET', path: '/tasks/{taskId}/attachments', operationId: 'listAttachments', auth: 'jwt',
+    summary: 'A task\'s attachments, each with a download link valid for 5 minutes',
+    function: withFiles(api('attachments/list', 'List attachments')),
+    response: { status: 200, body: s.AttachmentList }, errors: [404],
+  },
+  {
+    method: 'GET', path: '/attachments/{attachmentId}', operationId: 'getAttachment', auth: 'jwt',
+    summary: 'An attachment with a download link valid for 5 minutes',
+    function: withFiles(api('attachments/get', 'Get an attachment')),
+    response: { status: 200, body: s.AttachmentWithLink }, errors: [404],
+  },
+  {
+    method: 'DELETE', path: '/attachments/{attachmentId}', operationId: 'deleteAttachment', auth: 'jwt',
+    summary: 'Delete an attachment (the bucket keeps the object\'s version)',
+    function: withFiles(mutation('attachments/delete', 'Delete an attachment')),
+    response: { status: 204 }, errors: [404],
+  },
+  {
     method: 'GET', path: '/organization/usage', operationId: 'getUsage', auth: 'jwt',
     summary: 'The organization\'s plan and its usage against each quota',
     function: api('organization/usage', 'Usage against the plan'),
@@ -160,9 +195,20 @@ export const taskflow = {
       timeToLiveAttribute: 'expiration',
       description: 'Powertools idempotency records: Idempotency-Keys (24 h) and sent notifications (14 days)',
     },
+    rateLimits: {
+      partitionKey: 'id',
+      // Idle buckets and past hours' counts vanish on their own.
+      timeToLiveAttribute: 'expiration',
+      description: 'Rate limits: token buckets per user, organization shard and client address, and requests per organization and hour',
+    },
   },
   queues,
   schedules: {
+    attachmentSweep: {
+      description: 'Removes attachment records whose object is gone',
+      function: worker('attachment-sweep', 'Removes attachment records whose object is gone', 300, ['database', 'files']),
+      everyMinutes: 24 * 60,
+    },
     outboxRelay: {
       description: 'Publishes the outbox entries the fast path missed; runs for most of its timeout, polling, so runs overlap',
       function: worker('outbox-relay', 'Publishes unpublished outbox entries to their queues', 90, ['database'], Object.keys(queues)),

@@ -5,11 +5,14 @@ import type { $ZodType as ZodType } from 'zod/v4/core';
  * - `database`: PostgreSQL through RDS Proxy (in the VPC);
  * - `database-admin`: the instance itself, with the master secret (migrations);
  * - `idempotency`: the idempotency table;
+ * - `files`: the files bucket (`FILES_BUCKET_NAME`): attachments under `pending/` and `attachments/`;
+ * - `rate-limits`: the rate-limit table (token buckets and hourly request counts), which every JWT route's
+ *   function checks before it serves a request (`httpHandler`);
  * - `slack`: Slack's Web API (`SLACK_API_URL`, the bot token); `sendgrid`: SendGrid's v3 API
  *   (`SENDGRID_API_URL`, the API key, `NOTIFICATION_FROM_EMAIL`). Both reach the internet, so such a
  *   function stays out of the VPC (which has no NAT) and must not need the database.
  */
-export type Capability = 'database' | 'database-admin' | 'idempotency' | 'slack' | 'sendgrid';
+export type Capability = 'database' | 'database-admin' | 'idempotency' | 'rate-limits' | 'files' | 'slack' | 'sendgrid';
 
 export interface FunctionDeclaration {
   /** Handler module, relative to the repository root; it exports `handler`. */

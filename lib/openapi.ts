@@ -12,9 +12,15 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   422: 'IDEMPOTENCY_KEY_REUSED (the key was used for another request), ASSIGNEE_NOT_MEMBER or TOO_MANY_LABELS',
   413: 'PAYLOAD_TOO_LARGE: over the gateway\'s 10 MB limit',
   428: 'PRECONDITION_REQUIRED: send `version` or If-Match',
-  429: 'TOO_MANY_REQUESTS: throttled by the gateway (Retry-After)',
+  429: 'RATE_LIMITED (over a per-minute limit: `policy` user, organization or ip), QUOTA_EXCEEDED (over a plan quota: `quota`, `plan`, `limit`) or TOO_MANY_REQUESTS (the gateway\'s throttling): retry after Retry-After',
   500: 'INTERNAL_ERROR',
   503: 'Unavailable for now, named by `code` (DATABASE_UNAVAILABLE, TIMEOUT, IDEMPOTENCY_UNAVAILABLE, TOO_MANY_CONCURRENT_UPDATES; on /health, a dependency): retry after Retry-After',
+};
+
+/** On every answer of a JWT route past its rate-limit check (functions/shared/rate-limit.ts). */
+const RATE_LIMIT_HEADERS = {
+  RateLimit: { $ref: '#/components/headers/RateLimit' },
+  'RateLimit-Policy': { $ref: '#/components/headers/RateLimit-Policy' },
 };
 
 const schema = (type: ZodType) => toJSONSchema(type, { io: 'input', unrepresentable: 'any' });
@@ -38,7 +44,12 @@ export function openApiDocument(app: AppDeclaration) {
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT (RS256; org_id and sub claims)' } },
       schemas: { Problem: outputSchema(Problem) },
-      headers: { 'X-Request-Id': { schema: { type: 'string' }, description: 'Correlation id of this request' } },
+      headers: {
+        'X-Request-Id': { schema: { type: 'string' }, description: 'Correlation id of this request' },
+        RateLimit: { schema: { type: 'string' }, description: 'The most constrained rate limit: `"<policy>";r=<requests left>;t=<seconds until r goes up>` (draft-ietf-httpapi-ratelimit-headers)' },
+        'RateLimit-Policy': { schema: { type: 'string' }, description: 'The rate limits that apply to the caller, e.g. `"user";q=100;w=60, "organization";q=1000;w=60, "ip";q=500;w=60`' },
+        'Retry-After': { schema: { type: 'integer' }, description: 'Seconds to wait before retrying' },
+      },
     },
     paths,
   };
@@ -85,6 +96,7 @@ function operation(route: RouteDeclaration) {
           'X-Request-Id': { $ref: '#/components/headers/X-Request-Id' },
           ...Object.fromEntries(Object.entries(route.response.headers ?? {}).map(([name, description]) => [name, { description, schema: { type: 'string' } }])),
           ...(idempotent ? { 'Idempotent-Replayed': { description: '`true` when this is the stored response of an earlier request with the same Idempotency-Key', schema: { type: 'string' } } } : {}),
+          ...(route.auth === 'jwt' ? RATE_LIMIT_HEADERS : {}),
         },
         ...(route.response.body ? { content: { 'application/json': { schema: outputSchema(route.response.body) } } } : {}),
       },
@@ -93,7 +105,11 @@ function operation(route: RouteDeclaration) {
           status,
           {
             description: ERROR_DESCRIPTIONS[status] ?? 'Error',
-            headers: { 'X-Request-Id': { $ref: '#/components/headers/X-Request-Id' } },
+            headers: {
+              'X-Request-Id': { $ref: '#/components/headers/X-Request-Id' },
+              ...(status === 429 || status === 503 ? { 'Retry-After': { $ref: '#/components/headers/Retry-After' } } : {}),
+              ...(route.auth === 'jwt' && ![401, 413, 415].includes(status) ? RATE_LIMIT_HEADERS : {}),
+            },
             content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
           },
         ]),

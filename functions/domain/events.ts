@@ -12,12 +12,16 @@ import type { Caller } from './tenancy';
  * `changed` is the CTE holding the changed row, with columns `id`, `project_id` and `doc` (its API
  * representation), and `previous` (what the change replaced) when `withPrevious`. The parameters `$1`
  * (organization), `$2` (actor), `$3` (request id) and `$4` (traceparent) are `eventParams(caller, trace)`;
- * `count` keeps a quota's count on the organization's row (see quotas.ts);
+ * `counts` keep quotas' counts on the organization's row (see quotas.ts);
  * the statement's own parameters start at `$5`. The final SELECT returns the entries with OUTBOX_ENTRIES.
  */
-export function appendEvent(type: string, { withPrevious = false, count }: { withPrevious?: boolean; count?: { quota: CountedQuota; by: 1 | -1 } } = {}): string {
-  // A change to what a quota counts is counted in the same UPDATE of the organization's row.
-  const counted = count ? `, ${QUOTA_COLUMNS[count.quota]} = ${QUOTA_COLUMNS[count.quota]} + ${count.by}` : '';
+export function appendEvent(
+  type: string,
+  { withPrevious = false, counts = [] }: { withPrevious?: boolean; counts?: readonly { quota: CountedQuota; by: number | string }[] } = {},
+): string {
+  // A change to what a quota counts is counted in the same UPDATE of the organization's row
+  // (`by`: a number, or an SQL expression such as a parameter).
+  const counted = counts.map(({ quota, by }) => `, ${QUOTA_COLUMNS[quota]} = ${QUOTA_COLUMNS[quota]} + (${by})`).join('');
   return `
     event_seq AS (
       UPDATE organizations SET event_seq = event_seq + 1${counted}
@@ -43,6 +47,6 @@ export function appendEvent(type: string, { withPrevious = false, count }: { wit
     )`;
 }
 
-export function eventParams(caller: Caller, trace: Trace): unknown[] {
+export function eventParams(caller: Pick<Caller, 'orgId' | 'userId'>, trace: Trace): unknown[] {
   return [caller.orgId, caller.userId, trace.requestId, trace.traceparent];
 }

@@ -19,7 +19,7 @@ export async function createProject(caller: Caller, trace: Trace, input: CreateP
        SELECT coalesce($7::uuid, gen_random_uuid()), $1, $5, $6, $2 WHERE ${underQuota('projects')}
        ON CONFLICT (id) DO NOTHING
        RETURNING id, id AS project_id, project_json(projects) AS doc
-     ), ${appendEvent('project.created', { count: { quota: 'projects', by: 1 } })}
+     ), ${appendEvent('project.created', { counts: [{ quota: 'projects', by: 1 }] })}
      SELECT (SELECT doc FROM changed), ${OUTBOX_ENTRIES}, ${QUOTA_STATE}`,
     [...eventParams(caller, trace), input.name, input.description, input.id ?? null],
   );

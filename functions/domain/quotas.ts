@@ -6,9 +6,9 @@ import { QUOTA_METRICS } from '../shared/telemetry';
 import { PLANS, type PlanName } from './plans';
 
 /** The quotas counted on the organization's row (the request quota is counted with the rate limits). */
-export type CountedQuota = 'projects' | 'tasks';
+export type CountedQuota = 'projects' | 'tasks' | 'storageBytes';
 
-export const QUOTA_COLUMNS: Record<CountedQuota, string> = { projects: 'project_count', tasks: 'task_count' };
+export const QUOTA_COLUMNS: Record<CountedQuota, string> = { projects: 'project_count', tasks: 'task_count', storageBytes: 'storage_bytes' };
 
 /** Where alerting starts: a share of the plan's limit. */
 const ALERT_AT = 0.8;
@@ -22,10 +22,10 @@ const ALERT_AT = 0.8;
 export const lockQuota = (quota: CountedQuota) =>
   `quota AS (SELECT ${QUOTA_COLUMNS[quota]} AS used, plan FROM organizations WHERE id = $1 FOR UPDATE)`;
 
-/** Under the plan's limit (always, for a plan that is not enforced), as SQL over `quota`. */
-export function underQuota(quota: CountedQuota): string {
+/** Room for `amount` more (an SQL expression) under the plan's limit (always, on a plan that is not enforced), over `quota`. */
+export function underQuota(quota: CountedQuota, amount = '1'): string {
   const cases = Object.entries(PLANS)
-    .map(([name, plan]) => `WHEN '${name}' THEN ${plan.enforced ? `q.used < ${plan[quota]}` : 'true'}`)
+    .map(([name, plan]) => `WHEN '${name}' THEN ${plan.enforced ? `q.used + ${amount} <= ${plan[quota]}` : 'true'}`)
     .join(' ');
   return `(SELECT CASE q.plan ${cases} ELSE false END FROM quota q)`;
 }
@@ -34,7 +34,7 @@ export function underQuota(quota: CountedQuota): string {
 export const QUOTA_STATE = '(SELECT used FROM quota) AS used, (SELECT plan FROM quota) AS plan';
 
 /** Whether a create was refused for the quota: the plan enforces it and the count is at its limit. */
-export const atLimit = (quota: CountedQuota, plan: PlanName, used: number) => PLANS[plan].enforced && used >= PLANS[plan][quota];
+export const atLimit = (quota: CountedQuota, plan: PlanName, used: number, amount = 1) => PLANS[plan].enforced && used + amount > PLANS[plan][quota];
 
 export function quotaExceeded(quota: CountedQuota, plan: PlanName): Problem {
   const limit = PLANS[plan][quota];
@@ -54,11 +54,12 @@ export function quotaExceeded(quota: CountedQuota, plan: PlanName): Problem {
  * 80 % and 100 % of the figures alerting starts at), a warning and a `QuotaThresholdCrossed` metric,
  * which CloudWatch alarms on.
  */
-export function noteUsage(orgId: string, quota: CountedQuota, plan: PlanName, usedBefore: number): void {
+export function noteUsage(orgId: string, quota: CountedQuota, plan: PlanName, usedBefore: number, amount = 1): void {
   const limit = PLANS[plan][quota];
-  const crossed = [ALERT_AT, ...(PLANS[plan].enforced ? [] : [1])].filter((share) => usedBefore < share * limit && usedBefore + 1 >= share * limit);
+  const used = usedBefore + amount;
+  const crossed = [ALERT_AT, ...(PLANS[plan].enforced ? [] : [1])].filter((share) => usedBefore < share * limit && used >= share * limit);
   if (crossed.length === 0) return;
-  logger.warn('organization crossed a quota threshold', { orgId, quota, plan, used: usedBefore + 1, limit, share: Math.max(...crossed) });
+  logger.warn('organization crossed a quota threshold', { orgId, quota, plan, used, limit, share: Math.max(...crossed) });
   metrics.addMetric(QUOTA_METRICS.thresholdCrossed, MetricUnit.Count, 1);
   metrics.publishStoredMetrics();
 }

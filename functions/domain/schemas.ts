@@ -144,6 +144,36 @@ export const Health = z.object({
   dependencies: z.record(z.string(), z.object({ status: DependencyStatus, latencyMs: z.number() })),
 });
 
+// What an attachment may be (the presigned POST's policy holds S3 to the declared type).
+export const ATTACHMENT_TYPES = [
+  'image/png', 'image/jpeg', 'image/gif', 'image/webp', 'application/pdf', 'text/plain', 'text/csv', 'application/json', 'application/zip',
+  'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
+  'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+  'application/vnd.openxmlformats-officedocument.presentationml.presentation',
+] as const;
+export const CreateAttachmentBody = z.strictObject({
+  fileName: text().check(z.trim(), z.minLength(1), z.maxLength(255), z.refine((name) => !/[\u0000-\u001f/\\]/.test(name), 'must not contain control characters or slashes')),
+  contentType: z.enum(ATTACHMENT_TYPES),
+  size: z.number().check(z.int(), z.minimum(1), z.maximum(50 * 1024 * 1024)),
+});
+export const Attachment = z.object({
+  id: z.uuid(),
+  taskId: z.uuid(),
+  fileName: z.string(),
+  contentType: z.string(),
+  size: z.number(),
+  uploadedBy: z.string(),
+  createdAt: z.string(),
+});
+export const AttachmentWithLink = z.extend(Attachment, { downloadUrl: z.string() });
+export const AttachmentList = z.object({ items: z.array(AttachmentWithLink) });
+export const UploadForm = z.object({
+  attachmentId: z.uuid(),
+  upload: z.object({ url: z.string(), fields: z.record(z.string(), z.string()) }),
+  expiresAt: z.string(),
+  maxBytes: z.number(),
+});
+
 const QuotaUsage = z.object({ used: z.number(), limit: z.number() });
 export const Usage = z.object({
   plan: z.enum(['free', 'pro', 'enterprise']),
@@ -175,3 +205,5 @@ export type CreateProjectInput = z.infer<typeof CreateProjectBody>;
 export type CreateTaskInput = z.infer<typeof CreateTaskBody>;
 export type CreateCommentInput = z.infer<typeof CreateCommentBody>;
 export type UpdateTaskInput = z.infer<typeof UpdateTaskBody>;
+export type AttachmentDto = z.infer<typeof Attachment>;
+export type CreateAttachmentInput = z.infer<typeof CreateAttachmentBody>;

@@ -29,7 +29,7 @@ export async function createTask(caller: Caller, trace: Trace, projectId: string
          FROM projects p WHERE p.organization_id = $1 AND p.id = $5 AND ${underQuota('tasks')}
          ON CONFLICT (id) DO NOTHING
          RETURNING id, project_id, task_json(tasks) AS doc
-       ), ${appendTaskVersion()}, ${appendEvent('task.created', { count: { quota: 'tasks', by: 1 } })}
+       ), ${appendTaskVersion()}, ${appendEvent('task.created', { counts: [{ quota: 'tasks', by: 1 }] })}
        SELECT (SELECT doc FROM changed), ${OUTBOX_ENTRIES}, ${QUOTA_STATE},
          EXISTS (SELECT 1 FROM projects WHERE organization_id = $1 AND id = $5) AS project`,
       [
@@ -115,10 +115,13 @@ export async function getTask(caller: Caller, taskId: string): Promise<TaskDto> 
 
 export async function deleteTask(caller: Caller, trace: Trace, taskId: string): Promise<void> {
   const { rows } = await db.query<{ outbox: OutboxEntry[] }>(
-    `WITH changed AS (
+    // Its attachments go with it (ON DELETE CASCADE), and so does the storage they counted.
+    `WITH freed AS (
+       SELECT coalesce(sum(size), 0) AS bytes FROM attachments WHERE organization_id = $1 AND task_id = $5
+     ), changed AS (
        DELETE FROM tasks WHERE organization_id = $1 AND id = $5
        RETURNING id, project_id, task_json(tasks) AS doc
-     ), ${appendEvent('task.deleted', { count: { quota: 'tasks', by: -1 } })}
+     ), ${appendEvent('task.deleted', { counts: [{ quota: 'tasks', by: -1 }, { quota: 'storageBytes', by: '-(SELECT bytes FROM freed)' }] })}
      SELECT ${OUTBOX_ENTRIES} FROM changed`,
     [...eventParams(caller, trace), taskId],
   );

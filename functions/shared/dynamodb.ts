@@ -22,9 +22,11 @@ const ATTEMPTS = 3;
 
 /**
  * DynamoDB's JSON API for the handful of item operations TaskFlow needs, retried as the SDK would.
+ * `timeoutMs` and `attempts` (default 3 s and 3) are for callers on the request path that would rather
+ * give up early (the rate limiter).
  */
-export function dynamoDb(env: NodeJS.ProcessEnv = process.env) {
-  const send = awsJson({ service: 'dynamodb', endpointVariable: 'AWS_ENDPOINT_URL_DYNAMODB', targetPrefix: 'DynamoDB_20120810', timeoutMs: 3_000 }, env);
+export function dynamoDb(env: NodeJS.ProcessEnv = process.env, { timeoutMs = 3_000, attempts = ATTEMPTS } = {}) {
+  const send = awsJson({ service: 'dynamodb', endpointVariable: 'AWS_ENDPOINT_URL_DYNAMODB', targetPrefix: 'DynamoDB_20120810', timeoutMs }, env);
 
   return async function call<T = Record<string, unknown>>(operation: string, input: object): Promise<T> {
     for (let attempt = 1; ; attempt += 1) {
@@ -34,7 +36,7 @@ export function dynamoDb(env: NodeJS.ProcessEnv = process.env) {
         if (!(failure instanceof AwsError)) throw failure;
         const error = new DynamoDbError(failure.name, failure.message, failure.status, failure.payload.Item as never);
         const retryable = THROTTLED.has(failure.name) || (failure.status >= 500 && REPEATABLE.has(operation));
-        if (attempt >= ATTEMPTS || !retryable) throw error;
+        if (attempt >= attempts || !retryable) throw error;
         // Full jitter, as the SDK's standard retry mode.
         await new Promise((resolve) => setTimeout(resolve, Math.random() * 50 * 2 ** attempt));
       }

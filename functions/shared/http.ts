@@ -10,6 +10,7 @@ import { isDatabaseUnavailable } from './db';
 import { once } from './idempotency';
 import { logger } from './logger';
 import { Problem, problemBody } from './problem';
+import { enforceRateLimits } from './rate-limit';
 import { continueTrace, type Trace } from './trace';
 import { UUID } from './uuid';
 import { ensureMember, type Caller } from '../domain/tenancy';
@@ -67,19 +68,37 @@ export function httpHandler<Body extends ZodType | undefined = undefined, Query 
 ) {
   return wrap(schemas, async (request, event, context) => {
     const caller = callerOf(event);
-    const key = request.headers['idempotency-key'];
-    if (key === undefined || !MUTATING.has(event.httpMethod)) {
-      await ensureMember(caller);
-      return handle({ ...request, caller });
+    // Rate limits and the hourly request quota, before the idempotency layer: a replay counts too.
+    // Over a limit, this throws the 429; otherwise every answer carries RateLimit and RateLimit-Policy.
+    const limits = await enforceRateLimits(caller, event.requestContext.identity?.sourceIp);
+    try {
+      const response = await idempotent(request, event, context, caller, handle);
+      return { ...response, headers: { ...response.headers, ...limits } };
+    } catch (error) {
+      if (!(error instanceof Problem)) throw error;
+      throw new Problem(error.status, error.code, error.title, error.detail, error.extra, { ...limits, ...error.headers });
     }
-    // The scope and the request come from the authorizer and the event: a replay touches no database.
-    const scope = { caller: { orgId: caller.orgId, userId: caller.userId }, method: event.httpMethod, resource: event.resource, key };
-    const fingerprint = { params: request.params, query: request.query, ifMatch: request.headers['if-match'] ?? null, body: request.body };
-    return once(scope, fingerprint, context, async () => {
-      await ensureMember(caller);
-      // Derived from the request too: the same key reused later for another request makes another resource.
-      return handle({ ...request, caller, idempotencyId: uuidv5(JSON.stringify({ scope, fingerprint }), IDEMPOTENT_IDS) });
-    });
+  });
+}
+
+function idempotent<Body, Query>(
+  request: PublicHttpRequest<Body, Query>,
+  event: APIGatewayProxyEvent,
+  context: Context,
+  caller: Caller,
+  handle: (request: HttpRequest<Body, Query>) => Promise<HttpResponse>,
+): Promise<HttpResponse> {
+  const key = request.headers['idempotency-key'];
+  if (key === undefined || !MUTATING.has(event.httpMethod)) {
+    return ensureMember(caller).then(() => handle({ ...request, caller }));
+  }
+  // The scope and the request come from the authorizer and the event: a replay touches no database.
+  const scope = { caller: { orgId: caller.orgId, userId: caller.userId }, method: event.httpMethod, resource: event.resource, key };
+  const fingerprint = { params: request.params, query: request.query, ifMatch: request.headers['if-match'] ?? null, body: request.body };
+  return once(scope, fingerprint, context, async () => {
+    await ensureMember(caller);
+    // Derived from the request too: the same key reused later for another request makes another resource.
+    return handle({ ...request, caller, idempotencyId: uuidv5(JSON.stringify({ scope, fingerprint }), IDEMPOTENT_IDS) });
   });
 }
 

@@ -32,3 +32,9 @@ export const INTEGRATION_URLS = {
 
 /** Quota alerting (review M4): an organization went past 80 % of a plan limit. */
 export const QUOTA_METRICS = { thresholdCrossed: 'QuotaThresholdCrossed' } as const;
+
+/**
+ * Rate limits (review S1): requests refused with 429 (RATE_LIMITED, or QUOTA_EXCEEDED for the requests per
+ * hour), and requests served without a limit check because DynamoDB failed (fail open).
+ */
+export const RATE_LIMIT_METRICS = { refused: 'RequestsRateLimited', failedOpen: 'RateLimitChecksFailedOpen' } as const;

@@ -1,6 +1,7 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { type FunctionDeclaration, functionId, type RouteDeclaration } from '../declaration';
@@ -9,6 +10,7 @@ import type { Database } from './database';
 import { type OutboxQueues, TaskFlowFunction } from './function';
 import { acknowledgeNag } from './nag';
 import { addProblemResponses } from './problem-responses';
+import { RateLimitAlarms } from './rate-limit-alarms';
 
 export interface AuthConfig {
   /** Token issuer (`iss`), e.g. https://tenant.auth0.com/ */
@@ -29,6 +31,9 @@ export interface ApiProps {
   readonly database: Database;
   /** Where mutating routes keep their Idempotency-Key records. */
   readonly idempotencyTable: dynamodb.ITable;
+  /** Where the JWT routes keep their rate-limit buckets and hourly request counts. */
+  readonly rateLimitTable: dynamodb.ITable;
+  readonly filesBucket: s3.IBucket;
   /** Where mutating routes publish the events they write (the outbox fast path). */
   readonly queues: OutboxQueues;
   /** @default v1 */
@@ -37,6 +42,9 @@ export interface ApiProps {
   readonly accessLogRetention?: logs.RetentionDays;
 }
 
+
+/** API Gateway's stage throttling: requests a second, steady and in a burst, for the whole API. */
+export const STAGE_THROTTLING = { rateLimit: 500, burstLimit: 1_000 } as const;
 
 /** One line of JSON per request (every value a string, `-` when API Gateway has none). */
 const ACCESS_LOG_FORMAT = `{${[
@@ -72,6 +80,8 @@ export class Api extends Construct {
   readonly authorizerFunction: TaskFlowFunction;
   /** Route functions by operationId. */
   readonly routeFunctions: ReadonlyMap<string, TaskFlowFunction>;
+  /** Alarms on the share of requests refused by the rate limits, and on checks failing open. */
+  readonly rateLimits: RateLimitAlarms;
 
   constructor(scope: Construct, id: string, props: ApiProps) {
     super(scope, id);
@@ -95,8 +105,13 @@ export class Api extends Construct {
         dataTraceEnabled: false, // request and response bodies stay out of the logs
         metricsEnabled: true,
         tracingEnabled: true,
-        throttlingRateLimit: 100,
-        throttlingBurstLimit: 200,
+        // The outer guard (the handlers limit each user, organization and address, review S1): it bounds
+        // the whole API to what the database (a t4g.medium behind RDS Proxy) can serve, whoever calls.
+        // Well above one organization's limits — 1,000 a minute is 17 requests a second, and its full
+        // bucket, 1,000 at once, fits the burst — so it never stops a tenant that stays within them; it
+        // stops what the per-caller limits cannot, such as a flood from many addresses and accounts.
+        throttlingRateLimit: STAGE_THROTTLING.rateLimit,
+        throttlingBurstLimit: STAGE_THROTTLING.burstLimit,
       },
       defaultCorsPreflightOptions: {
         allowOrigins: [CORS_ALLOW_ORIGIN],
@@ -107,6 +122,7 @@ export class Api extends Construct {
       },
     });
     this.stage = this.restApi.deploymentStage;
+    this.rateLimits = new RateLimitAlarms(this, 'RateLimits', { stage: this.stage });
     // The stack outputs the URL itself (ApiUrl); drop the generated duplicate.
     this.restApi.node.tryRemoveChild('Endpoint');
     addProblemResponses(this.restApi);
@@ -133,6 +149,8 @@ export class Api extends Construct {
         declaration: route.function,
         database: props.database,
         idempotencyTable: props.idempotencyTable,
+        rateLimitTable: props.rateLimitTable,
+        filesBucket: props.filesBucket,
         queues: props.queues,
       });
       routeFunctions.set(route.operationId, fn);
@@ -184,8 +202,9 @@ export class Api extends Construct {
       {
         id: 'AwsSolutions-APIG3',
         reason:
-          'A WAF web ACL is left to the operator (cost, rules depend on the deployment); stage throttling ' +
-          '(100 rps, burst 200) is the outer guard meanwhile.',
+          'A WAF web ACL is left to the operator (cost, rules depend on the deployment); the handlers rate-limit each ' +
+          `user, organization and client address, and stage throttling (${STAGE_THROTTLING.rateLimit} rps, burst ` +
+          `${STAGE_THROTTLING.burstLimit}) is the outer guard meanwhile.`,
       },
       {
         id: 'AwsSolutions-IAM4',

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -8,6 +8,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { type ICommandHooks, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import {
   DEFAULT_TIMEOUT_SECONDS,
@@ -66,6 +67,10 @@ export interface TaskFlowFunctionProps {
   readonly database?: Database;
   /** Required when the declaration needs `idempotency`. */
   readonly idempotencyTable?: dynamodb.ITable;
+  /** Required when the declaration needs `rate-limits`. */
+  readonly rateLimitTable?: dynamodb.ITable;
+  /** Required when the declaration needs `files`. */
+  readonly filesBucket?: s3.IBucket;
   /** Required when the declaration has a non-empty `sendsTo`; it must declare each queue named there. */
   readonly queues?: OutboxQueues;
   /** Required when the declaration needs `slack` or `sendgrid`. */
@@ -92,6 +97,7 @@ interface CapabilityConfig {
  * - `database-admin`: in the application subnets, may reach the instance directly, reads both secrets
  *   through the AWS Parameters and Secrets Lambda Extension (no SDK client in the bundle).
  * - `idempotency`: reads and writes the idempotency table, named in IDEMPOTENCY_TABLE_NAME.
+ * - `rate-limits`: may get and update items (nothing else) of the rate-limit table, named in RATELIMITS_TABLE_NAME.
  * - `slack` / `sendgrid`: the API base URL and the ARN of the secret holding the token / API key, read
  *   through the Parameters and Secrets extension (cached 5 minutes); out of the VPC, which has no internet
  *   route, so never together with `database` or `database-admin`.
@@ -151,6 +157,28 @@ export class TaskFlowFunction extends NodejsFunction {
     const needs = new Set<Capability>(declaration.needs);
     if (needs.has('database')) props.database!.proxy.grantConnect(this, Database.APP_USER);
     if (needs.has('idempotency')) props.idempotencyTable!.grantReadWriteData(this);
+    // Conditional updates and a consistent read: all the limiter does.
+    if (needs.has('rate-limits')) props.rateLimitTable!.grant(this, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
+    if (needs.has('files')) {
+      // Uploads are signed for pending/ (presigned POST), confirmed ones copied to attachments/.
+      for (const prefix of ['pending/*', 'attachments/*']) {
+        props.filesBucket!.grantRead(this, prefix);
+        props.filesBucket!.grantPut(this, prefix);
+        props.filesBucket!.grantDelete(this, prefix);
+      }
+      const stack = Stack.of(this);
+      const bucketId = stack.resolve(stack.getLogicalId(props.filesBucket!.node.defaultChild as s3.CfnBucket)) as string;
+      acknowledgeNag(this, {
+        id: 'AwsSolutions-IAM5',
+        reason:
+          'CDK\'s bucket grants, limited to the two attachment prefixes: object keys are per upload, so the resource ' +
+          'is a prefix; the action groups (GetObject*, DeleteObject*, List*...) are what HEAD, copy, presigned GET and delete need.',
+        appliesTo: [
+          'Action::s3:Abort*', 'Action::s3:DeleteObject*', 'Action::s3:GetBucket*', 'Action::s3:GetObject*', 'Action::s3:List*',
+          `Resource::<${bucketId}.Arn>/pending/*`, `Resource::<${bucketId}.Arn>/attachments/*`,
+        ],
+      });
+    }
     if (needs.has('database-admin')) {
       props.database!.masterSecret.grantRead(this);
       props.database!.appSecret.grantRead(this);
@@ -212,11 +240,13 @@ export class TaskFlowFunction extends NodejsFunction {
   /** Environment and VPC placement from the declared needs. */
   private static capabilities(needs: readonly Capability[], props: TaskFlowFunctionProps): CapabilityConfig {
     const config: CapabilityConfig = { environment: {}, placement: {} };
-    const { database, idempotencyTable, integrations } = props;
+    const { database, idempotencyTable, rateLimitTable, filesBucket, integrations } = props;
     if (needs.some((need) => need.startsWith('database')) && !database) {
       throw new Error(`A function that needs ${needs.join(', ')} requires the database construct`);
     }
     if (needs.includes('idempotency') && !idempotencyTable) throw new Error('A function that needs idempotency requires the idempotency table');
+    if (needs.includes('rate-limits') && !rateLimitTable) throw new Error('A function that needs rate-limits requires the rate-limit table');
+    if (needs.includes('files') && !filesBucket) throw new Error('A function that needs files requires the files bucket');
     if (needs.includes('database') && needs.includes('database-admin')) {
       throw new Error('A function needs either database (through the proxy) or database-admin (the instance), not both');
     }
@@ -234,6 +264,12 @@ export class TaskFlowFunction extends NodejsFunction {
       switch (need) {
         case 'idempotency':
           config.environment[tableNameVariable('idempotency')] = idempotencyTable!.tableName;
+          break;
+        case 'rate-limits':
+          config.environment[tableNameVariable('rateLimits')] = rateLimitTable!.tableName;
+          break;
+        case 'files':
+          config.environment.FILES_BUCKET_NAME = filesBucket!.bucketName;
           break;
         case 'database':
           if (!database) break;

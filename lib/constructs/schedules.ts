@@ -1,6 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -15,6 +16,7 @@ export interface SchedulesProps<ScheduleName extends string> {
   readonly schedules: Readonly<Record<ScheduleName, ScheduleDeclaration>>;
   readonly database: Database;
   readonly idempotencyTable: dynamodb.ITable;
+  readonly filesBucket: s3.IBucket;
   readonly queues: OutboxQueues;
   readonly integrations: IntegrationSettings;
 }
@@ -51,10 +53,12 @@ export class Schedules<ScheduleName extends string = string> extends Construct {
         declaration: declaration.function,
         database: props.database,
         idempotencyTable: props.idempotencyTable,
+        filesBucket: props.filesBucket,
         queues: props.queues,
         integrations: props.integrations,
       });
-      fn.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(declaration.everyMinutes) });
+      // The next run comes on the rate; an event older than one period (at most Lambda's 6 h) is dropped.
+      fn.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(Math.min(declaration.everyMinutes, 360)) });
       rules[name] = new events.Rule(this, `${prefix}Schedule`, {
         description: `${declaration.description} (every ${declaration.everyMinutes} min)`,
         schedule: events.Schedule.rate(Duration.minutes(declaration.everyMinutes)),

@@ -56,7 +56,11 @@ export class Storage<TableName extends string = string> extends Construct {
       lifecycleRules: [
         { id: 'expire-old-versions', noncurrentVersionExpiration: Duration.days(90) },
         { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(7) },
+        // Uploads never confirmed (review S5): their objects go after a day.
+        { id: 'expire-unconfirmed-uploads', prefix: 'pending/', expiration: Duration.days(1), noncurrentVersionExpiration: Duration.days(1) },
       ],
+      // Browsers upload attachments straight to the bucket (presigned POST) and download them.
+      cors: [{ allowedMethods: [s3.HttpMethods.POST, s3.HttpMethods.GET, s3.HttpMethods.HEAD], allowedOrigins: ['*'], allowedHeaders: ['*'], maxAge: 3000 }],
       removalPolicy: RemovalPolicy.RETAIN,
     });
 

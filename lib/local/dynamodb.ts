@@ -29,6 +29,10 @@ export async function startDynamoDb(tables: Record<string, TableDeclaration>, da
     // dynalite checks no signature; the signer still wants credentials.
     AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'local',
     AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'local',
+    // dynalite answers one call at a time, and one process here plays many Lambda environments: a burst
+    // of requests queues calls for seconds, which the rate limiter's 1 s timeout (meant for DynamoDB)
+    // would take for an outage and fail open on.
+    RATE_LIMIT_TIMEOUT_MS: '10000',
   };
   const call = dynamoDb(environment);
   for (const [name, table] of Object.entries(tables)) {

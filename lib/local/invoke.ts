@@ -17,6 +17,8 @@ export interface Call {
   headers?: Record<string, string>;
   /** The function's timeout to emulate; default the declared one. */
   timeoutMs?: number;
+  /** The client address API Gateway reports (`requestContext.identity.sourceIp`); default 127.0.0.1. */
+  sourceIp?: string;
 }
 
 export interface Response<T = any> {
@@ -60,7 +62,7 @@ export async function invokeRoute<T = any>(route: RouteDeclaration, caller: Iden
       headers: { ...(body !== null ? { 'content-type': 'application/json' } : {}), ...call.headers },
       query: new URLSearchParams(call.query),
       body,
-      sourceIp: '127.0.0.1',
+      sourceIp: call.sourceIp ?? '127.0.0.1',
       authorizer: caller
         ? { principalId: caller.userId, orgId: caller.orgId, userId: caller.userId, role: caller.role ?? 'member', email: caller.email ?? '', name: caller.name ?? '' }
         : null,

@@ -8,6 +8,7 @@ import { startEventSources } from './event-sources';
 import { loadHandler } from './invoke';
 import { LOCAL_AUDIENCE, LOCAL_ISSUER, localIssuer, type LocalIssuer } from './issuer';
 import { restGateway, type ProxyHandler, type TokenAuthorizer } from './rest-gateway';
+import { startS3, type LocalS3 } from './s3';
 import { startSandboxes, type Sandboxes } from './sandboxes';
 import { scheduleRunEndpoint, startSchedules } from './schedules';
 import { startSqs, type LocalSqs } from './sqs';
@@ -20,12 +21,20 @@ export interface LocalRuntimeOptions {
   databaseUrl?: string;
   /** The local SQS's port; default 0, a free one (`npm start`: SQS_PORT, default 9324). */
   sqsPort?: number;
+  /** The local S3's port; default 0, a free one (`npm start`: S3_PORT, default 4569). */
+  s3Port?: number;
   /** The Slack/SendGrid sandbox server's port; default 0, a free one (`npm start`: SANDBOX_PORT, default 3002). */
   sandboxPort?: number;
   /** Run the schedules on their rates, first at start (default true). Tests turn this off and call runSchedule. */
   schedules?: boolean;
   /** Overrides the queues' visibility timeout, so tests need not wait minutes for a redelivery. */
   visibilityTimeoutSeconds?: number;
+  /**
+   * Multiplies every rate limit and the hourly request quota (RATE_LIMIT_SCALE; default: the variable's
+   * value, else 1). Only for load tests, which make more requests a minute than one user or organization
+   * may; never set in AWS.
+   */
+  rateLimitScale?: number;
   log?: (line: string) => void;
 }
 
@@ -36,6 +45,8 @@ export interface LocalRuntime {
   appliedMigrations: string[];
   issuer: LocalIssuer;
   sqs: LocalSqs;
+  /** The files bucket (s3rver, kept under `<dataDir>/s3`), behind SigV4 and POST-policy checks. */
+  s3: LocalS3;
   sandboxes: Sandboxes;
   /** Runs a schedule's function now; resolves when that run ends. Rejects with UnknownSchedule for an undeclared name. */
   runSchedule(name: string): Promise<void>;
@@ -45,7 +56,8 @@ export interface LocalRuntime {
 /**
  * TaskFlow on this machine, from the same declaration and handler code that deploys: PostgreSQL
  * (embedded or real), DynamoDB (dynalite), SQS (local-aws-sqs) with the queues' event-source mappings,
- * the schedules, the Slack and SendGrid sandboxes, the local token issuer and the REST API emulation.
+ * S3 (s3rver, SigV4 and POST policies checked), the schedules, the Slack and SendGrid sandboxes, the local
+ * token issuer and the REST API emulation.
  */
 export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
   const started: { stop(): Promise<void> }[] = [];
@@ -53,7 +65,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   const stopStarted = async () => {
     for (const part of started.reverse()) await part.stop().catch(() => undefined);
   };
-  let database: LocalDatabase, dynamo: LocalDynamoDb, sqs: LocalSqs, sandboxes: Sandboxes, issuer: LocalIssuer;
+  let database: LocalDatabase, dynamo: LocalDynamoDb, sqs: LocalSqs, s3: LocalS3, sandboxes: Sandboxes, issuer: LocalIssuer;
   const server = createServer();
   try {
     database = await startDatabase({ dataDir: options.dataDir, ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}) });
@@ -65,6 +77,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       ...(options.visibilityTimeoutSeconds !== undefined ? { visibilityTimeoutSeconds: options.visibilityTimeoutSeconds } : {}),
     });
     started.push(sqs);
+    s3 = await startS3({ port: options.s3Port ?? 0, dataDir: options.dataDir });
+    started.push(s3);
     sandboxes = await startSandboxes({ port: options.sandboxPort ?? 0 });
     started.push(sandboxes);
     issuer = await localIssuer(options.dataDir);
@@ -87,6 +101,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   Object.assign(process.env, {
     ...dynamo.environment,
     ...sqs.environment,
+    // AWS_ENDPOINT_URL_S3 and FILES_BUCKET_NAME.
+    ...s3.environment,
     // SLACK_API_URL, SENDGRID_API_URL and the credentials the sandboxes accept.
     ...sandboxes.environment,
     DATABASE_URL: database.url,
@@ -97,6 +113,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     // The address the server listens on, whatever `localhost` resolves to here.
     AUTH_JWKS_URL: `http://127.0.0.1:${port}/.well-known/jwks.json`,
   });
+  const scaleBefore = process.env.RATE_LIMIT_SCALE;
+  if (options.rateLimitScale !== undefined) process.env.RATE_LIMIT_SCALE = String(options.rateLimitScale);
   const authorizer = await loadHandler<TokenAuthorizer>(taskflow.functions.authorizer.entry).catch(async (error: unknown) => {
     await stopStarted();
     throw error;
@@ -122,6 +140,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     appliedMigrations: database.applied,
     issuer,
     sqs,
+    s3,
     sandboxes,
     runSchedule: (name) => schedules.run(name),
     async stop() {
@@ -133,7 +152,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       await database.stop();
       await dynamo.stop();
       await sqs.stop();
+      await s3.stop();
       await sandboxes.stop();
+      if (options.rateLimitScale !== undefined) {
+        if (scaleBefore === undefined) delete process.env.RATE_LIMIT_SCALE;
+        else process.env.RATE_LIMIT_SCALE = scaleBefore;
+      }
     },
   };
 }

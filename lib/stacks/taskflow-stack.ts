@@ -118,12 +118,15 @@ export class TaskFlowStack extends Stack {
       },
       database: this.database,
       idempotencyTable: this.storage.tables.idempotency,
+      rateLimitTable: this.storage.tables.rateLimits,
+      filesBucket: this.storage.filesBucket,
       queues: this.queues,
     });
     this.schedules = new Schedules(this, 'Schedules', {
       schedules: taskflow.schedules,
       database: this.database,
       idempotencyTable: this.storage.tables.idempotency,
+      filesBucket: this.storage.filesBucket,
       queues: this.queues,
       integrations: this.integrations,
     });

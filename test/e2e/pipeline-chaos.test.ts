@@ -36,8 +36,10 @@ beforeAll(async () => {
   proxy = await tcpProxy({ host: url.hostname, port: Number(url.port || 5432) });
   url.port = String(proxy.port);
   dataDir = await mkdtemp(join(tmpdir(), 'taskflow-chaos-'));
-  // A short visibility timeout so a failed message comes back in seconds, not minutes.
-  runtime = await startLocalRuntime({ port: 0, dataDir, databaseUrl: url.href, visibilityTimeoutSeconds: 3 });
+  // A short visibility timeout so a failed message comes back in seconds, not minutes. A load test: its
+  // three users make 1,000 mutations (and their retries) within a minute or so from one address, more than
+  // one user, organization or address may (review S1), so its rate limits are 10 times the real ones.
+  runtime = await startLocalRuntime({ port: 0, dataDir, databaseUrl: url.href, visibilityTimeoutSeconds: 3, rateLimitScale: 10 });
   sqs = new SQSClient({ endpoint: runtime.sqs.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
 }, 120_000);
 

@@ -5,7 +5,7 @@ import type { CfnResource } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { taskflow } from '../../lib/app';
-import { functionId } from '../../lib/declaration';
+import { functionId, tableNameVariable } from '../../lib/declaration';
 import { PROJECT_ROOT } from '../../lib/constructs/function';
 import type { TaskFlowStack } from '../../lib/stacks/taskflow-stack';
 import { assetFolder, SYNTH_TIMEOUT_MS, type Synthesized, synthesizeTaskFlow } from './synth';
@@ -220,6 +220,48 @@ describe('functions', () => {
     }
   });
 
+  it('gives every JWT route function, and no other function, the rate-limit table: its name, GetItem and UpdateItem only', () => {
+    const tableId = logicalId(stack.tables.rateLimits);
+    const statementsOf = (id: string) => {
+      const role = resources[id]!.Properties.Role['Fn::GetAtt'][0];
+      return ofType('AWS::IAM::Policy')
+        .filter(([, p]) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === role))
+        .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[])
+        .filter((s) => JSON.stringify(s.Resource).includes(tableId));
+    };
+    expect(tableNameVariable('rateLimits')).toBe('RATELIMITS_TABLE_NAME'); // what functions/shared/rate-limit.ts reads
+    for (const route of taskflow.routes) {
+      const id = routeFunctionId(route.operationId);
+      if (route.auth !== 'jwt') {
+        expect(envOf(id).RATELIMITS_TABLE_NAME, route.operationId).toBeUndefined();
+        expect(statementsOf(id), route.operationId).toEqual([]);
+        continue;
+      }
+      expect(route.function.needs, route.operationId).toContain('rate-limits');
+      expect(envOf(id).RATELIMITS_TABLE_NAME, route.operationId).toEqual(ref(tableId));
+      expect(statementsOf(id).flatMap((s) => s.Action).sort(), route.operationId).toEqual(['dynamodb:GetItem', 'dynamodb:UpdateItem']);
+    }
+    const others = [stack.api.authorizerFunction, stack.migrations.function, ...Object.values(stack.queues.consumers), ...Object.values(stack.schedules.functions)];
+    for (const fn of others) {
+      expect(envOf(logicalId(fn)).RATELIMITS_TABLE_NAME).toBeUndefined();
+      expect(statementsOf(logicalId(fn))).toEqual([]);
+    }
+  });
+
+  it('alarms when more than 5 % of requests are refused by the rate limits, and when their checks keep failing open', () => {
+    const refused = resources[logicalId(stack.api.rateLimits.refusedAlarm)]!.Properties;
+    expect(refused).toMatchObject({ Threshold: 5, ComparisonOperator: 'GreaterThanThreshold', EvaluationPeriods: 2, TreatMissingData: 'notBreaching' });
+    const metrics = (refused.Metrics as { MetricStat?: { Metric: { MetricName: string; Namespace: string; Dimensions: { Name: string }[] } } }[])
+      .flatMap((m) => (m.MetricStat ? [m.MetricStat.Metric] : []));
+    expect(metrics.map((m) => `${m.Namespace}/${m.MetricName}`).sort()).toEqual(['AWS/ApiGateway/Count', 'TaskFlow/RequestsRateLimited']);
+    expect(metrics.find((m) => m.MetricName === 'Count')!.Dimensions.map((d) => d.Name).sort()).toEqual(['ApiName', 'Stage']);
+    const failedOpen = resources[logicalId(stack.api.rateLimits.failedOpenAlarm)]!.Properties;
+    expect(failedOpen).toMatchObject({
+      MetricName: 'RateLimitChecksFailedOpen', Namespace: 'TaskFlow', Dimensions: [{ Name: 'service', Value: 'taskflow' }],
+      Statistic: 'Sum', Threshold: 0, ComparisonOperator: 'GreaterThanThreshold', EvaluationPeriods: 2,
+    });
+  });
+
   it('alarms when an organization passes 80 % of a plan quota, on the metric the create handlers emit', () => {
     const alarm = resources[logicalId(stack.quotaThreshold.alarm)]!.Properties;
     expect(alarm).toMatchObject({
@@ -372,8 +414,9 @@ describe('REST API', () => {
         ResourcePath: '/*',
         LoggingLevel: expect.stringMatching(/^(ERROR|INFO)$/),
         MetricsEnabled: true,
-        ThrottlingRateLimit: 100,
-        ThrottlingBurstLimit: 200,
+        // The outer guard: above one organization's limits (17 a second, bursts of 1,000), see lib/constructs/api.ts.
+        ThrottlingRateLimit: 500,
+        ThrottlingBurstLimit: 1_000,
       }),
     );
     // Execution logging needs the account-level CloudWatch role.
@@ -468,7 +511,7 @@ describe('storage', () => {
     });
   });
 
-  it('outputs the API URL, the files bucket, the idempotency table, the queues, the integration secrets and the alarm topic', () => {
+  it('outputs the API URL, the files bucket, the idempotency and rate-limit tables, the queues, the integration secrets and the alarm topic', () => {
     const outputs = template.toJSON().Outputs;
     expect(Object.keys(outputs).sort()).toEqual([
       'AlarmTopicArn',
@@ -479,6 +522,7 @@ describe('storage', () => {
       'IdempotencyTableName',
       'NotificationsDeadLetterQueueUrl',
       'NotificationsQueueUrl',
+      'RateLimitsTableName',
       'SendGridApiKeySecretArn',
       'SlackBotTokenSecretArn',
       'SlackDeadLetterQueueUrl',
@@ -486,6 +530,7 @@ describe('storage', () => {
     ]);
     expect(outputs.FilesBucketName.Value).toEqual(ref(logicalId(stack.filesBucket)));
     expect(outputs.IdempotencyTableName.Value).toEqual(ref(logicalId(stack.idempotencyTable)));
+    expect(outputs.RateLimitsTableName.Value).toEqual(ref(logicalId(stack.tables.rateLimits)));
     expect(JSON.stringify(outputs.ApiUrl.Value)).toContain('execute-api');
   });
 });

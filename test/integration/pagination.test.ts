@@ -1,16 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { createProject, createTask, invoke, newCaller } from '../support/api';
+import { createProject, createTask, invoke, memberOf, newCaller } from '../support/api';
 
 describe('task pagination', () => {
   it('sees every remaining task exactly once while others are inserted and already-seen ones deleted', async () => {
     const alice = newCaller();
+    // Alice pages; her colleagues create and delete meanwhile (several of them: a user may make 100 requests a minute).
+    const others = Array.from({ length: 8 }, () => memberOf(alice));
+    const someone = (n: number) => others[n % others.length]!;
     const project = await createProject(alice);
     const existing: string[] = [];
-    for (let i = 0; i < 60; i += 1) existing.push((await createTask(alice, project.id, { title: `existing ${i}` })).id);
+    for (let i = 0; i < 60; i += 1) existing.push((await createTask(someone(i), project.id, { title: `existing ${i}` })).id);
 
     let inserting = true;
     const inserter = (async () => {
-      for (let n = 0; inserting && n < 200; n += 1) await createTask(alice, project.id, { title: `concurrent ${n}` });
+      for (let n = 0; inserting && n < 200; n += 1) await createTask(someone(n), project.id, { title: `concurrent ${n}` });
     })();
 
     const seen: string[] = [];
@@ -23,7 +26,7 @@ describe('task pagination', () => {
         const ids = page.body.items.map((t: { id: string }) => t.id);
         seen.push(...ids);
         // Someone else deletes what this client has already seen: an offset would now skip rows.
-        await Promise.all(ids.slice(0, 3).map((taskId: string) => invoke('deleteTask', alice, { params: { taskId } })));
+        await Promise.all(ids.slice(0, 3).map((taskId: string, i: number) => invoke('deleteTask', someone(pages * 3 + i), { params: { taskId } })));
         cursor = page.body.nextCursor ?? undefined;
         pages += 1;
       } while (cursor && pages < 100);

@@ -30,6 +30,12 @@ const attempts: Record<Exclude<OperationId, 'getHealth'>, () => Call & { expect:
   listComments: () => ({ params: { taskId: ids.taskId }, expect: 'not-found' }),
   search: () => ({ query: { q: 'secret' }, expect: 'not-listed' }),
   getUsage: () => ({ expect: 'not-listed' }), // counts are per organization: test/integration/quotas.test.ts
+  startAttachmentUpload: () => ({ params: { taskId: ids.taskId }, body: { fileName: 'a.txt', contentType: 'text/plain', size: 1 }, expect: 'not-found' }),
+  // Another organization's uploads and attachments are under its own prefix and rows: test/integration/attachments.test.ts.
+  confirmAttachment: () => ({ params: { attachmentId: crypto.randomUUID() }, expect: 'not-found' }),
+  listAttachments: () => ({ params: { taskId: ids.taskId }, expect: 'not-found' }),
+  getAttachment: () => ({ params: { attachmentId: crypto.randomUUID() }, expect: 'not-found' }),
+  deleteAttachment: () => ({ params: { attachmentId: crypto.randomUUID() }, expect: 'not-found' }),
 };
 
 describe('tenant isolation', () => {

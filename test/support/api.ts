@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { taskflow } from '../../lib/app';
 import type { RouteDeclaration } from '../../lib/declaration';
 import { invokeRoute, type Call, type Identity, type Response } from '../../lib/local/invoke';
@@ -11,9 +11,23 @@ export function route(operationId: OperationId): RouteDeclaration {
   return taskflow.routes.find((r) => r.operationId === operationId)!;
 }
 
-/** Invokes a route's deployed handler directly, as API Gateway would after the authorizer allowed `caller`. */
+/**
+ * Invokes a route's deployed handler directly, as API Gateway would after the authorizer allowed `caller`,
+ * from the caller's organization's own address (`call.sourceIp` to choose one).
+ */
 export function invoke<T = any>(operationId: OperationId, caller: Caller | null, call: Call = {}): Promise<Response<T>> {
-  return invokeRoute<T>(route(operationId), caller, call);
+  return invokeRoute<T>(route(operationId), caller, { sourceIp: addressOf(caller), ...call });
+}
+
+/**
+ * A private address per organization: the suite's organizations are different customers, and customers
+ * call from different addresses. Were every request of the run from one address, the per-address limit
+ * (500 a minute, review S1) would refuse the suite; the rate-limit tests choose addresses themselves.
+ */
+export function addressOf(caller: Caller | null): string {
+  if (!caller) return '127.0.0.1';
+  const hash = createHash('sha256').update(caller.orgId).digest();
+  return `10.${hash[0]}.${hash[1]}.${hash[2]}`;
 }
 
 /** A caller in a fresh organization, so tests never see each other's data. */

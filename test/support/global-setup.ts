@@ -5,6 +5,7 @@ import type { TestProject } from 'vitest/node';
 import { taskflow } from '../../lib/app';
 import { createScratchDatabase, startDatabase } from '../../lib/local/database';
 import { startDynamoDb } from '../../lib/local/dynamodb';
+import { startS3 } from '../../lib/local/s3';
 import { startSqs } from '../../lib/local/sqs';
 
 declare module 'vitest' {
@@ -15,13 +16,16 @@ declare module 'vitest' {
     dynamoDbEnvironment: Record<string, string>;
     /** What the handlers need to reach the run's local SQS (endpoint, region, credentials, queue URLs, OUTBOX_ROUTES). */
     sqsEnvironment: Record<string, string>;
+    /** What the handlers need to reach the run's local S3 (AWS_ENDPOINT_URL_S3, FILES_BUCKET_NAME, region, credentials). */
+    s3Environment: Record<string, string>;
   }
 }
 
 /**
  * One migrated database for the run: a fresh database on the real server named by
  * TASKFLOW_TEST_DATABASE_URL (CI sets it), or the embedded PGlite when it is not set. Also one
- * dynalite and one local SQS (the declared queues, a 2 s visibility timeout) that the handlers reach.
+ * dynalite, one local SQS (the declared queues, a 2 s visibility timeout) and one local S3 (the files
+ * bucket, in a temporary folder) that the handlers reach.
  */
 export default async function setup(project: TestProject) {
   const dynamo = await startDynamoDb(taskflow.tables);
@@ -29,6 +33,8 @@ export default async function setup(project: TestProject) {
   // Nothing consumes these queues in the run; a test that does starts its own SQS (or its own runtime).
   const sqs = await startSqs(taskflow, { port: 0, visibilityTimeoutSeconds: 2 });
   project.provide('sqsEnvironment', sqs.environment);
+  const s3 = await startS3();
+  project.provide('s3Environment', s3.environment);
   const serverUrl = process.env.TASKFLOW_TEST_DATABASE_URL;
   if (serverUrl) {
     const database = await createScratchDatabase(serverUrl, 'taskflow_test');
@@ -38,6 +44,7 @@ export default async function setup(project: TestProject) {
       await database.drop();
       await dynamo.stop();
       await sqs.stop();
+      await s3.stop();
     };
   }
   const dataDir = await mkdtemp(join(tmpdir(), 'taskflow-test-'));
@@ -48,6 +55,7 @@ export default async function setup(project: TestProject) {
     await database.stop();
     await dynamo.stop();
     await sqs.stop();
+    await s3.stop();
     await rm(dataDir, { recursive: true, force: true });
   };
 }

@@ -3,6 +3,6 @@ import { closeDatabase } from '../../functions/shared/db';
 
 // Handlers read DATABASE_URL when they first query, as in Lambda.
 process.env.DATABASE_URL = inject('databaseUrl');
-Object.assign(process.env, inject('dynamoDbEnvironment'), inject('sqsEnvironment'));
+Object.assign(process.env, inject('dynamoDbEnvironment'), inject('sqsEnvironment'), inject('s3Environment'));
 
 afterAll(closeDatabase);

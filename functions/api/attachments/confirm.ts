@@ -1,0 +1,7 @@
+import { confirmUpload } from '../../domain/attachments';
+import { httpHandler, idParam } from '../../shared/http';
+
+export const handler = httpHandler({}, async (request) => {
+  const { doc, created } = await confirmUpload(request.caller, request.trace, idParam(request, 'attachmentId', 'Upload'));
+  return { status: created ? 201 : 200, body: doc };
+});

@@ -1,0 +1,7 @@
+import { deleteAttachment } from '../../domain/attachments';
+import { httpHandler, idParam } from '../../shared/http';
+
+export const handler = httpHandler({}, async (request) => {
+  await deleteAttachment(request.caller, request.trace, idParam(request, 'attachmentId', 'Attachment'));
+  return { status: 204 };
+});

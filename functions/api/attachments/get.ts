@@ -1,0 +1,4 @@
+import { getAttachment } from '../../domain/attachments';
+import { httpHandler, idParam } from '../../shared/http';
+
+export const handler = httpHandler({}, async (request) => ({ status: 200, body: await getAttachment(request.caller, idParam(request, 'attachmentId', 'Attachment')) }));
