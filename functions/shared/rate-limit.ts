@@ -74,7 +74,8 @@ function call(): Call {
 const lastSeen = new Map<string, number>();
 // Buckets known to be empty until a time: further requests are refused here without a DynamoDB write, so a
 // client hammering past its limit costs one write per Lambda environment and refill interval, not one per request.
-const deniedUntil = new Map<string, { until: number; refusal: Refusal }>();
+// `until`: how long the refusal is trusted here; `retryAt`: when the caller may come back.
+const deniedUntil = new Map<string, { until: number; retryAt: number; refusal: Refusal }>();
 const CACHE_ENTRIES = 10_000;
 
 function remember<V>(map: Map<string, V>, key: string, value: V): void {
@@ -181,7 +182,7 @@ function rateLimited(bucket: Bucket, waitMs: number): Refusal {
 }
 
 function deny(id: string, now: number, refusal: Refusal): Refusal {
-  remember(deniedUntil, id, { until: now + refusal.waitMs, refusal });
+  remember(deniedUntil, id, { until: now + refusal.waitMs, retryAt: now + refusal.waitMs, refusal });
   return refusal;
 }
 
@@ -193,7 +194,7 @@ function deniedHere(id: string, now: number): Refusal | undefined {
     deniedUntil.delete(id);
     return undefined;
   }
-  return { ...denied.refusal, waitMs: denied.until - now };
+  return { ...denied.refusal, waitMs: denied.retryAt - now };
 }
 
 async function giveBack(table: string, id: string, intervalMs: number): Promise<void> {
@@ -307,7 +308,7 @@ async function countRequest(caller: Caller, now: number, scale: number, table: s
   await uncount(table, window.id);
   const refusal: Refusal = { policy: 'hourly', waitMs: window.end - now, problem: (wait) => quotaExceededProblem(planName, limit, wait) };
   // Remembered at most a minute, like the plan: an organization moved to a larger plan is served again soon.
-  remember(deniedUntil, window.id, { until: now + Math.min(refusal.waitMs, 60_000), refusal });
+  remember(deniedUntil, window.id, { until: now + Math.min(refusal.waitMs, 60_000), retryAt: window.end, refusal });
   return { granted: false, refusal };
 }
 

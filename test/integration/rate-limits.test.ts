@@ -218,6 +218,10 @@ describe('requests per hour (the plan\'s quota)', () => {
     }
     // Refused requests are not counted.
     expect((await requestsThisHour(owner.orgId, now)).used).toBe(1_000);
+    // A refusal this environment already knows of (no DynamoDB call) still waits for the end of the hour.
+    const again = await invoke('listProjects', members[0]!, { sourceIp: uniqueIp() });
+    expect(again.status).toBe(429);
+    expect(again.headers['retry-after']).toBe(String(untilEnd));
 
     // The organization's next hour starts afresh.
     now = requestWindow(owner.orgId, now).end;
