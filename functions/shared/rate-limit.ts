@@ -198,19 +198,28 @@ function deniedHere(id: string, now: number): Refusal | undefined {
 }
 
 async function giveBack(table: string, id: string, intervalMs: number): Promise<void> {
+  if (!(await addBack(table, id, 'tat', -intervalMs))) return;
+  const seen = lastSeen.get(id);
+  if (seen !== undefined) lastSeen.set(id, seen - intervalMs);
+}
+
+/**
+ * Adds `amount` to a counter attribute, but not on an item that expired meanwhile (it would come back
+ * without its TTL); false when there was none.
+ */
+async function addBack(table: string, id: string, attribute: 'tat' | 'n', amount: number): Promise<boolean> {
   try {
     await call()('UpdateItem', {
       TableName: table,
       Key: { id: { S: id } },
-      UpdateExpression: 'ADD tat :back',
-      // Not on an item that expired meanwhile: it would come back without its TTL.
-      ConditionExpression: 'attribute_exists(tat)',
-      ExpressionAttributeValues: { ':back': num(-intervalMs) },
+      UpdateExpression: `ADD ${attribute} :back`,
+      ConditionExpression: `attribute_exists(${attribute})`,
+      ExpressionAttributeValues: { ':back': num(amount) },
     });
-    const seen = lastSeen.get(id);
-    if (seen !== undefined) lastSeen.set(id, seen - intervalMs);
+    return true;
   } catch (error) {
     if (!(error instanceof DynamoDbError && error.name === 'ConditionalCheckFailedException')) throw error;
+    return false;
   }
 }
 
@@ -313,17 +322,7 @@ async function countRequest(caller: Caller, now: number, scale: number, table: s
 }
 
 async function uncount(table: string, id: string): Promise<void> {
-  try {
-    await call()('UpdateItem', {
-      TableName: table,
-      Key: { id: { S: id } },
-      UpdateExpression: 'ADD n :back',
-      ConditionExpression: 'attribute_exists(n)',
-      ExpressionAttributeValues: { ':back': num(-1) },
-    });
-  } catch (error) {
-    if (!(error instanceof DynamoDbError && error.name === 'ConditionalCheckFailedException')) throw error;
-  }
+  await addBack(table, id, 'n', -1);
 }
 
 /** The organization's requests in its current hour, and when that hour ends (for usage reports). */
