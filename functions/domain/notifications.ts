@@ -104,18 +104,17 @@ async function contextOf(event: EventMessage) {
   const named = [event.actorId, ...(event.type === 'comment.created' ? [] : [event.payload.assigneeId ?? ''])];
   const handles = event.type === 'comment.created' ? mentionsIn(event.payload.body) : [];
   const { rows } = await read<Person & { watching: boolean; title: string | null }>(
-    `SELECT u.id, u.email, u.name, t.title,
-       (u.id = t.created_by OR u.id = t.assignee_id
-        OR EXISTS (SELECT 1 FROM comments c WHERE c.task_id = t.id AND c.author_id = u.id)) IS TRUE AS watching
+    `SELECT u.id, u.email, u.name, t.title, w.watching
      FROM memberships m
      JOIN users u ON u.id = m.user_id
      LEFT JOIN tasks t ON t.organization_id = $1 AND t.id = $2
+     CROSS JOIN LATERAL (SELECT (u.id = t.created_by OR u.id = t.assignee_id
+       OR EXISTS (SELECT 1 FROM comments c WHERE c.task_id = t.id AND c.author_id = u.id)) IS TRUE AS watching) w
      WHERE m.organization_id = $1
        AND (u.id = ANY($3::text[])
          OR lower(split_part(u.email, '@', 1)) = ANY($4::text[])
          OR lower(regexp_replace(coalesce(u.name, ''), '\\s+', '', 'g')) = ANY($4::text[])
-         OR ($5 AND (u.id = t.created_by OR u.id = t.assignee_id
-           OR EXISTS (SELECT 1 FROM comments c WHERE c.task_id = t.id AND c.author_id = u.id))))`,
+         OR ($5 AND w.watching))`,
     [event.organizationId, taskId, named, handles, event.type === 'task.updated'],
   );
   const title = event.type === 'comment.created' ? (rows.find((row) => row.title !== null)?.title ?? 'a task') : event.payload.title;
