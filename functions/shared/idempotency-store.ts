@@ -1,6 +1,15 @@
-import { IdempotencyItemAlreadyExistsError, IdempotencyItemNotFoundError, IdempotencyRecordStatus } from '@aws-lambda-powertools/idempotency';
+import {
+  IdempotencyConfig,
+  IdempotencyItemAlreadyExistsError,
+  IdempotencyItemNotFoundError,
+  IdempotencyRecordStatus,
+  makeIdempotent,
+} from '@aws-lambda-powertools/idempotency';
+import type { IdempotencyConfigOptions } from '@aws-lambda-powertools/idempotency/types';
+import type { Context } from 'aws-lambda';
 import { BasePersistenceLayer, IdempotencyRecord } from '@aws-lambda-powertools/idempotency/persistence';
 import { DynamoDbError, dynamoDb, type AttributeValue } from './dynamodb';
+import { requiredEnv } from './env';
 
 type Item = Record<string, AttributeValue | undefined>;
 
@@ -119,4 +128,24 @@ function toRecord(item: Item): IdempotencyRecord {
 
 function defined(item: Item): Record<string, AttributeValue> {
   return Object.fromEntries(Object.entries(item).filter(([, value]) => value !== undefined)) as Record<string, AttributeValue>;
+}
+
+/**
+ * `fn` made idempotent on the idempotency table, built on first use (only the functions that use it
+ * need the table). makeIdempotent, not the middy middleware: the middleware's onError in Powertools
+ * 2.35.0 deletes a record it never acquired (a concurrent duplicate, a payload mismatch); here a
+ * record is deleted only when this invocation's own execution failed. The fixed `keyPrefix` (instead of
+ * the function's name) lets a replaced function still find its records.
+ */
+export function idempotentOnTable<Input, Output>(fn: (input: Input) => Promise<Output>, options: IdempotencyConfigOptions, keyPrefix: string) {
+  let made: { run: (input: Input) => Promise<Output>; config: IdempotencyConfig } | undefined;
+  return (context: Context) => {
+    if (!made) {
+      const config = new IdempotencyConfig(options);
+      const persistenceStore = new DynamoDbIdempotencyStore(requiredEnv('IDEMPOTENCY_TABLE_NAME'));
+      made = { run: makeIdempotent(fn, { persistenceStore, config, keyPrefix }) as (input: Input) => Promise<Output>, config };
+    }
+    made.config.registerLambdaContext(context);
+    return made.run;
+  };
 }

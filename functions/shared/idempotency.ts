@@ -1,16 +1,13 @@
 import {
   IdempotencyAlreadyInProgressError,
-  IdempotencyConfig,
   IdempotencyItemNotFoundError,
   IdempotencyPersistenceLayerError,
   IdempotencyValidationError,
-  makeIdempotent,
 } from '@aws-lambda-powertools/idempotency';
 import type { Context } from 'aws-lambda';
 import type { Caller } from '../domain/tenancy';
-import { requiredEnv } from './env';
 import type { HttpResponse } from './http';
-import { DynamoDbIdempotencyStore } from './idempotency-store';
+import { idempotentOnTable } from './idempotency-store';
 import { Problem } from './problem';
 
 /** What makes two requests "the same": who, which route, which key. */
@@ -32,41 +29,27 @@ class NotStored extends Error {
   }
 }
 
-type Run = (input: { key: IdempotencyScope; request: unknown; execute: () => Promise<HttpResponse> }) => Promise<HttpResponse>;
-
 // Made on first use: the table name is only needed by functions that take Idempotency-Keys.
-let runner: { run: Run; config: IdempotencyConfig } | undefined;
-
-function idempotentRunner() {
-  if (!runner) {
-    const config = new IdempotencyConfig({
-      eventKeyJmesPath: 'key',
-      // A retry must carry the same request; the same key with another one is refused.
-      payloadValidationJmesPath: 'request',
-      expiresAfterSeconds: RETENTION_SECONDS,
-      throwOnNoIdempotencyKey: true,
-      // A stored response is replayed as it was, marked as a replay.
-      responseHook: (response) => {
-        const stored = response as unknown as HttpResponse;
-        return { ...stored, headers: { ...stored.headers, 'Idempotent-Replayed': 'true' } } as never;
-      },
-    });
-    const store = new DynamoDbIdempotencyStore(requiredEnv('IDEMPOTENCY_TABLE_NAME'));
-    // makeIdempotent, not the middy middleware: the middleware's onError in Powertools 2.35.0 deletes
-    // a record it never acquired (a concurrent duplicate, a payload mismatch). Here the record is
-    // deleted only when this invocation's own execution failed.
-    const run = makeIdempotent(
-      async ({ execute }: { execute: () => Promise<HttpResponse> }) => {
-        const response = await execute();
-        if (response.status >= 400) throw new NotStored(response);
-        return response;
-      },
-      { persistenceStore: store, config, keyPrefix: 'http' },
-    ) as unknown as Run;
-    runner = { run, config };
-  }
-  return runner;
-}
+const idempotentRun = idempotentOnTable(
+  async ({ execute }: { key: IdempotencyScope; request: unknown; execute: () => Promise<HttpResponse> }) => {
+    const response = await execute();
+    if (response.status >= 400) throw new NotStored(response);
+    return response;
+  },
+  {
+    eventKeyJmesPath: 'key',
+    // A retry must carry the same request; the same key with another one is refused.
+    payloadValidationJmesPath: 'request',
+    expiresAfterSeconds: RETENTION_SECONDS,
+    throwOnNoIdempotencyKey: true,
+    // A stored response is replayed as it was, marked as a replay.
+    responseHook: (response: unknown) => {
+      const stored = response as unknown as HttpResponse;
+      return { ...stored, headers: { ...stored.headers, 'Idempotent-Replayed': 'true' } } as never;
+    },
+  },
+  'http',
+);
 
 /**
  * Runs `execute` at most once per (caller, route, Idempotency-Key) for 24 hours: a retry replays the
@@ -78,10 +61,8 @@ export async function once(scope: IdempotencyScope, request: unknown, context: C
   if (!KEY.test(scope.key)) {
     throw new Problem(400, 'INVALID_IDEMPOTENCY_KEY', 'Idempotency-Key must be 1 to 255 printable ASCII characters');
   }
-  const { run, config } = idempotentRunner();
-  config.registerLambdaContext(context);
   try {
-    return await run({ key: scope, request, execute });
+    return await idempotentRun(context)({ key: scope, request, execute });
   } catch (error) {
     if (error instanceof NotStored) return error.response;
     if (error instanceof IdempotencyValidationError) {
