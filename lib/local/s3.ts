@@ -72,6 +72,7 @@ export async function startS3(options: S3Options = {}): Promise<LocalS3> {
   });
   await s3rver.configureBuckets();
   const forward = s3rver.callback();
+  const objectLocks = keyLocks();
 
   const server = createServer((req, res) => {
     void route(req, res).catch((error: unknown) => {
@@ -92,7 +93,15 @@ export async function startS3(options: S3Options = {}): Promise<LocalS3> {
       // s3rver would store the aws-chunked framing (chunk signatures, trailers) as part of the object.
       throw new S3Error(501, 'NotImplemented', 'The local S3 (s3rver) cannot read aws-chunked bodies; send the payload in one piece (a Buffer or string body).');
     }
-    forward(req, res);
+    if (req.method === 'GET' || req.method === 'HEAD') return forward(req, res);
+    // s3rver copies and deletes an object file by file; S3 changes an object at once. A copy racing the
+    // delete of its source could leave a destination without its metadata (a 404 for a stored file).
+    const copySource = req.headers['x-amz-copy-source'];
+    const source = typeof copySource === 'string' ? [`/${decodeComponent(copySource.split('?')[0]!).replace(/^\//, '')}`] : [];
+    await objectLocks.hold([decodeComponent(path), ...source], () => {
+      forward(req, res);
+      return new Promise<void>((done) => res.once('close', done));
+    });
   }
 
   /** A browser-based POST upload: checked while it streams to a spool file, then replayed to s3rver if it passes. */
@@ -250,6 +259,34 @@ const CORS_CONFIGURATION = `<CORSConfiguration>
 function accountRegistry(): { DUMMY_ACCOUNT: { createKeyPair(accessKeyId: string, secretAccessKey: string): void } } {
   // The very module instance s3rver's middleware requires (CommonJS cache), not a copy.
   return createRequire(import.meta.url)('s3rver/lib/models/account.js');
+}
+
+/** Runs one change at a time per object key; a change of several keys takes them in order (no deadlock). */
+function keyLocks() {
+  const tails = new Map<string, Promise<void>>();
+  async function take(key: string): Promise<() => void> {
+    const previous = tails.get(key) ?? Promise.resolve();
+    let release!: () => void;
+    const held = new Promise<void>((done) => (release = done));
+    const tail = previous.then(() => held);
+    tails.set(key, tail);
+    await previous;
+    return () => {
+      release();
+      if (tails.get(key) === tail) tails.delete(key);
+    };
+  }
+  return {
+    async hold(keys: string[], run: () => Promise<void>): Promise<void> {
+      const releases: (() => void)[] = [];
+      try {
+        for (const key of [...new Set(keys)].sort()) releases.push(await take(key));
+        await run();
+      } finally {
+        for (const release of releases.reverse()) release();
+      }
+    },
+  };
 }
 
 function sendError(req: IncomingMessage, res: ServerResponse, error: S3Error): void {

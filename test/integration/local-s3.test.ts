@@ -378,6 +378,29 @@ describe('local S3: SigV4 requests through s3rver', () => {
     expect((await fetch(url)).status).toBe(404);
   });
 
+  it('changes an object at once: a copy racing the delete of its source never breaks the stored copy', async () => {
+    // What two confirms of one attachment do (review S5): both copy out of pending/, the first one to record
+    // it deletes pending/. s3rver's copy unlinks its destination before it reads the source.
+    const client = s3Client();
+    const copy = (from: string, to: string) => client.send(new CopyObjectCommand({ Bucket: bucket(), Key: to, CopySource: `${bucket()}/${from}` }));
+    const race = async (round: number) => {
+      const key = await uploaded(`round ${round}`);
+      const target = key.replace(/^pending\//, 'files/');
+      await copy(key, target);
+      const remove = async () => {
+        await new Promise((resolve) => setTimeout(resolve, round % 4)); // to land in the middle of the copy, sometimes
+        await client.send(new DeleteObjectCommand({ Bucket: bucket(), Key: key }));
+      };
+      await Promise.allSettled([copy(key, target), remove()]);
+      const stored = await client.send(new GetObjectCommand({ Bucket: bucket(), Key: target }));
+      return stored.Body!.transformToString();
+    };
+    for (let batch = 0; batch < 40; batch += 1) {
+      const rounds = Array.from({ length: 20 }, (_, index) => batch * 20 + index);
+      expect(await Promise.all(rounds.map(race))).toEqual(rounds.map((round) => `round ${round}`));
+    }
+  });
+
   it('refuses a tampered or expired presigned URL, an unsigned request and a wrong secret', async () => {
     const client = s3Client();
     const key = await uploaded();
