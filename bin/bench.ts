@@ -13,6 +13,7 @@ import { startDynamoDb } from '../lib/local/dynamodb';
 import { startSqs } from '../lib/local/sqs';
 import { invokeRoute, type Call, type Identity } from '../lib/local/invoke';
 import { TaskFlowStack } from '../lib/stacks/taskflow-stack';
+import { feedLatency } from './bench-feed';
 
 const BUDGET = { bundleKb: 250, initMs: 100, readTrips: 1, mutationTrips: 2 };
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 300);
@@ -212,3 +213,9 @@ const RELAY_SCRIPT = `
 
 await bundles();
 await latencies();
+const feedDatabase = await database();
+try {
+  await feedLatency(feedDatabase.url);
+} finally {
+  await feedDatabase.stop();
+}

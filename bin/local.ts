@@ -7,18 +7,25 @@ const port = Number(process.env.PORT ?? 3000);
 const sqsPort = Number(process.env.SQS_PORT ?? 9324);
 const s3Port = Number(process.env.S3_PORT ?? 4569);
 const sandboxPort = Number(process.env.SANDBOX_PORT ?? 3002);
+const wsPort = Number(process.env.WS_PORT ?? 3001);
 const dataDir = resolve(process.env.TASKFLOW_DATA_DIR ?? '.taskflow');
 const runtime = await startLocalRuntime({
   port,
   sqsPort,
   s3Port,
   sandboxPort,
+  wsPort,
   dataDir,
   ...(process.env.DATABASE_URL ? { databaseUrl: process.env.DATABASE_URL } : {}),
   log: (line) => console.error(line),
 }).catch((error: NodeJS.ErrnoException & { port?: number }) => {
   if (error.code === 'EADDRINUSE') {
-    const variable = error.port === sqsPort ? 'SQS_PORT' : error.port === s3Port ? 'S3_PORT' : error.port === sandboxPort ? 'SANDBOX_PORT' : 'PORT';
+    const variable =
+      error.port === sqsPort ? 'SQS_PORT'
+      : error.port === s3Port ? 'S3_PORT'
+      : error.port === sandboxPort ? 'SANDBOX_PORT'
+      : error.port === wsPort ? 'WS_PORT'
+      : 'PORT';
     console.error(`Port ${error.port ?? port} is in use: set ${variable} to another one (0 picks a free port).`);
   } else {
     console.error(error);
@@ -35,6 +42,7 @@ TaskFlow is running at ${runtime.url}
   S3          ${runtime.s3.endpoint}/${runtime.s3.bucket} (s3rver, files in ${dataDir}/s3; SigV4 and presigned POST policies enforced)
   Slack       ${runtime.sandboxes.urls.slack} (sandbox)
   SendGrid    ${runtime.sandboxes.urls.sendgrid} (sandbox)
+  WebSocket   ${runtime.websocketUrl}/?token=… (activity feed, docs/feed.md; @connections at ${runtime.websocket.managementUrl}/@connections/{id})
   sandbox     ${runtime.sandboxes.url}/_sandbox/calls (recorded calls), PUT ${runtime.sandboxes.url}/_sandbox/faults/{slack|sendgrid} (faults)
   schedules   ${Object.entries(taskflow.schedules).map(([name, s]) => `${name} every ${s.everyMinutes} min`).join(', ')}; run one now: curl -X POST ${runtime.url}/_local/schedules/{name}
   OpenAPI     ${runtime.url}/openapi.json
@@ -47,6 +55,7 @@ Try:
   TOKEN=${token}
   curl -s -X POST ${runtime.url}/projects -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d '{"name":"Launch"}'
   curl -s ${runtime.url}/projects -H "Authorization: Bearer $TOKEN"
+  npx wscat -c "${runtime.websocketUrl}/?token=$TOKEN"    then send {"action":"subscribe"}
 
 Press Ctrl-C to stop.
 `);

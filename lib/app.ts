@@ -1,14 +1,23 @@
 import * as s from '../functions/domain/schemas';
-import { eventQueues, type AppDeclaration, type Capability, type FunctionDeclaration, type QueueDeclaration, type RouteDeclaration } from './declaration';
+import {
+  eventQueues,
+  type AppDeclaration,
+  type Capability,
+  type FunctionDeclaration,
+  type QueueDeclaration,
+  type RouteDeclaration,
+  type WebSocketRouteDeclaration,
+} from './declaration';
 
 // The one declaration of TaskFlow: the CDK stacks, the local runtime and the OpenAPI document
 // are all built from it. Adding a route is one entry in `routes` (plus its handler file).
 
-// Every JWT route checks the caller's rate limits (httpHandler), so its function needs their table.
+// Every JWT route checks the caller's rate limits (httpHandler), so its function needs their table, and names
+// the integrations whose breaker is open in its answers, so it reads the integrations table.
 const api = (entry: string, description: string): FunctionDeclaration => ({
   entry: `functions/api/${entry}.ts`,
   description,
-  needs: ['database', 'rate-limits'],
+  needs: ['database', 'rate-limits', 'integrations'],
 });
 const worker = (entry: string, description: string, timeoutSeconds: number, needs: readonly Capability[], sendsTo: readonly string[] = []): FunctionDeclaration => ({
   entry: `functions/workers/${entry}.ts`,
@@ -32,18 +41,33 @@ const queues = {
   slack: {
     description: 'Slack direct messages to send (chat.postMessage)',
     // Two calls of at most 15 s each (5 s connect, 10 s read).
-    consumer: worker('slack', 'Sends Slack direct messages, once each', 40, ['idempotency', 'slack']),
+    consumer: worker('slack', 'Sends Slack direct messages, once each', 40, ['idempotency', 'slack', 'integrations']),
+    integration: 'slack',
     batchSize: 10,
-    maxReceiveCount: 3,
+    // A refusal while Slack's breaker is open is a receive too; postponed longer each time (deliveries.ts),
+    // ten receives last about half an hour of outage.
+    maxReceiveCount: 10,
     // Slack's users.lookupByEmail allows about 50 calls a minute per workspace.
     maxConcurrency: 2,
   },
   email: {
     description: 'E-mails to send (SendGrid v3 mail send)',
     // Like Slack's: the idempotency writes, a 5 s connect and a 10 s read, with room to spare.
-    consumer: worker('email', 'Sends e-mails through SendGrid, once each', 40, ['idempotency', 'sendgrid']),
+    consumer: worker('email', 'Sends e-mails through SendGrid, once each', 40, ['idempotency', 'sendgrid', 'integrations']),
+    integration: 'sendgrid',
+    batchSize: 10,
+    // As Slack's.
+    maxReceiveCount: 10,
+    maxConcurrency: 5,
+  },
+  broadcast: {
+    description: 'Every event, for the activity feed: the worker pushes it to the WebSocket connections subscribed to it',
+    events: ['project.created', 'project.updated', 'task.created', 'task.updated', 'task.deleted', 'comment.created', 'attachment.added', 'attachment.removed'],
+    // Out of the VPC: the @connections endpoint is public and no VPC endpoint serves it.
+    consumer: worker('broadcast', 'Pushes events to the subscribed WebSocket connections', 30, ['connections', 'websocket']),
     batchSize: 10,
     maxReceiveCount: 3,
+    // API Gateway's @connections rate is per account and region: a backlog must not take all of it.
     maxConcurrency: 5,
   },
 } as const satisfies Record<string, QueueDeclaration>;
@@ -52,12 +76,59 @@ const queues = {
 // publishes its event's outbox entries at once after commit, so it may send to the queues events go to.
 const mutation = (entry: string, description: string): FunctionDeclaration => ({
   ...api(entry, description),
-  needs: ['database', 'rate-limits', 'idempotency'],
+  needs: ['database', 'rate-limits', 'integrations', 'idempotency'],
   sendsTo: eventQueues(queues),
 });
 
 // Attachments: the files bucket too.
 const withFiles = (fn: FunctionDeclaration): FunctionDeclaration => ({ ...fn, needs: [...fn.needs, 'files'] });
+
+// The feed's WebSocket routes: registry work in DynamoDB, out of the VPC, except the replay, which reads event_log.
+const ws = (entry: string, description: string, needs: readonly Capability[]): FunctionDeclaration => ({
+  entry: `functions/ws/${entry}.ts`,
+  description,
+  memoryMb: 256,
+  timeoutSeconds: 10,
+  needs,
+});
+
+const webSocketRoutes = [
+  {
+    route: '$connect', replies: false,
+    summary: 'Registers the connection (token and clientId in the query string); 429 past the organization\'s connection cap',
+    function: ws('connect', 'Registers a WebSocket connection', ['connections']),
+  },
+  {
+    route: '$disconnect', replies: false,
+    summary: 'Removes the connection from the registry',
+    function: ws('disconnect', 'Removes a WebSocket connection', ['connections']),
+  },
+  {
+    route: 'subscribe', replies: true,
+    summary: 'Receive the organization\'s events, or one project\'s ({"projectId"})',
+    function: ws('subscribe', 'Subscribes a connection to the feed', ['connections']),
+  },
+  {
+    route: 'resume', replies: true,
+    summary: 'Replays the events after afterSeq (or the last ack) from event_log, one frame of at most 32 KB per message; resync_required past the replay window',
+    function: ws('resume', 'Replays the activity feed from event_log', ['database', 'connections']),
+  },
+  {
+    route: 'ack', replies: true,
+    summary: 'Records how far this client (clientId) has processed the feed',
+    function: ws('ack', 'Records a client\'s feed position', ['connections']),
+  },
+  {
+    route: 'ping', replies: true,
+    summary: 'Keepalive; answers pong with the organization\'s latest broadcast sequence number',
+    function: ws('ping', 'Answers a keepalive', ['connections']),
+  },
+  {
+    route: '$default', replies: true,
+    summary: 'Any other message: an error frame naming the actions there are',
+    function: ws('default', 'Answers an unknown action', []),
+  },
+] as const satisfies readonly WebSocketRouteDeclaration[];
 
 const ifMatch = { 'If-Match': 'The task ETag; the alternative to `version` in the body' };
 const etag = { ETag: 'The task version, for If-Match' };
@@ -67,8 +138,14 @@ const routes = [
     method: 'GET', path: '/health', operationId: 'getHealth', auth: 'none',
     summary: 'Liveness of the API and each dependency (503 when the database does not answer)',
     // Public: no caller, so no rate limits (API Gateway's stage throttling still applies).
-    function: { ...api('health/get', 'Health check'), needs: ['database'], timeoutSeconds: 10 },
+    function: { ...api('health/get', 'Health check'), needs: ['database', 'connections'], timeoutSeconds: 10 },
     response: { status: 200, body: s.Health },
+  },
+  {
+    method: 'GET', path: '/health/integrations', operationId: 'getIntegrationsHealth', auth: 'jwt',
+    summary: 'Each integration\'s circuit breaker, last success and failure, backlog and dead-letter depth',
+    function: { ...api('health/integrations', 'Integrations health'), needs: ['database', 'rate-limits', 'integrations', 'queue-status'] },
+    response: { status: 200, body: s.IntegrationsHealth },
   },
   {
     method: 'POST', path: '/projects', operationId: 'createProject', auth: 'jwt',
@@ -164,6 +241,12 @@ const routes = [
     response: { status: 200, body: s.Usage },
   },
   {
+    method: 'GET', path: '/activity', operationId: 'listActivity', auth: 'jwt',
+    summary: 'The organization\'s events after afterSeq, in order (the feed\'s catch-up when a replay answers resync_required)',
+    function: api('activity/list', 'List activity'),
+    request: { query: s.ActivityQuery }, response: { status: 200, body: s.ActivityPage },
+  },
+  {
     method: 'GET', path: '/search', operationId: 'search', auth: 'jwt',
     summary: 'Full-text search over the organization\'s tasks and comments',
     function: api('search/get', 'Search tasks and comments'),
@@ -189,6 +272,7 @@ export const taskflow = {
     },
   },
   routes,
+  websocket: { routes: webSocketRoutes },
   tables: {
     idempotency: {
       partitionKey: 'id',
@@ -201,6 +285,17 @@ export const taskflow = {
       timeToLiveAttribute: 'expiration',
       description: 'Rate limits: token buckets per user, organization shard and client address, and requests per organization and hour',
     },
+    integrations: {
+      partitionKey: 'id',
+      description: 'Third-party integrations: each one\'s circuit breaker (shared by every Lambda environment), last success and last failure',
+    },
+    connections: {
+      partitionKey: 'pk',
+      sortKey: 'sk',
+      // Connections end within API Gateway's 2 hours even when $disconnect never comes; acks after 30 days.
+      timeToLiveAttribute: 'expiration',
+      description: 'The activity feed: WebSocket connections by organization, each organization\'s latest broadcast sequence number, clients\' acknowledged positions, the last probe result',
+    },
   },
   queues,
   schedules: {
@@ -208,6 +303,11 @@ export const taskflow = {
       description: 'Removes attachment records whose object is gone',
       function: worker('attachment-sweep', 'Removes attachment records whose object is gone', 300, ['database', 'files']),
       everyMinutes: 24 * 60,
+    },
+    feedProbe: {
+      description: 'Synthetic check of the activity feed: connects, subscribes, changes the probe project and times the event\'s arrival',
+      function: worker('feed-probe', 'Times an event from commit to WebSocket frame', 30, ['feed-probe', 'connections']),
+      everyMinutes: 5,
     },
     outboxRelay: {
       description: 'Publishes the outbox entries the fast path missed; runs for most of its timeout, polling, so runs overlap',

@@ -11,8 +11,33 @@ import type { $ZodType as ZodType } from 'zod/v4/core';
  * - `slack`: Slack's Web API (`SLACK_API_URL`, the bot token); `sendgrid`: SendGrid's v3 API
  *   (`SENDGRID_API_URL`, the API key, `NOTIFICATION_FROM_EMAIL`). Both reach the internet, so such a
  *   function stays out of the VPC (which has no NAT) and must not need the database.
+ * - `connections`: the connections table (`CONNECTIONS_TABLE_NAME`): the WebSocket connection registry,
+ *   each organization's feed head and the clients' acknowledged positions.
+ * - `websocket`: posts to and closes WebSocket connections through the `@connections` management API
+ *   (`WEBSOCKET_MANAGEMENT_URL`). That endpoint is public and no VPC endpoint serves it, so such a function
+ *   stays out of the VPC and must not need the database either.
+ * - `integrations`: the integrations table (`INTEGRATIONS_TABLE_NAME`): each third-party service's circuit
+ *   breaker, shared by every Lambda environment, and its last success and failure. Written by the functions
+ *   that call a service (`slack`, `sendgrid`), read by the others (the degraded header, the health).
+ * - `queue-status`: reads the depth of every declared queue and its dead-letter queue (`QUEUE_STATUS`: their
+ *   URLs by queue name), for the integrations' health.
+ * - `feed-probe`: the synthetic feed probe's settings: the public WebSocket and REST URLs
+ *   (`WEBSOCKET_URL`, `API_URL`) and the OAuth client credentials it gets a token with
+ *   (`FEED_PROBE_CREDENTIALS`, a secret). Out of the VPC: it connects as a browser would.
  */
-export type Capability = 'database' | 'database-admin' | 'idempotency' | 'rate-limits' | 'files' | 'slack' | 'sendgrid';
+export type Capability =
+  | 'database'
+  | 'database-admin'
+  | 'idempotency'
+  | 'rate-limits'
+  | 'files'
+  | 'slack'
+  | 'sendgrid'
+  | 'connections'
+  | 'websocket'
+  | 'feed-probe'
+  | 'integrations'
+  | 'queue-status';
 
 export interface FunctionDeclaration {
   /** Handler module, relative to the repository root; it exports `handler`. */
@@ -48,6 +73,8 @@ export interface RouteDeclaration {
 
 export interface TableDeclaration {
   partitionKey: string;
+  /** A string sort key, for tables read with Query. */
+  sortKey?: string;
   timeToLiveAttribute?: string;
   description: string;
 }
@@ -64,6 +91,8 @@ export interface QueueDeclaration {
   maxReceiveCount: number;
   /** Concurrent invocations at most (the event source's maximum concurrency): a bulkhead for what it calls. */
   maxConcurrency: number;
+  /** The third-party service its consumer calls: the queue is that integration's backlog in its health. */
+  integration?: 'slack' | 'sendgrid' | 'github' | 'googleCalendar';
 }
 
 /** A function run on a fixed rate by EventBridge. */
@@ -73,11 +102,25 @@ export interface ScheduleDeclaration {
   everyMinutes: number;
 }
 
+/**
+ * A route of the WebSocket API: `$connect` (the authorizer runs first, with the token from the query string),
+ * `$disconnect`, `$default` (a message naming no known action), or the `action` a client message names.
+ */
+export interface WebSocketRouteDeclaration {
+  route: string;
+  summary: string;
+  function: FunctionDeclaration;
+  /** Two-way: the function's answer (its `body`) goes back to the client as one frame. */
+  replies: boolean;
+}
+
 export interface AppDeclaration {
   name: string;
   /** Functions that are not behind a route (authorizer, deploy-time jobs). */
   functions: Record<string, FunctionDeclaration>;
   routes: readonly RouteDeclaration[];
+  /** The WebSocket API (the activity feed); messages are JSON routed on their `action` field. */
+  websocket: { routes: readonly WebSocketRouteDeclaration[] };
   tables: Record<string, TableDeclaration>;
   queues: Record<string, QueueDeclaration>;
   schedules: Record<string, ScheduleDeclaration>;
@@ -86,6 +129,12 @@ export interface AppDeclaration {
 /** `createProject` → `CreateProject`: the construct id of a route's function. */
 export function functionId(route: Pick<RouteDeclaration, 'operationId'>): string {
   return route.operationId.charAt(0).toUpperCase() + route.operationId.slice(1);
+}
+
+/** `$connect` → `WsConnect`, `resume` → `WsResume`: the construct id of a WebSocket route's function. */
+export function webSocketFunctionId(route: Pick<WebSocketRouteDeclaration, 'route'>): string {
+  const name = route.route.replace(/^\$/, '');
+  return `Ws${name.charAt(0).toUpperCase()}${name.slice(1)}`;
 }
 
 /** `idempotency` → IDEMPOTENCY_TABLE_NAME: the variable that names a declared table to its functions. */

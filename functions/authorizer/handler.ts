@@ -1,16 +1,19 @@
-import type { APIGatewayAuthorizerResult, APIGatewayTokenAuthorizerEvent } from 'aws-lambda';
+import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent, APIGatewayTokenAuthorizerEvent } from 'aws-lambda';
 import { createVerifier, Unauthorized, verifierConfigFromEnv } from '../shared/auth';
 import { logger } from '../shared/logger';
 
 const verify = createVerifier(verifierConfigFromEnv());
 
 /**
- * API Gateway TOKEN authorizer. A verified token is allowed on the whole API (the result is cached
+ * The API Gateway authorizer of both APIs: a TOKEN authorizer for REST (the Authorization header), and a
+ * REQUEST authorizer for the WebSocket `$connect` (the `token` query parameter: browsers cannot set
+ * headers on a WebSocket handshake). A verified token is allowed on the whole API (REST caches the result
  * per token); its identity reaches the handlers as the authorizer context. Anything else is a 401.
  */
-export async function handler(event: APIGatewayTokenAuthorizerEvent): Promise<APIGatewayAuthorizerResult> {
+export async function handler(event: APIGatewayTokenAuthorizerEvent | APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> {
   try {
-    const identity = await verify(event.authorizationToken);
+    const authorization = event.type === 'TOKEN' ? event.authorizationToken : `Bearer ${event.queryStringParameters?.token ?? ''}`;
+    const identity = await verify(authorization);
     const [arn, stage] = event.methodArn.split('/');
     return {
       principalId: identity.userId,

@@ -1,7 +1,9 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { PermanentFailure } from '../integrations/http';
+import { BreakerOpen } from '../integrations/breaker';
+import { PermanentFailure, RetryLater, type SendOptions } from '../integrations/http';
 import type { Delivery } from '../shared/consumer';
 import { metrics } from '../shared/metrics';
+import { changeMessageVisibility, queueUrlFromArn } from '../shared/sqs';
 import { DELIVERY_METRICS } from '../shared/telemetry';
 import { idempotentOnTable } from '../shared/idempotency-store';
 
@@ -31,14 +33,38 @@ const deliveryRun = idempotentOnTable(
   'notification-delivery',
 );
 
+/** Left of the Lambda's time after a send: the idempotency record's write, hiding the message, the logs. */
+const MARGIN_MS = 5_000;
+
+/** The budget of a send in this invocation (its remaining time less a margin), and the message's logger for its retries. */
+export function sendOptions({ context, log }: Pick<Delivery, 'context' | 'log'>): SendOptions {
+  return { budgetMs: context.getRemainingTimeInMillis() - MARGIN_MS, log };
+}
+
 /**
  * Sends a notification over a channel at most once, however often its message is delivered: the
  * idempotency table remembers it by channel and notification id. A duplicate arriving while the first
  * is sending fails (IdempotencyAlreadyInProgressError), so its message comes back later and finds the
  * outcome.
+ *
+ * When the service cannot take it now and says until when (the circuit breaker is open: BreakerOpen; the
+ * service asked to wait longer than this invocation has: RetryLater), the message is hidden until then
+ * (its visibility timeout set to the wait) and fails, so it is not tried again sooner. Each such receive
+ * counts towards the queue's maxReceiveCount like any failure.
  */
-export async function deliverOnce(channel: 'slack' | 'email', notificationId: string, { context, log }: Pick<Delivery, 'context' | 'log'>, send: () => Promise<unknown>) {
-  const outcome = await deliveryRun(context)({ key: `${channel}:${notificationId}`, send });
+export async function deliverOnce(
+  channel: 'slack' | 'email',
+  notificationId: string,
+  { context, log, record }: Pick<Delivery, 'context' | 'log' | 'record'>,
+  send: () => Promise<unknown>,
+) {
+  let outcome: Awaited<ReturnType<ReturnType<typeof deliveryRun>>>;
+  try {
+    outcome = await deliveryRun(context)({ key: `${channel}:${notificationId}`, send });
+  } catch (error) {
+    if (error instanceof BreakerOpen || error instanceof RetryLater) await postpone(record, error.retryAfterMs, { channel, notificationId, log, error });
+    throw error;
+  }
   if (outcome.replayed) log.info('already handled', { channel, notificationId, outcome });
   else if (outcome.status === 'failed') {
     log.warn('refused for good: recorded, not retried', { channel, notificationId, reason: outcome.reason });
@@ -46,4 +72,36 @@ export async function deliverOnce(channel: 'slack' | 'email', notificationId: st
     metrics.publishStoredMetrics();
   } else log.info('sent', { channel, notificationId, detail: outcome.detail });
   return outcome;
+}
+
+// A message refused again and again waits longer each time: 30 s, 1, 2, 4, then every 5 minutes. The cap keeps a
+// recovered service from waiting long for its backlog; with the queues' 10 receives a message waits through
+// about half an hour of outage before the dead-letter queue (a Retry-After asking longer is honoured).
+const POSTPONE_BASE_MS = 30_000;
+const POSTPONE_CAP_MS = 5 * 60_000;
+
+/**
+ * Hides the message for `waitMs` or longer the more times it was received (at least a second); if that fails
+ * it comes back after the queue's own visibility timeout.
+ */
+async function postpone(
+  record: Delivery['record'],
+  waitMs: number,
+  { channel, notificationId, log, error }: { channel: string; notificationId: string; log: Delivery['log']; error: Error },
+): Promise<void> {
+  const receives = Math.max(1, Number(record.attributes.ApproximateReceiveCount) || 1);
+  const wait = Math.max(waitMs, receives > 1 ? Math.min(POSTPONE_CAP_MS, POSTPONE_BASE_MS * 2 ** (receives - 2)) : 0);
+  const seconds = Math.max(1, Math.ceil(wait / 1000));
+  try {
+    await changeMessageVisibility(queueUrlFromArn(record.eventSourceARN), record.receiptHandle, seconds);
+    log.warn('the service cannot take it now: the message comes back later', { channel, notificationId, waitSeconds: seconds, reason: error.message });
+  } catch (failure) {
+    log.warn('the service cannot take it now, and the message could not be hidden: it comes back after the queue\'s visibility timeout', {
+      channel,
+      notificationId,
+      waitSeconds: seconds,
+      reason: error.message,
+      error: failure,
+    });
+  }
 }

@@ -26,6 +26,17 @@ export const EventMessage = z.discriminatedUnion('type', [
 ]);
 export type EventMessage = z.infer<typeof EventMessage>;
 
+/**
+ * Any event from the outbox (the `broadcast` queue): the feed passes the payload on as the REST API
+ * returned it, whatever the type, so only the envelope is checked.
+ */
+export const FeedMessage = z.object({
+  ...envelope,
+  type: z.string().check(z.minLength(1)),
+  payload: z.unknown(),
+});
+export type FeedMessage = z.infer<typeof FeedMessage>;
+
 const delivery = {
   notificationId: z.uuid(),
   organizationId: z.string().check(z.minLength(1)),

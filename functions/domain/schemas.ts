@@ -138,10 +138,56 @@ export const SearchResults = z.object({
   ),
 });
 
+export const ActivityQuery = z.object({
+  afterSeq: z._default(z.coerce.number().check(z.int(), z.minimum(0), z.maximum(Number.MAX_SAFE_INTEGER)), 0),
+  limit: Limit(200, 100),
+  projectId: z.optional(Id),
+});
+/** An event as the activity feed and GET /activity give it (docs/feed.md). */
+export const ActivityEvent = z.object({
+  seq: z.number().check(z.int()),
+  prevSeq: z.number().check(z.int()),
+  id: Id,
+  type: z.string(),
+  subjectId: Id,
+  projectId: z.nullable(Id),
+  actorId: UserId,
+  occurredAt: Timestamp,
+  requestId: z.nullable(z.string()),
+  payload: z.unknown(),
+});
+export const ActivityPage = z.object({ events: z.array(ActivityEvent), throughSeq: z.number().check(z.int()), more: z.boolean() });
+
+/** GET /health/integrations: each third-party integration as TaskFlow sees it. */
+export const IntegrationsHealth = z.object({
+  /** The integrations whose breaker is open: what the X-Degraded-Integrations header names. */
+  degraded: z.array(z.string()),
+  integrations: z.array(
+    z.object({
+      integration: z.string(),
+      breaker: z.enum(['closed', 'open', 'half-open']),
+      lastSuccessAt: z.nullable(Timestamp),
+      lastFailureAt: z.nullable(Timestamp),
+      lastFailureReason: z.nullable(z.string()),
+      /** Messages waiting in its queue (visible and in flight); null: no queue, or its depth could not be read. */
+      backlog: z.nullable(z.number()),
+      deadLetters: z.nullable(z.number()),
+    }),
+  ),
+});
+
 const DependencyStatus = z.enum(['ok', 'unavailable']);
 export const Health = z.object({
   status: DependencyStatus,
-  dependencies: z.record(z.string(), z.object({ status: DependencyStatus, latencyMs: z.number() })),
+  dependencies: z.record(
+    z.string(),
+    z.object({
+      status: DependencyStatus,
+      latencyMs: z.number(),
+      /** The WebSocket side: the synthetic probe's last run (connect, subscribe, change, frame). */
+      lastProbe: z.optional(z.nullable(z.object({ at: Timestamp, ok: z.boolean(), deliveryMs: z.optional(z.number()), reason: z.optional(z.string()) }))),
+    }),
+  ),
 });
 
 // What an attachment may be (the presigned POST's policy holds S3 to the declared type).

@@ -1,24 +1,160 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { requiredEnv } from '../shared/env';
+import { logger } from '../shared/logger';
 import type { Trace } from '../shared/trace';
+import { withBreaker } from './breaker';
+import { INTEGRATIONS, type IntegrationName, type Timeouts } from './services';
 
-export interface Timeouts {
-  connectMs: number;
-  /** Longest silence on the socket once connected (sending, waiting for the answer, reading it). */
-  readMs: number;
-}
+export type { Timeouts } from './services';
 
-/** The review's timeouts (C4) for the notification services. */
-export const NOTIFICATION_TIMEOUTS: Timeouts = { connectMs: 5_000, readMs: 10_000 };
-
-interface HttpAnswer {
+export interface HttpAnswer {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   body: string;
 }
 
 /** The call never got an answer: refused, reset, or past a timeout. Always worth another try later. */
-class TransportError extends Error {}
+export class TransportError extends Error {}
+
+/** The service refused this delivery for good (no such user, invalid address): retrying cannot help. */
+export class PermanentFailure extends Error {}
+
+/**
+ * The service cannot take the call now (it failed, or asked to wait), and the next try would not fit in the
+ * time left: try again in `retryAfterMs` (the service's Retry-After, or the next backoff), not sooner.
+ */
+export class RetryLater extends Error {
+  constructor(
+    message: string,
+    readonly retryAfterMs: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'RetryLater';
+  }
+}
+
+/** Every try failed (no answer, 5xx or 429) with no Retry-After to honour: the caller's own retries take over. */
+export class IntegrationUnavailable extends Error {
+  constructor(
+    message: string,
+    readonly lastStatus: number | null,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'IntegrationUnavailable';
+  }
+}
+
+/** An answer that counts as a failure of the service: 5xx, or 429 (too many requests). */
+class UnavailableAnswer extends Error {
+  constructor(readonly answer: HttpAnswer) {
+    super(`HTTP ${answer.status}`);
+  }
+}
+
+/** How integration calls retry: full jitter, delay = random(0, min(cap, base × 2^(attempt − 1))). */
+export const RETRY_POLICY = {
+  attempts: 4,
+  baseDelayMs: 250,
+  maxDelayMs: 4_000,
+  /** A retry is made only if this much of the budget is left after its wait. */
+  minAttemptMs: 1_000,
+  /** The longest a call waits for the circuit breaker to let it through (another environment's trial call, say). */
+  maxBreakerWaitMs: 5_000,
+} as const;
+
+export interface IntegrationCall {
+  method: string;
+  headers: Record<string, string>;
+  body?: string;
+  /** The correlation of the work that caused the call: X-Request-Id and traceparent go out with it. */
+  trace: Trace;
+  /**
+   * How long the call may take, every try and wait included (e.g. the Lambda's remaining time less a margin).
+   * Each try's timeouts are cut to what is left. Default: the service's connect + read timeouts (one full try).
+   */
+  budgetMs?: number;
+  /** Overrides the service's timeouts (tests). */
+  timeouts?: Timeouts;
+  /** Where retries are logged (the message's logger, with its correlation). */
+  log?: Logger;
+}
+
+/** For a send made of integration calls: how long all of it may take (retries and waits included), and where retries are logged. */
+export interface SendOptions {
+  budgetMs?: number;
+  log?: Logger;
+}
+
+/**
+ * A call to one of the integrations (review C4): its base URL from the service's variable (`path` is
+ * appended), its timeouts, its circuit breaker, and retries of what may pass (no answer, 5xx, 429) with
+ * exponential backoff and full jitter, honouring Retry-After (seconds or an HTTP date), within `budgetMs`.
+ *
+ * Answers the service's answer when it is not a failure (2xx, and 4xx but 429: the caller reads them).
+ * Throws BreakerOpen when the circuit is open (the call is not made); RetryLater when the next try's
+ * wait would not fit in the budget (or the last try was told to wait); IntegrationUnavailable when every
+ * try failed.
+ */
+export async function callIntegration(name: IntegrationName, path: string, init: IntegrationCall): Promise<HttpAnswer> {
+  const service = INTEGRATIONS[name];
+  const url = `${requiredEnv(service.baseUrlVariable)}${path}`;
+  const timeouts = init.timeouts ?? service.timeouts;
+  const deadline = Date.now() + (init.budgetMs ?? timeouts.connectMs + timeouts.readMs);
+  const log = init.log ?? logger;
+  for (let attempt = 1; ; attempt += 1) {
+    // A try may not outlast the budget (at least a second for the first one, whatever is left).
+    const left = Math.max(deadline - Date.now(), RETRY_POLICY.minAttemptMs);
+    const tryTimeouts = { connectMs: Math.min(timeouts.connectMs, left), readMs: Math.min(timeouts.readMs, left) };
+    let failure: UnavailableAnswer | TransportError;
+    try {
+      return await withBreaker(
+        name,
+        async () => {
+          const answer = await call(url, { method: init.method, headers: init.headers, body: init.body, trace: init.trace, timeouts: tryTimeouts });
+          if (answer.status >= 500 || answer.status === 429) throw new UnavailableAnswer(answer);
+          return answer;
+        },
+        {
+          isFailure: (error) => error instanceof UnavailableAnswer || error instanceof TransportError,
+          trialLeaseMs: tryTimeouts.connectMs + tryTimeouts.readMs + 5_000,
+          // Half-open, wait a little for another environment's trial rather than fail at once.
+          maxWaitMs: Math.min(RETRY_POLICY.maxBreakerWaitMs, deadline - Date.now() - RETRY_POLICY.minAttemptMs),
+        },
+      );
+    } catch (error) {
+      if (!(error instanceof UnavailableAnswer || error instanceof TransportError)) throw error; // BreakerOpen, a bug...
+      failure = error;
+    }
+    const status = failure instanceof UnavailableAnswer ? failure.answer.status : null;
+    const asked = failure instanceof UnavailableAnswer ? retryAfterMs(failure.answer.headers['retry-after']) : undefined;
+    const what = `${service.displayName} ${init.method} ${path}: ${failure.message}`;
+    if (attempt >= RETRY_POLICY.attempts) {
+      if (asked !== undefined) throw new RetryLater(`${what} (try ${attempt}, asked to wait ${asked} ms)`, asked, { cause: failure });
+      throw new IntegrationUnavailable(`${what} (after ${attempt} tries)`, status, { cause: failure });
+    }
+    const backoff = Math.random() * Math.min(RETRY_POLICY.maxDelayMs, RETRY_POLICY.baseDelayMs * 2 ** (attempt - 1));
+    // Asked to wait: at least that long, plus a little jitter so the callers told the same do not come back together.
+    const wait = Math.ceil(asked !== undefined ? asked + Math.random() * RETRY_POLICY.baseDelayMs : backoff);
+    if (Date.now() + wait + RETRY_POLICY.minAttemptMs > deadline) {
+      throw new RetryLater(`${what} (try ${attempt}; the next would not fit in the time left)`, asked ?? wait, { cause: failure });
+    }
+    log.info('integration call failed; trying again', { integration: name, path, attempt, reason: failure.message, waitMs: wait });
+    await new Promise((resolve) => setTimeout(resolve, wait));
+  }
+}
+
+/** Retry-After as milliseconds from now: delay-seconds or an HTTP date (RFC 9110 §10.2.3); undefined if absent or invalid. */
+export function retryAfterMs(header: string | string[] | undefined, now = Date.now()): number | undefined {
+  const value = (Array.isArray(header) ? header[0] : header)?.trim();
+  if (!value) return undefined;
+  if (/^\d+$/.test(value)) return Number(value) * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
 
 /**
  * One HTTP call with a connect timeout and a read timeout (fetch has only an overall one), carrying
@@ -26,7 +162,7 @@ class TransportError extends Error {}
  */
 export function call(
   url: string,
-  init: { method: string; headers: Record<string, string>; body?: string; trace: Trace; timeouts: Timeouts },
+  init: { method: string; headers: Record<string, string>; body?: string | undefined; trace: Trace; timeouts: Timeouts },
 ): Promise<HttpAnswer> {
   const target = new URL(url);
   const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
@@ -66,6 +202,3 @@ export function call(
     request.end(init.body);
   });
 }
-
-/** The service refused this delivery for good (no such user, invalid address): retrying cannot help. */
-export class PermanentFailure extends Error {}

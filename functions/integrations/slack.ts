@@ -1,7 +1,7 @@
-import { requiredEnv } from '../shared/env';
+import type { Logger } from '@aws-lambda-powertools/logger';
 import { secretValue } from '../shared/secrets';
 import type { Trace } from '../shared/trace';
-import { call, NOTIFICATION_TIMEOUTS, PermanentFailure } from './http';
+import { callIntegration, PermanentFailure, type SendOptions } from './http';
 
 // Slack Web API errors about this message's recipient or text: the same message would fail again.
 // Errors about the token or the app (invalid_auth, account_inactive, missing_scope...) are the
@@ -17,9 +17,14 @@ export interface SlackDirectMessage {
 /**
  * A direct message to the Slack user with this e-mail address: users.lookupByEmail, then
  * chat.postMessage to that user, with the notification id and request id in the message metadata.
+ * Through the integration layer (timeouts, retries, Slack's circuit breaker): may throw BreakerOpen or
+ * RetryLater (come back later), IntegrationUnavailable, or PermanentFailure (this message can never go).
  */
-export async function sendSlackDirectMessage(message: SlackDirectMessage, trace: Trace): Promise<{ channel: string; ts: string }> {
-  const { user } = await slackApi<{ user: { id: string } }>('users.lookupByEmail', new URLSearchParams({ email: message.email }), trace);
+export async function sendSlackDirectMessage(message: SlackDirectMessage, trace: Trace, options: SendOptions = {}): Promise<{ channel: string; ts: string }> {
+  // Both calls share the budget.
+  const deadline = options.budgetMs === undefined ? undefined : Date.now() + options.budgetMs;
+  const context = { trace, log: options.log, deadline };
+  const { user } = await slackApi<{ user: { id: string } }>('users.lookupByEmail', new URLSearchParams({ email: message.email }), context);
   return slackApi<{ channel: string; ts: string }>(
     'chat.postMessage',
     {
@@ -27,13 +32,17 @@ export async function sendSlackDirectMessage(message: SlackDirectMessage, trace:
       text: message.text,
       metadata: { event_type: 'taskflow_notification', event_payload: { notification_id: message.notificationId, request_id: trace.requestId } },
     },
-    trace,
+    context,
   );
 }
 
-async function slackApi<T>(method: string, payload: URLSearchParams | object, trace: Trace): Promise<T> {
+async function slackApi<T>(
+  method: string,
+  payload: URLSearchParams | object,
+  { trace, log, deadline }: { trace: Trace; log: Logger | undefined; deadline: number | undefined },
+): Promise<T> {
   const form = payload instanceof URLSearchParams;
-  const answer = await call(`${requiredEnv('SLACK_API_URL')}/${method}`, {
+  const answer = await callIntegration('slack', `/${method}`, {
     method: 'POST',
     headers: {
       Authorization: `Bearer ${await secretValue('SLACK_BOT_TOKEN')}`,
@@ -41,9 +50,10 @@ async function slackApi<T>(method: string, payload: URLSearchParams | object, tr
     },
     body: form ? payload.toString() : JSON.stringify(payload),
     trace,
-    timeouts: NOTIFICATION_TIMEOUTS,
+    ...(deadline !== undefined ? { budgetMs: deadline - Date.now() } : {}),
+    ...(log ? { log } : {}),
   });
-  if (answer.status === 429) throw new Error(`slack ${method}: rate limited (Retry-After ${String(answer.headers['retry-after'])})`);
+  // 5xx and 429 never come back here: the layer retried them, then threw.
   if (answer.status !== 200) throw new Error(`slack ${method}: HTTP ${answer.status}`);
   let body: { ok?: boolean; error?: string };
   try {

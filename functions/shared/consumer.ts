@@ -59,6 +59,35 @@ export function sqsConsumer<S extends ZodType>(
     );
 }
 
+/**
+ * An SQS consumer that takes its batch whole (the broadcast worker: one registry read and one frame per
+ * connection for all of a batch's events). Messages that do not fit the schema are poison: logged, and
+ * failed every time until they reach the DLQ. `handle` gets the others and returns the message ids that
+ * failed; only those come back (partial batch response).
+ */
+export function sqsBatchConsumer<S extends ZodType>(
+  schema: S,
+  handle: (messages: { message: output<S>; record: SQSRecord; trace: Trace }[], context: Context) => Promise<readonly string[]>,
+) {
+  return middy<SQSEvent, SQSBatchResponse>()
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .handler(async (event, context) => {
+      const failed: string[] = [];
+      const messages: { message: output<S>; record: SQSRecord; trace: Trace }[] = [];
+      for (const record of event.Records) {
+        try {
+          const requestId = record.messageAttributes.requestId?.stringValue ?? record.messageId;
+          messages.push({ message: parse(schema, record.body), record, trace: { requestId, traceparent: continueTrace(record.messageAttributes.traceparent?.stringValue) } });
+        } catch (error) {
+          logger.error('poison message: it will reach the dead-letter queue', { messageId: record.messageId, reason: (error as Error).message });
+          failed.push(record.messageId);
+        }
+      }
+      if (messages.length > 0) failed.push(...(await handle(messages, context)));
+      return { batchItemFailures: failed.map((itemIdentifier) => ({ itemIdentifier })) };
+    });
+}
+
 function parse<S extends ZodType>(schema: S, body: string): output<S> {
   let json: unknown;
   try {

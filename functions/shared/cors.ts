@@ -6,7 +6,7 @@ export const CORS_ALLOW_ORIGIN = '*';
 /** Request headers a browser may send cross-origin (the preflight answer). */
 export const CORS_ALLOW_HEADERS = ['Authorization', 'Content-Type', 'Idempotency-Key', 'If-Match', 'X-Request-Id'];
 /** Response headers a browser may read. */
-export const CORS_EXPOSE_HEADERS = ['ETag', 'Location', 'Retry-After', 'X-Request-Id', 'Idempotent-Replayed', 'RateLimit', 'RateLimit-Policy'];
+export const CORS_EXPOSE_HEADERS = ['ETag', 'Location', 'Retry-After', 'X-Request-Id', 'Idempotent-Replayed', 'RateLimit', 'RateLimit-Policy', 'X-Degraded-Integrations'];
 
 /** What every response carries, so a browser may read it. */
 export const CORS_RESPONSE_HEADERS = {

@@ -11,6 +11,7 @@ import { once } from './idempotency';
 import { logger } from './logger';
 import { Problem, problemBody } from './problem';
 import { enforceRateLimits } from './rate-limit';
+import { degradedIntegrations } from './degraded';
 import { continueTrace, type Trace } from './trace';
 import { UUID } from './uuid';
 import { ensureMember, type Caller } from '../domain/tenancy';
@@ -125,7 +126,10 @@ function wrap<Body extends ZodType | undefined, Query extends ZodType | undefine
       logger.setCorrelationId(requestId);
       const trace = { requestId, traceparent: continueTrace(headers.traceparent) };
       logger.appendKeys({ traceparent: trace.traceparent });
+      // Read alongside the request (cached per environment; never fails it).
+      const degraded = degradedIntegrations();
       let timer: NodeJS.Timeout | undefined;
+      let result: APIGatewayProxyResult;
       try {
         // Input is checked before anything touches the database.
         const request = {
@@ -142,12 +146,16 @@ function wrap<Body extends ZodType | undefined, Query extends ZodType | undefine
             Math.max(0, context.getRemainingTimeInMillis() - DEADLINE_MARGIN_MS),
           );
         });
-        return respond(await Promise.race([handle(request, event, context), deadline]), requestId);
+        result = respond(await Promise.race([handle(request, event, context), deadline]), requestId);
       } catch (error) {
-        return respondWithProblem(error, requestId);
+        result = respondWithProblem(error, requestId);
       } finally {
         clearTimeout(timer);
       }
+      // Degraded mode (review C4): while an integration's breaker is open, every answer names it.
+      const names = await degraded;
+      if (names.length > 0) result.headers = { ...result.headers, 'X-Degraded-Integrations': names.join(', ') };
+      return result;
     });
 }
 

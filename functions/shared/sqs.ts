@@ -48,3 +48,33 @@ export async function sendMessages(queue: string, messages: OutgoingMessage[]): 
   }));
   return result;
 }
+
+/**
+ * A queue's URL from its ARN (arn:aws:sqs:<region>:<account>:<name>, as an SQS event record's eventSourceARN),
+ * on the endpoint the SDK would use: AWS_ENDPOINT_URL_SQS (the local emulator) or the region's.
+ */
+export function queueUrlFromArn(arn: string, env: NodeJS.ProcessEnv = process.env): string {
+  const [, , service, region, account, name] = arn.split(':');
+  if (service !== 'sqs' || !region || !account || !name) throw new Error(`not an SQS queue ARN: ${arn}`);
+  const endpoint = (env.AWS_ENDPOINT_URL_SQS ?? env.AWS_ENDPOINT_URL ?? `https://sqs.${region}.amazonaws.com`).replace(/\/+$/, '');
+  return `${endpoint}/${account}/${name}`;
+}
+
+/**
+ * SQS's longest visibility timeout is 12 hours counted from the receive, not from the change: a minute less
+ * leaves room for the time the message has already been held.
+ */
+export const MAX_VISIBILITY_SECONDS = 43_200 - 60;
+
+/**
+ * Hides a received message for `seconds` from now (ChangeMessageVisibility; clamped to 0..12 h): it is not
+ * received again before then. Needs sqs:ChangeMessageVisibility on the queue (an SQS event source's role has it).
+ */
+export async function changeMessageVisibility(queueUrl: string, receiptHandle: string, seconds: number): Promise<void> {
+  const send = awsJson({ service: 'sqs', endpointVariable: 'AWS_ENDPOINT_URL_SQS', targetPrefix: 'AmazonSQS', timeoutMs: 2_000 });
+  await send('ChangeMessageVisibility', {
+    QueueUrl: queueUrl,
+    ReceiptHandle: receiptHandle,
+    VisibilityTimeout: Math.min(MAX_VISIBILITY_SECONDS, Math.max(0, Math.ceil(seconds))),
+  });
+}

@@ -24,6 +24,12 @@ export const OUTBOX_METRICS = {
 /** Notifications a service refused for good (no such user, invalid address): recorded, never retried. */
 export const DELIVERY_METRICS = { refused: 'NotificationsRefused' } as const;
 
+/**
+ * The integrations' circuit breakers (review C4), with a dimension `integration` (slack, sendgrid, github,
+ * googleCalendar): `open` counts the calls refused because the breaker was open, and each time it opened.
+ */
+export const BREAKER_METRICS = { open: 'IntegrationBreakerOpen' } as const;
+
 /** The integrations' base URLs in AWS; the local runtime points the same variables at its sandboxes. */
 export const INTEGRATION_URLS = {
   SLACK_API_URL: 'https://slack.com/api',
@@ -38,3 +44,11 @@ export const QUOTA_METRICS = { thresholdCrossed: 'QuotaThresholdCrossed' } as co
  * hour), and requests served without a limit check because DynamoDB failed (fail open).
  */
 export const RATE_LIMIT_METRICS = { refused: 'RequestsRateLimited', failedOpen: 'RateLimitChecksFailedOpen' } as const;
+
+/** What the feed probe emits on each run (functions/workers/feed-probe.ts). */
+export const FEED_PROBE_METRICS = {
+  /** From the change's commit to its frame on the probe's connection; only when the frame came. */
+  deliveryMs: 'FeedProbeDeliveryMs',
+  /** 1 for a run that failed (no token, no connection, no frame in time), 0 otherwise. */
+  failures: 'FeedProbeFailures',
+} as const;

@@ -1,4 +1,4 @@
-import { deliverOnce } from '../domain/deliveries';
+import { deliverOnce, sendOptions } from '../domain/deliveries';
 import { EmailMessage } from '../domain/messages';
 import { sendEmail } from '../integrations/sendgrid';
 import { sqsConsumer } from '../shared/consumer';
@@ -7,7 +7,7 @@ import { sqsConsumer } from '../shared/consumer';
 export const handler = sqsConsumer(
   EmailMessage,
   async (message, delivery) => {
-    await deliverOnce('email', message.notificationId, delivery, () => sendEmail(message, delivery.trace));
+    await deliverOnce('email', message.notificationId, delivery, () => sendEmail(message, delivery.trace, sendOptions(delivery)));
   },
   { parallel: true },
 );

@@ -1,4 +1,4 @@
-import { deliverOnce } from '../domain/deliveries';
+import { deliverOnce, sendOptions } from '../domain/deliveries';
 import { SlackMessage } from '../domain/messages';
 import { sendSlackDirectMessage } from '../integrations/slack';
 import { sqsConsumer } from '../shared/consumer';
@@ -7,7 +7,7 @@ import { sqsConsumer } from '../shared/consumer';
 export const handler = sqsConsumer(
   SlackMessage,
   async (message, delivery) => {
-    await deliverOnce('slack', message.notificationId, delivery, () => sendSlackDirectMessage(message, delivery.trace));
+    await deliverOnce('slack', message.notificationId, delivery, () => sendSlackDirectMessage(message, delivery.trace, sendOptions(delivery)));
   },
   { parallel: true },
 );

@@ -4,7 +4,7 @@ import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { type FunctionDeclaration, functionId, type RouteDeclaration } from '../declaration';
+import { functionId, type RouteDeclaration } from '../declaration';
 import { CORS_ALLOW_HEADERS, CORS_ALLOW_ORIGIN, CORS_EXPOSE_HEADERS } from '../../functions/shared/cors';
 import type { Database } from './database';
 import { type OutboxQueues, TaskFlowFunction } from './function';
@@ -26,14 +26,17 @@ export interface AuthConfig {
 export interface ApiProps {
   readonly name: string;
   readonly routes: readonly RouteDeclaration[];
-  readonly authorizer: FunctionDeclaration;
-  readonly auth: AuthConfig;
+  /** The JWT authorizer function (shared with the WebSocket API's `$connect`): here a TOKEN authorizer on Authorization. */
+  readonly authorizerFunction: TaskFlowFunction;
   readonly database: Database;
   /** Where mutating routes keep their Idempotency-Key records. */
   readonly idempotencyTable: dynamodb.ITable;
   /** Where the JWT routes keep their rate-limit buckets and hourly request counts. */
   readonly rateLimitTable: dynamodb.ITable;
   readonly filesBucket: s3.IBucket;
+  /** For the routes that need `connections` (the health check reads the feed probe's last result). */
+  readonly connectionsTable: dynamodb.ITable;
+  readonly integrationsTable: dynamodb.ITable;
   /** Where mutating routes publish the events they write (the outbox fast path). */
   readonly queues: OutboxQueues;
   /** @default v1 */
@@ -127,16 +130,7 @@ export class Api extends Construct {
     this.restApi.node.tryRemoveChild('Endpoint');
     addProblemResponses(this.restApi);
 
-    // Not in the VPC: it fetches the issuer's JWKS from the internet.
-    this.authorizerFunction = new TaskFlowFunction(this, 'Authorizer', {
-      declaration: props.authorizer,
-      environment: {
-        AUTH_ISSUER: props.auth.issuer,
-        AUTH_AUDIENCE: props.auth.audience,
-        AUTH_ROLE_CLAIM: props.auth.roleClaim,
-        ...(props.auth.jwksUrl === undefined ? {} : { AUTH_JWKS_URL: props.auth.jwksUrl }),
-      },
-    });
+    this.authorizerFunction = props.authorizerFunction;
     const authorizer = new apigateway.TokenAuthorizer(this, 'JwtAuthorizer', {
       handler: this.authorizerFunction,
       identitySource: apigateway.IdentitySource.header('Authorization'),
@@ -151,6 +145,8 @@ export class Api extends Construct {
         idempotencyTable: props.idempotencyTable,
         rateLimitTable: props.rateLimitTable,
         filesBucket: props.filesBucket,
+        connectionsTable: props.connectionsTable,
+        integrationsTable: props.integrationsTable,
         queues: props.queues,
       });
       routeFunctions.set(route.operationId, fn);
@@ -219,4 +215,14 @@ export class Api extends Construct {
   get url(): string {
     return this.restApi.url;
   }
+}
+
+/** The authorizer function's environment: whose JWTs it accepts and where it finds the caller's role. */
+export function authorizerEnvironment(auth: AuthConfig): Record<string, string> {
+  return {
+    AUTH_ISSUER: auth.issuer,
+    AUTH_AUDIENCE: auth.audience,
+    AUTH_ROLE_CLAIM: auth.roleClaim,
+    ...(auth.jwksUrl === undefined ? {} : { AUTH_JWKS_URL: auth.jwksUrl }),
+  };
 }

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -38,9 +39,13 @@ export interface OutboxQueues {
   readonly routes: Readonly<Record<string, readonly string[]>>;
   /** The SQS interface endpoint: functions in the VPC (which has no NAT) reach SQS through it. */
   readonly endpoint: ec2.IConnectable;
+  /** Their dead-letter queues by the same names (for `queue-status`). */
+  readonly deadLetterQueues?: Readonly<Record<string, sqs.IQueue>>;
+  /** Queue name → the integration its consumer calls (for `queue-status`). */
+  readonly integrations?: Readonly<Record<string, string>>;
 }
 
-/** The third-party credentials and settings the `slack` and `sendgrid` capabilities hand out. */
+/** The third-party credentials and settings the `slack`, `sendgrid` and `feed-probe` capabilities hand out. */
 export interface IntegrationSettings {
   /** The Slack bot token (xoxb-…), the secret's whole SecretString. */
   readonly slackBotToken: secretsmanager.ISecret;
@@ -48,6 +53,18 @@ export interface IntegrationSettings {
   readonly sendgridApiKey: secretsmanager.ISecret;
   /** The From address of notification e-mails (a verified SendGrid sender). */
   readonly notificationFromEmail: string;
+  /** The feed probe's OAuth client credentials, JSON `{"tokenUrl","clientId","clientSecret","audience"}`. */
+  readonly feedProbeCredentials: secretsmanager.ISecret;
+}
+
+/** The WebSocket API's stage, for the `websocket` and `feed-probe` capabilities (the WebSocketApi construct provides it). */
+export interface WebSocketSettings {
+  /** `wss://{apiId}.execute-api.{region}.amazonaws.com/{stage}`: where clients connect. */
+  readonly url: string;
+  /** `https://{apiId}.execute-api.{region}.amazonaws.com/{stage}`: the @connections management API. */
+  readonly managementUrl: string;
+  /** execute-api ARNs of the stage's `@connections/*` (POST, GET and DELETE): what posting to and closing connections needs. */
+  readonly manageConnectionsArns: readonly string[];
 }
 
 /**
@@ -73,8 +90,16 @@ export interface TaskFlowFunctionProps {
   readonly filesBucket?: s3.IBucket;
   /** Required when the declaration has a non-empty `sendsTo`; it must declare each queue named there. */
   readonly queues?: OutboxQueues;
-  /** Required when the declaration needs `slack` or `sendgrid`. */
+  /** Required when the declaration needs `slack`, `sendgrid` or `feed-probe`. */
   readonly integrations?: IntegrationSettings;
+  /** Required when the declaration needs `connections`. */
+  readonly connectionsTable?: dynamodb.ITable;
+  /** Required when the declaration needs `integrations`. */
+  readonly integrationsTable?: dynamodb.ITable;
+  /** Required when the declaration needs `websocket` or `feed-probe`. */
+  readonly webSocket?: WebSocketSettings;
+  /** The REST API's base URL; required when the declaration needs `feed-probe`. */
+  readonly apiUrl?: string;
   /** Extra environment, on top of the defaults and the capabilities' variables. */
   readonly environment?: Record<string, string>;
   /** Bundling hooks (the migrate function copies its SQL files beside the bundle). */
@@ -101,6 +126,11 @@ interface CapabilityConfig {
  * - `slack` / `sendgrid`: the API base URL and the ARN of the secret holding the token / API key, read
  *   through the Parameters and Secrets extension (cached 5 minutes); out of the VPC, which has no internet
  *   route, so never together with `database` or `database-admin`.
+ * - `connections`: reads and writes the connections table, named in CONNECTIONS_TABLE_NAME.
+ * - `websocket`: the stage's management endpoint (WEBSOCKET_MANAGEMENT_URL) and execute-api:ManageConnections on
+ *   its `@connections/*` only; out of the VPC (no VPC endpoint serves @connections), so never with the database.
+ * - `feed-probe`: the public WebSocket and REST URLs (WEBSOCKET_URL, API_URL) and the ARN of its OAuth client
+ *   credentials (FEED_PROBE_CREDENTIALS_SECRET_ARN, read through the extension); out of the VPC like a browser.
  *
  * And for its `sendsTo`, the queues it publishes to and only those: `<NAME>_QUEUE_URL` and sqs:SendMessage for
  * each, OUTBOX_ROUTES (which event goes where), and, in the VPC, a way into the SQS interface endpoint. Least
@@ -146,8 +176,10 @@ export class TaskFlowFunction extends NodejsFunction {
         target: 'node22',
         mainFields: ['module', 'main'],
         banner: ESM_REQUIRE_BANNER,
-        // Only pg's optional native binding stays out; the AWS SDK v3 is bundled (pinned, tree-shaken).
-        externalModules: ['pg-native'],
+        // pg's optional native binding, and pgpass, which pg loads only for a connection without a password
+        // (ours always have one: an IAM token, or the migrate function's secret), stay out; the AWS SDK v3
+        // is bundled (pinned, tree-shaken).
+        externalModules: ['pg-native', 'pgpass'],
         forceDockerBundling: false,
         ...(props.commandHooks ? { commandHooks: props.commandHooks } : {}),
       },
@@ -190,6 +222,30 @@ export class TaskFlowFunction extends NodejsFunction {
     }
     if (needs.has('slack')) props.integrations!.slackBotToken.grantRead(this);
     if (needs.has('sendgrid')) props.integrations!.sendgridApiKey.grantRead(this);
+    if (needs.has('feed-probe')) props.integrations!.feedProbeCredentials.grantRead(this);
+    if (needs.has('connections')) props.connectionsTable!.grantReadWriteData(this);
+    if (needs.has('integrations')) {
+      // Only the functions that call a service record its breaker's outcomes; the others read its state.
+      if (needs.has('slack') || needs.has('sendgrid')) props.integrationsTable!.grantReadWriteData(this);
+      else props.integrationsTable!.grantReadData(this);
+    }
+    if (needs.has('queue-status')) {
+      for (const [name, queue] of Object.entries(props.queues!.queues)) {
+        for (const watched of [queue, props.queues!.deadLetterQueues?.[name]]) watched?.grant(this, 'sqs:GetQueueAttributes');
+      }
+      if (capabilities.placement.vpc) props.queues!.endpoint.connections.allowDefaultPortFrom(this, 'TaskFlow functions to SQS');
+    }
+    if (needs.has('websocket')) {
+      const resources = [...props.webSocket!.manageConnectionsArns];
+      this.addToRolePolicy(new iam.PolicyStatement({ actions: ['execute-api:ManageConnections'], resources }));
+      acknowledgeNag(this, {
+        id: 'AwsSolutions-IAM5',
+        reason:
+          'Posting to and closing WebSocket connections: connection ids are per connection, so the resource is the stage\'s ' +
+          '@connections/* for each method the worker uses (POST, GET, DELETE), on this API and stage only.',
+        appliesTo: resources.map((arn) => `Resource::${nagReference(Stack.of(this).resolve(arn))}`),
+      });
+    }
 
     acknowledgeNag(
       this,
@@ -240,7 +296,7 @@ export class TaskFlowFunction extends NodejsFunction {
   /** Environment and VPC placement from the declared needs. */
   private static capabilities(needs: readonly Capability[], props: TaskFlowFunctionProps): CapabilityConfig {
     const config: CapabilityConfig = { environment: {}, placement: {} };
-    const { database, idempotencyTable, rateLimitTable, filesBucket, integrations } = props;
+    const { database, idempotencyTable, rateLimitTable, filesBucket, integrations, connectionsTable, integrationsTable, webSocket, apiUrl } = props;
     if (needs.some((need) => need.startsWith('database')) && !database) {
       throw new Error(`A function that needs ${needs.join(', ')} requires the database construct`);
     }
@@ -250,14 +306,29 @@ export class TaskFlowFunction extends NodejsFunction {
     if (needs.includes('database') && needs.includes('database-admin')) {
       throw new Error('A function needs either database (through the proxy) or database-admin (the instance), not both');
     }
+    if (needs.includes('connections') && !connectionsTable) throw new Error('A function that needs connections requires the connections table');
+    if (needs.includes('integrations') && !integrationsTable) throw new Error('A function that needs integrations requires the integrations table');
     const internet = needs.filter((need) => need === 'slack' || need === 'sendgrid');
     if (internet.length > 0 && !integrations) throw new Error(`A function that needs ${internet.join(', ')} requires the integration settings`);
+    const feed = needs.filter((need) => need === 'websocket' || need === 'feed-probe');
+    if (feed.length > 0 && !webSocket) throw new Error(`A function that needs ${feed.join(', ')} requires the WebSocket settings`);
+    if (needs.includes('feed-probe') && (!integrations || apiUrl === undefined)) {
+      throw new Error('A function that needs feed-probe requires the integration settings (its credentials) and the REST API URL');
+    }
     const inVpc = needs.filter((need) => need === 'database' || need === 'database-admin');
     if (internet.length > 0 && inVpc.length > 0) {
       throw new Error(
         `A function cannot need both ${inVpc.join(', ')} and ${internet.join(', ')}: the database is only reachable ` +
           'inside the VPC, which has no route to the internet (no NAT). Split it: one function reads the database and ' +
           'queues a message, another calls the third-party API.',
+      );
+    }
+    if (feed.length > 0 && inVpc.length > 0) {
+      throw new Error(
+        `A function cannot need both ${inVpc.join(', ')} and ${feed.join(', ')}: the database is only reachable inside ` +
+          'the VPC, and from the VPC neither the WebSocket API\'s @connections endpoint (no VPC endpoint serves it) nor the ' +
+          'public WebSocket and REST URLs are reachable (no NAT). Split it: one function reads the database and queues a ' +
+          'message, another posts to the connections.',
       );
     }
     for (const need of needs) {
@@ -315,6 +386,35 @@ export class TaskFlowFunction extends NodejsFunction {
             NOTIFICATION_FROM_EMAIL: integrations!.notificationFromEmail,
           });
           break;
+        case 'connections':
+          config.environment[tableNameVariable('connections')] = connectionsTable!.tableName;
+          break;
+        case 'integrations':
+          config.environment[tableNameVariable('integrations')] = integrationsTable!.tableName;
+          break;
+        case 'queue-status':
+          if (!props.queues) throw new Error('A function that needs queue-status requires the queues construct');
+          // Queue URLs are tokens without quotes: they stay intact inside the JSON and CloudFormation joins them.
+          config.environment.QUEUE_STATUS = JSON.stringify(
+            Object.fromEntries(
+              Object.entries(props.queues.queues).map(([name, queue]) => [
+                name,
+                { url: queue.queueUrl, deadLetterUrl: props.queues!.deadLetterQueues?.[name]?.queueUrl ?? null, integration: props.queues!.integrations?.[name] ?? null },
+              ]),
+            ),
+          );
+          break;
+        case 'websocket':
+          config.environment.WEBSOCKET_MANAGEMENT_URL = webSocket!.managementUrl;
+          break;
+        case 'feed-probe':
+          config.paramsAndSecrets = INTEGRATION_SECRETS_EXTENSION;
+          Object.assign(config.environment, {
+            WEBSOCKET_URL: webSocket!.url,
+            API_URL: apiUrl!,
+            FEED_PROBE_CREDENTIALS_SECRET_ARN: integrations!.feedProbeCredentials.secretArn,
+          });
+          break;
         default: {
           const unknown: never = need;
           throw new Error(`Unknown capability ${String(unknown)}`);
@@ -323,4 +423,17 @@ export class TaskFlowFunction extends NodejsFunction {
     }
     return config;
   }
+}
+
+/**
+ * A resolved value as cdk-nag writes it in a finding (`Resource::…`): `{Ref: X}` is `<X>`, `{Fn::GetAtt: [X, A]}`
+ * is `<X.A>`, joins are flattened. Acknowledgments name the exact resource, not a pattern.
+ */
+function nagReference(value: unknown): string {
+  if (typeof value === 'string') return value;
+  const node = value as { 'Fn::Join'?: [string, unknown[]]; 'Fn::GetAtt'?: [string, string]; Ref?: string };
+  if (node['Fn::Join']) return node['Fn::Join'][1].map(nagReference).join(node['Fn::Join'][0]);
+  if (node['Fn::GetAtt']) return `<${node['Fn::GetAtt'][0]}.${node['Fn::GetAtt'][1]}>`;
+  if (node.Ref) return `<${node.Ref}>`;
+  throw new Error(`Cannot name ${JSON.stringify(value)} as cdk-nag does`);
 }

@@ -9,14 +9,16 @@ export interface IntegrationsProps {
 }
 
 /**
- * The third-party credentials of the notification workers, as Secrets Manager secrets the stack creates
- * with a random placeholder value: after the first deploy the operator stores the real Slack bot token and
- * SendGrid API key as each secret's plain SecretString (README). Until then, sends fail (401) and the
- * messages end in the dead-letter queues, from which they can be redriven.
+ * The third-party credentials of the notification workers and of the feed probe, as Secrets Manager secrets
+ * the stack creates with a random placeholder value: after the first deploy the operator stores the real Slack
+ * bot token and SendGrid API key as each secret's plain SecretString (README). Until then, sends fail (401) and
+ * the messages end in the dead-letter queues, from which they can be redriven; the probe fails, and its alarm
+ * says so, until its client credentials are stored.
  */
 export class Integrations extends Construct implements IntegrationSettings {
   readonly slackBotToken: secretsmanager.Secret;
   readonly sendgridApiKey: secretsmanager.Secret;
+  readonly feedProbeCredentials: secretsmanager.Secret;
   readonly notificationFromEmail: string;
 
   constructor(scope: Construct, id: string, props: IntegrationsProps) {
@@ -29,10 +31,16 @@ export class Integrations extends Construct implements IntegrationSettings {
     this.sendgridApiKey = new secretsmanager.Secret(this, 'SendGridApiKey', {
       description: 'TaskFlow: the SendGrid API key (mail send permission) as the plain SecretString; set it after the first deploy',
     });
+    this.feedProbeCredentials = new secretsmanager.Secret(this, 'FeedProbeCredentials', {
+      description:
+        'TaskFlow: the feed probe\'s OAuth client credentials, JSON {"tokenUrl","clientId","clientSecret","audience"} of an ' +
+        'Auth0 machine-to-machine application whose tokens carry the probe organization; set it after the first deploy',
+    });
 
     for (const [secret, issuer] of [
       [this.slackBotToken, 'Slack (a bot token is reissued in the Slack app settings)'],
       [this.sendgridApiKey, 'SendGrid (a new API key is created in the SendGrid console)'],
+      [this.feedProbeCredentials, 'Auth0 (the machine-to-machine application\'s client secret is rotated in the Auth0 dashboard)'],
     ] as const) {
       acknowledgeNag(secret, {
         id: 'AwsSolutions-SMG4',

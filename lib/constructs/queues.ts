@@ -7,7 +7,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { outboxRoutes, type QueueDeclaration, queueName, visibilityTimeoutSeconds } from '../declaration';
 import type { Database } from './database';
-import { type IntegrationSettings, type OutboxQueues, TaskFlowFunction } from './function';
+import { type IntegrationSettings, type OutboxQueues, TaskFlowFunction, type WebSocketSettings } from './function';
 
 export interface QueuesProps<QueueName extends string> {
   /** The application name (`taskflow.name`): queues are named `<name>-<queue>` and `<name>-<queue>-dlq`. */
@@ -22,6 +22,11 @@ export interface QueuesProps<QueueName extends string> {
   readonly idempotencyTable: dynamodb.ITable;
   /** For consumers that need `slack` or `sendgrid`. */
   readonly integrations: IntegrationSettings;
+  /** For consumers that need `connections`. */
+  readonly connectionsTable: dynamodb.ITable;
+  readonly integrationsTable: dynamodb.ITable;
+  /** For consumers that need `websocket` (the broadcast worker). */
+  readonly webSocket: WebSocketSettings;
 }
 
 /** `notifications` → `Notifications`: the construct id prefix of a declared queue. */
@@ -48,12 +53,16 @@ export class Queues<QueueName extends string = string> extends Construct impleme
   readonly deadLetterAlarms: Readonly<Record<QueueName, cloudwatch.Alarm>>;
   readonly consumers: Readonly<Record<QueueName, TaskFlowFunction>>;
   readonly routes: Readonly<Record<string, readonly string[]>>;
+  readonly integrations: Readonly<Record<string, string>>;
   readonly endpoint: ec2.IConnectable;
 
   constructor(scope: Construct, id: string, props: QueuesProps<QueueName>) {
     super(scope, id);
     this.endpoint = props.endpoint;
     this.routes = outboxRoutes(props.queues);
+    this.integrations = Object.fromEntries(
+      Object.entries(props.queues as Record<string, QueueDeclaration>).flatMap(([name, queue]) => (queue.integration ? [[name, queue.integration]] : [])),
+    );
     const declared = Object.entries(props.queues) as [QueueName, QueueDeclaration][];
 
     const queues = {} as Record<QueueName, sqs.Queue>;
@@ -115,6 +124,9 @@ export class Queues<QueueName extends string = string> extends Construct impleme
         idempotencyTable: props.idempotencyTable,
         queues: this,
         integrations: props.integrations,
+        connectionsTable: props.connectionsTable,
+        integrationsTable: props.integrationsTable,
+        webSocket: props.webSocket,
       });
       consumer.addEventSource(
         new SqsEventSource(queues[name], {

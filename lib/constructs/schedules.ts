@@ -9,7 +9,7 @@ import { Construct } from 'constructs';
 import type { ScheduleDeclaration } from '../declaration';
 import { METRICS_NAMESPACE, OUTBOX_METRICS, SERVICE_NAME } from '../../functions/shared/telemetry';
 import type { Database } from './database';
-import { type IntegrationSettings, type OutboxQueues, TaskFlowFunction } from './function';
+import { type IntegrationSettings, type OutboxQueues, TaskFlowFunction, type WebSocketSettings } from './function';
 
 export interface SchedulesProps<ScheduleName extends string> {
   /** The declared schedules (`taskflow.schedules`). */
@@ -19,6 +19,11 @@ export interface SchedulesProps<ScheduleName extends string> {
   readonly filesBucket: s3.IBucket;
   readonly queues: OutboxQueues;
   readonly integrations: IntegrationSettings;
+  readonly connectionsTable: dynamodb.ITable;
+  /** The WebSocket API the feed probe connects to. */
+  readonly webSocket: WebSocketSettings;
+  /** The REST API's base URL, where the feed probe makes its change. */
+  readonly apiUrl: string;
 }
 
 /** `outboxRelay` → `OutboxRelay`: the construct id prefix of a declared schedule. */
@@ -56,6 +61,9 @@ export class Schedules<ScheduleName extends string = string> extends Construct {
         filesBucket: props.filesBucket,
         queues: props.queues,
         integrations: props.integrations,
+        connectionsTable: props.connectionsTable,
+        webSocket: props.webSocket,
+        apiUrl: props.apiUrl,
       });
       // The next run comes on the rate; an event older than one period (at most Lambda's 6 h) is dropped.
       fn.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(Math.min(declaration.everyMinutes, 360)) });

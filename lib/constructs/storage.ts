@@ -17,7 +17,7 @@ export function tableId(name: string): string {
 
 /**
  * Durable storage that is not PostgreSQL: the files bucket (versioned, private, TLS only, access-logged)
- * and the declared DynamoDB tables (on demand, point-in-time recovery, TTL). Everything is retained
+ * and the declared DynamoDB tables (string keys, on demand, point-in-time recovery, TTL). Everything is retained
  * when the stack is deleted.
  */
 export class Storage<TableName extends string = string> extends Construct {
@@ -68,6 +68,7 @@ export class Storage<TableName extends string = string> extends Construct {
     for (const [name, declaration] of Object.entries(props.tables) as [TableName, TableDeclaration][]) {
       tables[name] = new dynamodb.Table(this, `${tableId(name)}Table`, {
         partitionKey: { name: declaration.partitionKey, type: dynamodb.AttributeType.STRING },
+        ...(declaration.sortKey ? { sortKey: { name: declaration.sortKey, type: dynamodb.AttributeType.STRING } } : {}),
         billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
         timeToLiveAttribute: declaration.timeToLiveAttribute,
         pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },

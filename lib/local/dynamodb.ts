@@ -33,16 +33,22 @@ export async function startDynamoDb(tables: Record<string, TableDeclaration>, da
     // of requests queues calls for seconds, which the rate limiter's 1 s timeout (meant for DynamoDB)
     // would take for an outage and fail open on.
     RATE_LIMIT_TIMEOUT_MS: '10000',
+    // The same for the circuit breakers' reads and writes (1 s in AWS).
+    BREAKER_TIMEOUT_MS: '10000',
   };
   const call = dynamoDb(environment);
   for (const [name, table] of Object.entries(tables)) {
     const tableName = `taskflow-${name}`;
     environment[tableNameVariable(name)] = tableName;
+    const keys = [
+      { AttributeName: table.partitionKey, KeyType: 'HASH' },
+      ...(table.sortKey ? [{ AttributeName: table.sortKey, KeyType: 'RANGE' }] : []),
+    ];
     try {
       await call('CreateTable', {
         TableName: tableName,
-        AttributeDefinitions: [{ AttributeName: table.partitionKey, AttributeType: 'S' }],
-        KeySchema: [{ AttributeName: table.partitionKey, KeyType: 'HASH' }],
+        AttributeDefinitions: keys.map(({ AttributeName }) => ({ AttributeName, AttributeType: 'S' })),
+        KeySchema: keys,
         BillingMode: 'PAY_PER_REQUEST',
       });
     } catch (error) {

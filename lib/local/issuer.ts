@@ -1,4 +1,6 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import type { RequestListener } from 'node:http';
 import { join } from 'node:path';
 import { exportJWK, generateKeyPair, importJWK, SignJWT, type JWK } from 'jose';
 
@@ -57,4 +59,49 @@ async function loadOrCreateKey(file: string): Promise<JWK> {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     return JSON.parse(await readFile(file, 'utf8')) as JWK;
   }
+}
+
+/** An OAuth client-credentials application of the local issuer, and the identity its tokens carry. */
+export interface LocalClient {
+  clientId: string;
+  clientSecret: string;
+  claims: Omit<TokenClaims, 'expiresIn'>;
+}
+
+/** The feed probe's application (an Auth0 machine-to-machine application in AWS), with a secret made per start. */
+export function feedProbeClient(): LocalClient {
+  return { clientId: 'feed-probe', clientSecret: randomBytes(24).toString('base64url'), claims: { org: 'feed-probe', user: 'feed-probe@clients' } };
+}
+
+/**
+ * `POST /oauth/token` with `grant_type: client_credentials` (JSON or form body), as Auth0 answers it: a
+ * token for a known client and secret, else 401. Other requests go to `next`.
+ */
+export function tokenEndpoint(issuer: LocalIssuer, clients: readonly LocalClient[], next: RequestListener): RequestListener {
+  return (req, res) => {
+    if (req.method !== 'POST' || req.url?.split('?')[0] !== '/oauth/token') return next(req, res);
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      void answer(Buffer.concat(chunks).toString('utf8')).then(({ status, body }) => {
+        res.writeHead(status, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+        res.end(JSON.stringify(body));
+      });
+    });
+    async function answer(raw: string): Promise<{ status: number; body: object }> {
+      let params: Record<string, unknown>;
+      try {
+        params = /^\s*\{/.test(raw) ? (JSON.parse(raw) as Record<string, unknown>) : Object.fromEntries(new URLSearchParams(raw));
+      } catch {
+        return { status: 400, body: { error: 'invalid_request' } };
+      }
+      if (params.grant_type !== 'client_credentials') return { status: 400, body: { error: 'unsupported_grant_type' } };
+      const client = clients.find((candidate) => candidate.clientId === params.client_id);
+      const secret = Buffer.from(String(params.client_secret ?? ''));
+      if (!client || secret.length !== client.clientSecret.length || !timingSafeEqual(secret, Buffer.from(client.clientSecret))) {
+        return { status: 401, body: { error: 'access_denied', error_description: 'Unauthorized' } };
+      }
+      return { status: 200, body: { access_token: await issuer.mint({ ...client.claims, expiresIn: '1h' }), token_type: 'Bearer', expires_in: 3600 } };
+    }
+  };
 }

@@ -1,17 +1,18 @@
 import { createServer, type Server } from 'node:http';
 import { taskflow } from '../app';
-import type { RouteDeclaration } from '../declaration';
+import type { RouteDeclaration, WebSocketRouteDeclaration } from '../declaration';
 import { openApiDocument } from '../openapi';
 import { startDatabase, type LocalDatabase } from './database';
 import { startDynamoDb, type LocalDynamoDb } from './dynamodb';
 import { startEventSources } from './event-sources';
 import { loadHandler } from './invoke';
-import { LOCAL_AUDIENCE, LOCAL_ISSUER, localIssuer, type LocalIssuer } from './issuer';
+import { feedProbeClient, LOCAL_AUDIENCE, LOCAL_ISSUER, localIssuer, tokenEndpoint, type LocalIssuer } from './issuer';
 import { restGateway, type ProxyHandler, type TokenAuthorizer } from './rest-gateway';
 import { startS3, type LocalS3 } from './s3';
 import { startSandboxes, type Sandboxes } from './sandboxes';
 import { scheduleRunEndpoint, startSchedules } from './schedules';
 import { startSqs, type LocalSqs } from './sqs';
+import { startWebSocketGateway, type RequestAuthorizer, type WebSocketGateway, type WebSocketRouteHandler } from './ws-gateway';
 
 export interface LocalRuntimeOptions {
   /** 0 picks a free port. */
@@ -25,6 +26,8 @@ export interface LocalRuntimeOptions {
   s3Port?: number;
   /** The Slack/SendGrid sandbox server's port; default 0, a free one (`npm start`: SANDBOX_PORT, default 3002). */
   sandboxPort?: number;
+  /** The WebSocket API's port (the activity feed and its `@connections` API); default 0, a free one (`npm start`: WS_PORT, default 3001). */
+  wsPort?: number;
   /** Run the schedules on their rates, first at start (default true). Tests turn this off and call runSchedule. */
   schedules?: boolean;
   /** Overrides the queues' visibility timeout, so tests need not wait minutes for a redelivery. */
@@ -48,6 +51,10 @@ export interface LocalRuntime {
   /** The files bucket (s3rver, kept under `<dataDir>/s3`), behind SigV4 and POST-policy checks. */
   s3: LocalS3;
   sandboxes: Sandboxes;
+  /** ws://localhost:<port>: the activity feed (`?token=JWT&clientId=…`). */
+  websocketUrl: string;
+  /** The WebSocket API: its connections, and faults (dropConnection, dropAll, forget). */
+  websocket: WebSocketGateway;
   /** Runs a schedule's function now; resolves when that run ends. Rejects with UnknownSchedule for an undeclared name. */
   runSchedule(name: string): Promise<void>;
   stop(): Promise<void>;
@@ -57,7 +64,7 @@ export interface LocalRuntime {
  * TaskFlow on this machine, from the same declaration and handler code that deploys: PostgreSQL
  * (embedded or real), DynamoDB (dynalite), SQS (local-aws-sqs) with the queues' event-source mappings,
  * S3 (s3rver, SigV4 and POST policies checked), the schedules, the Slack and SendGrid sandboxes, the local
- * token issuer and the REST API emulation.
+ * token issuer, the REST API emulation and the WebSocket API emulation (with its `@connections` API).
  */
 export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
   const started: { stop(): Promise<void> }[] = [];
@@ -66,6 +73,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     for (const part of started.reverse()) await part.stop().catch(() => undefined);
   };
   let database: LocalDatabase, dynamo: LocalDynamoDb, sqs: LocalSqs, s3: LocalS3, sandboxes: Sandboxes, issuer: LocalIssuer;
+  let websocket: WebSocketGateway;
   const server = createServer();
   try {
     database = await startDatabase({ dataDir: options.dataDir, ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}) });
@@ -81,6 +89,15 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     started.push(s3);
     sandboxes = await startSandboxes({ port: options.sandboxPort ?? 0 });
     started.push(sandboxes);
+    websocket = await startWebSocketGateway({
+      routes: taskflow.websocket.routes,
+      handlerFor: (route: WebSocketRouteDeclaration) => loadHandler<WebSocketRouteHandler>(route.function.entry),
+      // Loaded at the first handshake, once the environment below is set (the authorizer reads it as it loads).
+      authorizer: async (event, context) => (await loadHandler<RequestAuthorizer>(taskflow.functions.authorizer.entry))(event, context),
+      port: options.wsPort ?? 0,
+      ...(options.log ? { log: options.log } : {}),
+    });
+    started.push(websocket);
     issuer = await localIssuer(options.dataDir);
     await new Promise<void>((done, fail) => {
       server.once('error', fail);
@@ -95,6 +112,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     throw error;
   }
   const port = (server.address() as { port: number }).port;
+  const probeClient = feedProbeClient();
   const url = `http://localhost:${port}`;
 
   // The handlers read their configuration from the environment, as in Lambda.
@@ -112,6 +130,18 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     AUTH_AUDIENCE: LOCAL_AUDIENCE,
     // The address the server listens on, whatever `localhost` resolves to here.
     AUTH_JWKS_URL: `http://127.0.0.1:${port}/.well-known/jwks.json`,
+    // Where the broadcast worker posts to connections (the @connections API).
+    WEBSOCKET_MANAGEMENT_URL: websocket.managementUrl,
+    // The public URLs, for the feed probe.
+    WEBSOCKET_URL: `ws://127.0.0.1:${websocket.port}`,
+    API_URL: `http://127.0.0.1:${port}`,
+    // The probe signs in as a client-credentials application of the local issuer (Auth0 in AWS).
+    FEED_PROBE_CREDENTIALS: JSON.stringify({
+      tokenUrl: `http://127.0.0.1:${port}/oauth/token`,
+      clientId: probeClient.clientId,
+      clientSecret: probeClient.clientSecret,
+      audience: LOCAL_AUDIENCE,
+    }),
   });
   const scaleBefore = process.env.RATE_LIMIT_SCALE;
   if (options.rateLimitScale !== undefined) process.env.RATE_LIMIT_SCALE = String(options.rateLimitScale);
@@ -131,7 +161,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   // After the REST server: the consumers and the schedules use what the handlers use.
   const eventSources = startEventSources({ app: taskflow, sqs, ...(options.log ? { log: options.log } : {}) });
   const schedules = startSchedules({ app: taskflow, timers: options.schedules ?? true, ...(options.log ? { log: options.log } : {}) });
-  server.on('request', scheduleRunEndpoint(schedules, gateway, options.log));
+  server.on('request', tokenEndpoint(issuer, [probeClient], scheduleRunEndpoint(schedules, gateway, options.log)));
 
   return {
     url,
@@ -142,10 +172,14 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     sqs,
     s3,
     sandboxes,
+    websocketUrl: websocket.url,
+    websocket,
     runSchedule: (name) => schedules.run(name),
     async stop() {
       // First what invokes handlers on its own, waiting for the invocations under way.
       await Promise.all([schedules.stop(), eventSources.stop()]);
+      // Then the WebSocket API: it closes every connection and waits for their $disconnect invocations.
+      await websocket.stop();
       await closeServer(server);
       const { closeDatabase } = await import('../../functions/shared/db');
       await closeDatabase();

@@ -10,7 +10,8 @@ export interface LocalSqs {
   endpoint: string;
   /**
    * What the handlers need: AWS_ENDPOINT_URL_SQS, AWS_REGION, AWS_ACCESS_KEY_ID/SECRET (dummy if unset),
-   * <NAME>_QUEUE_URL per declared queue (queueUrlVariable), OUTBOX_ROUTES (JSON.stringify(outboxRoutes(app.queues))).
+   * <NAME>_QUEUE_URL per declared queue (queueUrlVariable), OUTBOX_ROUTES (JSON.stringify(outboxRoutes(app.queues))),
+   * QUEUE_STATUS (every queue's and dead-letter queue's URL, for the integrations' health).
    */
   environment: Record<string, string>;
   queueUrl(name: string, deadLetter?: boolean): string;
@@ -125,6 +126,11 @@ export async function startSqs(app: Pick<AppDeclaration, 'name' | 'queues'>, opt
       );
       environment[queueUrlVariable(name)] = queueUrl(name);
     }
+    environment.QUEUE_STATUS = JSON.stringify(
+      Object.fromEntries(
+        Object.entries(app.queues).map(([name, queue]) => [name, { url: queueUrl(name), deadLetterUrl: queueUrl(name, true), integration: queue.integration ?? null }]),
+      ),
+    );
   } catch (error) {
     await closeServer();
     throw error;

@@ -38,7 +38,7 @@ describe('npm start', () => {
   it('starts on embedded defaults, accepts `npm run token` tokens, stops on Ctrl-C, and keeps its data across restarts', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'taskflow-start-'));
     const { DATABASE_URL: _, AWS_ENDPOINT_URL_DYNAMODB: __, IDEMPOTENCY_TABLE_NAME: ___, ...env } = process.env;
-    const childEnv = { ...env, PORT: '0', SQS_PORT: '0', SANDBOX_PORT: '0', S3_PORT: '0', TASKFLOW_DATA_DIR: dataDir, POWERTOOLS_LOG_LEVEL: 'WARN' };
+    const childEnv = { ...env, PORT: '0', SQS_PORT: '0', SANDBOX_PORT: '0', S3_PORT: '0', WS_PORT: '0', TASKFLOW_DATA_DIR: dataDir, POWERTOOLS_LOG_LEVEL: 'WARN' };
     let started: Started | undefined;
     try {
       started = await start(childEnv);

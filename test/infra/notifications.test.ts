@@ -70,6 +70,7 @@ const reads = taskflow.routes.filter((route) => route.method === 'GET');
 /** Every TaskFlow function of the stack, by a readable name. */
 const allFunctions = (): [string, TaskFlowFunction][] => [
   ...[...stack.api.routeFunctions].map(([operationId, fn]): [string, TaskFlowFunction] => [operationId, fn]),
+  ...[...stack.webSocket.routeFunctions].map(([route, fn]): [string, TaskFlowFunction] => [`WebSocket ${route}`, fn]),
   ['authorizer', stack.api.authorizerFunction],
   ['migrate', stack.migrations.function],
   ...queueNames.map((name): [string, TaskFlowFunction] => [`${name} consumer`, stack.queues.consumers[name]]),
@@ -81,11 +82,12 @@ const sendableBy = (fn: IConstruct) =>
   queueNames.filter((name) => actionsOn(fn, logicalId(stack.queues.queues[name])).includes('sqs:SendMessage')).sort();
 
 describe('queues', () => {
-  it.each(queueNames)('%s: named TaskFlow-<queue>, moved to its own dead-letter queue after 3 receives', (name) => {
+  it.each(queueNames)('%s: named TaskFlow-<queue>, moved to its own dead-letter queue after its declared receives', (name) => {
     const queue = propsOf(stack.queues.queues[name]);
     const deadLetterId = logicalId(stack.queues.deadLetterQueues[name]);
     expect(queue.QueueName).toBe(`TaskFlow-${name}`);
-    expect(queue.RedrivePolicy).toEqual({ deadLetterTargetArn: arnOf(deadLetterId), maxReceiveCount: 3 });
+    // 3, and 10 for the integrations' queues, whose refusals while a breaker is open are receives too.
+    expect(queue.RedrivePolicy).toEqual({ deadLetterTargetArn: arnOf(deadLetterId), maxReceiveCount: ['slack', 'email'].includes(name) ? 10 : 3 });
     expect(queue.MessageRetentionPeriod).toBe(4 * 24 * 3600);
     const deadLetter = resources[deadLetterId]!.Properties;
     expect(deadLetter.QueueName).toBe(`TaskFlow-${name}-dlq`);
@@ -167,11 +169,11 @@ describe('consumers', () => {
     expect(consume).toEqual(expect.arrayContaining(['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility']));
   });
 
-  it('caps each consumer\'s concurrency: notifications 5 (database connections), slack 2 (Slack\'s rate limits), email 5', () => {
+  it('caps each consumer\'s concurrency: notifications 5 (database connections), slack 2 (Slack\'s rate limits), email 5, broadcast 5 (@connections rate)', () => {
     const maximum = (name: QueueName) =>
       ofType('AWS::Lambda::EventSourceMapping').find(([, m]) => m.Properties.FunctionName.Ref === logicalId(stack.queues.consumers[name]))![1]
         .Properties.ScalingConfig?.MaximumConcurrency;
-    expect(Object.fromEntries(queueNames.map((name) => [name, maximum(name)]))).toEqual({ notifications: 5, slack: 2, email: 5 });
+    expect(Object.fromEntries(queueNames.map((name) => [name, maximum(name)]))).toEqual({ notifications: 5, slack: 2, email: 5, broadcast: 5 });
   });
 
   it('runs the notifications consumer in the VPC (it reads the database) and lets it queue Slack messages and e-mails', () => {
@@ -246,7 +248,9 @@ describe('senders', () => {
   // Least privilege: whoever may send to the slack or email queue decides what the workers send to whom.
   it('gives each function the URL of, and sqs:SendMessage on, exactly the queues of its sendsTo', () => {
     const all = allFunctions();
-    expect(all).toHaveLength(taskflow.routes.length + 2 + queueNames.length + Object.keys(taskflow.schedules).length);
+    expect(all).toHaveLength(
+      taskflow.routes.length + taskflow.websocket.routes.length + 2 + queueNames.length + Object.keys(taskflow.schedules).length,
+    );
     for (const [name, fn] of all) {
       const sendsTo = [...new Set(fn.declaration.sendsTo ?? [])].sort();
       expect(queueUrlsOf(fn), name).toEqual(sendsTo);
@@ -263,32 +267,41 @@ describe('senders', () => {
     }
   });
 
-  it('lets each mutation function send to the notifications queue only, with the outbox routes', () => {
+  it('lets each mutation function send to the event queues only (notifications, broadcast), with the outbox routes', () => {
     expect(mutations.length).toBeGreaterThan(0);
     for (const route of mutations) {
       const fn = stack.api.routeFunctions.get(route.operationId)!;
-      expect(queueUrlsOf(fn), route.operationId).toEqual(['notifications']);
-      expect(sendableBy(fn), route.operationId).toEqual(['notifications']);
+      expect(queueUrlsOf(fn), route.operationId).toEqual(['broadcast', 'notifications']);
+      expect(sendableBy(fn), route.operationId).toEqual(['broadcast', 'notifications']);
       expect(envOf(fn).NOTIFICATIONS_QUEUE_URL, route.operationId).toEqual(ref(logicalId(stack.queues.queues.notifications)));
+      expect(envOf(fn).BROADCAST_QUEUE_URL, route.operationId).toEqual(ref(logicalId(stack.queues.queues.broadcast)));
       // Not the workers' queues: an API function cannot make them send arbitrary Slack messages or e-mails.
       for (const worker of ['slack', 'email'] as const) {
         expect(actionsOn(fn, logicalId(stack.queues.queues[worker])), `${route.operationId} ${worker}`).toEqual([]);
       }
       expect(JSON.parse(envOf(fn).OUTBOX_ROUTES as string)).toEqual({
-        'task.created': ['notifications'],
-        'task.updated': ['notifications'],
-        'comment.created': ['notifications'],
+        'project.created': ['broadcast'],
+        'project.updated': ['broadcast'],
+        'task.created': ['notifications', 'broadcast'],
+        'task.updated': ['notifications', 'broadcast'],
+        'task.deleted': ['broadcast'],
+        'comment.created': ['notifications', 'broadcast'],
+        'attachment.added': ['broadcast'],
+        'attachment.removed': ['broadcast'],
       });
     }
   });
 
-  it('gives read-only route functions no queue', () => {
+  it('gives read-only route functions no queue (the integrations health only reads their depth)', () => {
     expect(reads.length).toBeGreaterThan(0);
     for (const route of reads) {
       const fn = stack.api.routeFunctions.get(route.operationId)!;
+      const depthOnly = (route.function.needs as readonly string[]).includes('queue-status');
       expect(envOf(fn).OUTBOX_ROUTES, route.operationId).toBeUndefined();
       expect(queueUrlsOf(fn), route.operationId).toEqual([]);
-      for (const name of queueNames) expect(actionsOn(fn, logicalId(stack.queues.queues[name])), route.operationId).toEqual([]);
+      for (const name of queueNames) {
+        expect(actionsOn(fn, logicalId(stack.queues.queues[name])), route.operationId).toEqual(depthOnly ? ['sqs:GetQueueAttributes'] : []);
+      }
     }
   });
 

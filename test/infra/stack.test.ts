@@ -5,7 +5,7 @@ import type { CfnResource } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { taskflow } from '../../lib/app';
-import { functionId, tableNameVariable } from '../../lib/declaration';
+import { functionId, type TableDeclaration, tableNameVariable } from '../../lib/declaration';
 import { PROJECT_ROOT } from '../../lib/constructs/function';
 import type { TaskFlowStack } from '../../lib/stacks/taskflow-stack';
 import { assetFolder, SYNTH_TIMEOUT_MS, type Synthesized, synthesizeTaskFlow } from './synth';
@@ -127,9 +127,10 @@ describe('database', () => {
 describe('functions', () => {
   const consumers = Object.keys(taskflow.queues).length;
   const schedules = Object.keys(taskflow.schedules).length;
-  const expected = taskflow.routes.length + 2 + consumers + schedules;
+  const webSocketRoutes = taskflow.websocket.routes.length;
+  const expected = taskflow.routes.length + webSocketRoutes + 2 + consumers + schedules;
 
-  it(`has one function per route, the authorizer, the migrate function, ${consumers} queue consumers and ${schedules} scheduled (${expected}), all nodejs22.x on arm64`, () => {
+  it(`has one function per REST and WebSocket route, the authorizer, the migrate function, ${consumers} queue consumers and ${schedules} scheduled (${expected}), all nodejs22.x on arm64`, () => {
     const ours = ofType('AWS::Lambda::Function').filter(([, f]) => f.Properties.Environment?.Variables?.POWERTOOLS_SERVICE_NAME === 'taskflow');
     expect(ours).toHaveLength(expected);
     for (const [, fn] of ours) {
@@ -150,6 +151,7 @@ describe('functions', () => {
     template.resourceCountIs('Custom::LogRetention', 0);
     const ids = new Set(ours.map(([id]) => id));
     for (const route of taskflow.routes) expect(ids.has(routeFunctionId(route.operationId))).toBe(true);
+    for (const fn of stack.webSocket.routeFunctions.values()) expect(ids.has(logicalId(fn))).toBe(true);
     expect(ids.has(logicalId(stack.api.authorizerFunction))).toBe(true);
     expect(ids.has(logicalId(stack.migrations.function))).toBe(true);
     for (const consumer of Object.values(stack.queues.consumers)) expect(ids.has(logicalId(consumer))).toBe(true);
@@ -222,16 +224,26 @@ describe('functions', () => {
 
   it('gives every JWT route function, and no other function, the rate-limit table: its name, GetItem and UpdateItem only', () => {
     const tableId = logicalId(stack.tables.rateLimits);
-    const statementsOf = (id: string) => {
+    const statementsOn = (id: string, table: string) => {
       const role = resources[id]!.Properties.Role['Fn::GetAtt'][0];
       return ofType('AWS::IAM::Policy')
         .filter(([, p]) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === role))
         .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[])
-        .filter((s) => JSON.stringify(s.Resource).includes(tableId));
+        .filter((s) => JSON.stringify(s.Resource).includes(table));
     };
+    const statementsOf = (id: string) => statementsOn(id, tableId);
+    const integrationStatementsOf = (id: string) => statementsOn(id, logicalId(stack.tables.integrations));
     expect(tableNameVariable('rateLimits')).toBe('RATELIMITS_TABLE_NAME'); // what functions/shared/rate-limit.ts reads
     for (const route of taskflow.routes) {
       const id = routeFunctionId(route.operationId);
+      // Every JWT answer names the degraded integrations (functions/shared/degraded.ts), mutations included:
+      // it reads the breakers' table, and never writes it.
+      if (route.auth === 'jwt') {
+        expect(envOf(id)[tableNameVariable('integrations')], route.operationId).toBeDefined();
+        const onIntegrations = integrationStatementsOf(id).flatMap((statement) => [statement.Action].flat());
+        expect(onIntegrations.length, route.operationId).toBeGreaterThan(0);
+        expect(onIntegrations.filter((action) => /Put|Update|Delete|Write/.test(action)), route.operationId).toEqual([]);
+      }
       if (route.auth !== 'jwt') {
         expect(envOf(id).RATELIMITS_TABLE_NAME, route.operationId).toBeUndefined();
         expect(statementsOf(id), route.operationId).toEqual([]);
@@ -471,14 +483,15 @@ describe('REST API', () => {
 });
 
 describe('storage', () => {
-  it('declares each table on demand, with its partition key, TTL and point-in-time recovery, retained', () => {
-    for (const [name, declaration] of Object.entries(taskflow.tables)) {
+  it('declares each table on demand, with its string keys, TTL and point-in-time recovery, retained', () => {
+    for (const [name, declaration] of Object.entries(taskflow.tables) as [string, TableDeclaration][]) {
       const id = logicalId(stack.tables[name as keyof typeof taskflow.tables]);
       const table = resources[id]!;
+      const keys = [declaration.partitionKey, ...(declaration.sortKey ? [declaration.sortKey] : [])];
       expect(table.Properties).toMatchObject({
         BillingMode: 'PAY_PER_REQUEST',
-        KeySchema: [{ AttributeName: declaration.partitionKey, KeyType: 'HASH' }],
-        AttributeDefinitions: [{ AttributeName: declaration.partitionKey, AttributeType: 'S' }],
+        KeySchema: keys.map((key, i) => ({ AttributeName: key, KeyType: i === 0 ? 'HASH' : 'RANGE' })),
+        AttributeDefinitions: keys.map((key) => ({ AttributeName: key, AttributeType: 'S' })),
         PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
       });
       expect(table.DeletionPolicy).toBe('Retain');
@@ -511,15 +524,20 @@ describe('storage', () => {
     });
   });
 
-  it('outputs the API URL, the files bucket, the idempotency and rate-limit tables, the queues, the integration secrets and the alarm topic', () => {
+  it('outputs the API and WebSocket URLs, the files bucket, the tables, the queues, the integration secrets and the alarm topic', () => {
     const outputs = template.toJSON().Outputs;
     expect(Object.keys(outputs).sort()).toEqual([
       'AlarmTopicArn',
       'ApiUrl',
+      'BroadcastDeadLetterQueueUrl',
+      'BroadcastQueueUrl',
+      'ConnectionsTableName',
       'EmailDeadLetterQueueUrl',
       'EmailQueueUrl',
+      'FeedProbeCredentialsSecretArn',
       'FilesBucketName',
       'IdempotencyTableName',
+      'IntegrationsTableName',
       'NotificationsDeadLetterQueueUrl',
       'NotificationsQueueUrl',
       'RateLimitsTableName',
@@ -527,6 +545,8 @@ describe('storage', () => {
       'SlackBotTokenSecretArn',
       'SlackDeadLetterQueueUrl',
       'SlackQueueUrl',
+      'WebSocketManagementUrl',
+      'WebSocketUrl',
     ]);
     expect(outputs.FilesBucketName.Value).toEqual(ref(logicalId(stack.filesBucket)));
     expect(outputs.IdempotencyTableName.Value).toEqual(ref(logicalId(stack.idempotencyTable)));
@@ -562,7 +582,11 @@ describe('migrations', () => {
     for (const route of taskflow.routes) {
       expect(resources[routeFunctionId(route.operationId)]!.DependsOn, route.operationId).toContain(triggerId);
     }
-    for (const fn of [...Object.values(stack.queues.consumers), ...Object.values(stack.schedules.functions)]) {
+    for (const fn of [
+      ...stack.webSocket.routeFunctions.values(),
+      ...Object.values(stack.queues.consumers),
+      ...Object.values(stack.schedules.functions),
+    ]) {
       expect(resources[logicalId(fn)]!.DependsOn, fn.node.path).toContain(triggerId);
     }
     expect(resources[logicalId(stack.migrations.function)]!.DependsOn ?? []).not.toContain(triggerId);

@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Message } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { BREAKER_POLICY } from '../../functions/integrations/breaker';
+import { dynamoDb } from '../../functions/shared/dynamodb';
 import { logger } from '../../functions/shared/logger';
 import { taskflow } from '../../lib/app';
 import { sqsRecord } from '../../lib/local/event-sources';
@@ -12,6 +14,7 @@ import { startSqs, type LocalSqs } from '../../lib/local/sqs';
 import { createProject, createTask, invoke, newCaller, type Caller } from '../support/api';
 import { bodyOf, drain } from '../support/queues';
 import { sql } from '../support/sql';
+import { ownIntegrationsTable } from '../support/integrations-table';
 
 // Issue 4: who is told what, once; correlation from the request to the outbound call (review M6);
 // poison messages fail (towards the DLQ) without holding up the rest of their batch.
@@ -23,6 +26,7 @@ const consumers = {} as Record<keyof typeof taskflow.queues, Consumer>;
 beforeAll(async () => {
   sqs = await startSqs(taskflow, { visibilityTimeoutSeconds: 1 });
   sandboxes = await startSandboxes();
+  await ownIntegrationsTable();
   Object.assign(process.env, sqs.environment, sandboxes.environment);
   for (const [name, queue] of Object.entries(taskflow.queues)) {
     consumers[name as keyof typeof taskflow.queues] = await loadHandler<Consumer>(queue.consumer.entry);
@@ -34,10 +38,11 @@ afterAll(async () => {
   await sqs.stop();
 });
 
-// Each test starts with empty queues and no recorded calls.
+// Each test starts with empty queues, no recorded calls and closed circuit breakers.
 beforeEach(async () => {
   for (const queue of Object.keys(taskflow.queues)) await drain(sqs, queue, { quietMs: 50 });
   sandboxes.clearCalls();
+  for (const id of ['slack', 'sendgrid']) await dynamoDb()('DeleteItem', { TableName: process.env.INTEGRATIONS_TABLE_NAME, Key: { id: { S: id } } });
 });
 
 /** Delivers messages to a queue's consumer as Lambda's poller would; answers the ids of the failed ones. */
@@ -147,9 +152,22 @@ describe('notifications', () => {
     expect((await deliver('slack', slack)).sort()).toEqual(slack.map((m) => m.MessageId).sort());
     sandboxes.setFault('slack', { mode: 'down' });
     expect(await deliver('slack', slack)).toHaveLength(3);
+    // Slack is back, but its circuit breaker opened during the outage (review C4): nothing is tried...
     sandboxes.setFault('slack', { mode: 'ok' });
-    expect(await deliver('slack', slack)).toEqual([]);
-    expect(await deliver('slack', slack)).toEqual([]);
+    sandboxes.clearCalls();
+    expect(await deliver('slack', slack)).toHaveLength(3);
+    expect(sandboxes.calls('slack')).toEqual([]);
+    // ...until it turns half-open: one trial call goes (the others are refused while it is under way), its
+    // success closes the breaker, and the rest go on the next receive.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(Date.now() + BREAKER_POLICY.halfOpenAfterMs);
+      expect((await deliver('slack', slack)).length).toBeLessThan(3);
+      expect(await deliver('slack', slack)).toEqual([]);
+      expect(await deliver('slack', slack)).toEqual([]);
+    } finally {
+      vi.useRealTimers();
+    }
     expect(slackPosts().map((call) => (call.body as { text: string }).text).sort()).toEqual(
       ['one', 'three', 'two'].map((title) => `Ann Lee assigned you the task "${title}".`),
     );

@@ -29,6 +29,10 @@ const attempts: Record<Exclude<OperationId, 'getHealth'>, () => Call & { expect:
   createComment: () => ({ params: { taskId: ids.taskId }, body: { body: 'pwned' }, expect: 'not-found' }),
   listComments: () => ({ params: { taskId: ids.taskId }, expect: 'not-found' }),
   search: () => ({ query: { q: 'secret' }, expect: 'not-listed' }),
+  // The integrations are TaskFlow's, not an organization's: nothing of Alice's is in it.
+  getIntegrationsHealth: () => ({ expect: 'not-listed' }),
+  // The activity is per organization: Eve's own events only, even filtered on Alice's project.
+  listActivity: () => ({ query: { afterSeq: '0', projectId: ids.projectId }, expect: 'not-listed' }),
   getUsage: () => ({ expect: 'not-listed' }), // counts are per organization: test/integration/quotas.test.ts
   startAttachmentUpload: () => ({ params: { taskId: ids.taskId }, body: { fileName: 'a.txt', contentType: 'text/plain', size: 1 }, expect: 'not-found' }),
   // Another organization's uploads and attachments are under its own prefix and rows: test/integration/attachments.test.ts.

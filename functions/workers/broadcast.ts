@@ -1,0 +1,31 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { broadcast } from '../domain/broadcast';
+import { FeedMessage } from '../domain/messages';
+import { postToConnection } from '../shared/connections-api';
+import { sqsBatchConsumer } from '../shared/consumer';
+import { logger } from '../shared/logger';
+import { metrics } from '../shared/metrics';
+
+// Room for the head, the metrics and the answer after the last post (a post takes at most 2 s).
+const DEADLINE_MARGIN_MS = 5_000;
+
+/** The broadcast queue: each batch of events to the subscribed WebSocket connections (see broadcast). */
+export const handler = sqsBatchConsumer(FeedMessage, async (messages, context) => {
+  const report = await broadcast(
+    messages.map(({ message, record, trace }) => ({ messageId: record.messageId, message, requestId: trace.requestId })),
+    postToConnection,
+    (message, extra) => logger.warn(message, extra),
+    // Posts still to make when the function is about to time out are left: the clients resume.
+    () => context.getRemainingTimeInMillis() > DEADLINE_MARGIN_MS,
+  );
+  const oldest = Math.min(...messages.map(({ message }) => Date.parse(message.occurredAt)));
+  metrics.addMetric('FeedFramesSent', MetricUnit.Count, report.frames);
+  metrics.addMetric('FeedConnectionsGone', MetricUnit.Count, report.gone);
+  metrics.addMetric('FeedPostFailures', MetricUnit.Count, report.postFailures);
+  metrics.addMetric('FeedPostsSkippedAtDeadline', MetricUnit.Count, report.skipped);
+  // Commit to fan-out done, for the oldest event of the batch.
+  if (Number.isFinite(oldest)) metrics.addMetric('FeedBroadcastLagMs', MetricUnit.Milliseconds, Date.now() - oldest);
+  metrics.publishStoredMetrics();
+  logger.info('broadcast', { events: messages.length, ...report, failed: report.failed.length });
+  return report.failed;
+});
