@@ -42,8 +42,10 @@ TaskFlow is running at ${runtime.url}
   S3          ${runtime.s3.endpoint}/${runtime.s3.bucket} (s3rver, files in ${dataDir}/s3; SigV4 and presigned POST policies enforced)
   Slack       ${runtime.sandboxes.urls.slack} (sandbox)
   SendGrid    ${runtime.sandboxes.urls.sendgrid} (sandbox)
+  GitHub      ${runtime.sandboxes.urls.github} (sandbox; add issues: POST ${runtime.sandboxes.url}/_sandbox/github/repos/{owner}/{repo}/issues)
+  Calendar    ${runtime.sandboxes.urls.googleCalendar} (sandbox)
   WebSocket   ${runtime.websocketUrl}/?token=… (activity feed, docs/feed.md; @connections at ${runtime.websocket.managementUrl}/@connections/{id})
-  sandbox     ${runtime.sandboxes.url}/_sandbox/calls (recorded calls), PUT ${runtime.sandboxes.url}/_sandbox/faults/{slack|sendgrid} (faults)
+  sandbox     ${runtime.sandboxes.url}/_sandbox/calls (recorded calls), PUT ${runtime.sandboxes.url}/_sandbox/faults/{slack|sendgrid|github|googleCalendar} (faults)
   schedules   ${Object.entries(taskflow.schedules).map(([name, s]) => `${name} every ${s.everyMinutes} min`).join(', ')}; run one now: curl -X POST ${runtime.url}/_local/schedules/{name}
   OpenAPI     ${runtime.url}/openapi.json
   health      ${runtime.url}/health

@@ -60,6 +60,34 @@ const queues = {
     maxReceiveCount: 10,
     maxConcurrency: 5,
   },
+  github: {
+    description: 'GitHub sync runs: one message per linked repository and run, from the integration-sync schedule',
+    // Pages of 100 issues at up to 40 s each (10 s connect, 30 s read), and the results sent on.
+    consumer: worker('github', 'Fetches a linked repository\'s changed issues from GitHub', 300, ['github', 'integrations'], ['syncResults']),
+    integration: 'github',
+    batchSize: 1,
+    // As Slack's: a refusal while the breaker is open is a receive, postponed longer each time.
+    maxReceiveCount: 10,
+    // GitHub allows 5,000 requests an hour per token, and asks for no concurrent requests per token.
+    maxConcurrency: 2,
+  },
+  googleCalendar: {
+    description: 'Google Calendar sync runs: one message per linked calendar and run, with the events to write or delete',
+    consumer: worker('google-calendar', 'Writes and deletes the events of a linked Google calendar', 300, ['google-calendar', 'integrations'], ['syncResults']),
+    integration: 'googleCalendar',
+    batchSize: 1,
+    maxReceiveCount: 10,
+    maxConcurrency: 2,
+  },
+  syncResults: {
+    description: 'What a sync run found or did: GitHub issues to import as tasks, Google Calendar events written',
+    // Imports write tasks, whose events go where every task event goes.
+    consumer: worker('sync-results', 'Imports GitHub issues as tasks and records calendar events written', 60, ['database'], ['notifications', 'broadcast']),
+    batchSize: 10,
+    maxReceiveCount: 5,
+    // Each invocation holds a database connection.
+    maxConcurrency: 2,
+  },
   broadcast: {
     description: 'Every event, for the activity feed: the worker pushes it to the WebSocket connections subscribed to it',
     events: ['project.created', 'project.updated', 'task.created', 'task.updated', 'task.deleted', 'comment.created', 'attachment.added', 'attachment.removed'],
@@ -82,6 +110,8 @@ const mutation = (entry: string, description: string): FunctionDeclaration => ({
 
 // Attachments: the files bucket too.
 const withFiles = (fn: FunctionDeclaration): FunctionDeclaration => ({ ...fn, needs: [...fn.needs, 'files'] });
+// Reports: the bucket's reports/ prefix.
+const withReports = (fn: FunctionDeclaration): FunctionDeclaration => ({ ...fn, needs: [...fn.needs, 'reports'] });
 
 // The feed's WebSocket routes: registry work in DynamoDB, out of the VPC, except the replay, which reads event_log.
 const ws = (entry: string, description: string, needs: readonly Capability[]): FunctionDeclaration => ({
@@ -235,6 +265,30 @@ const routes = [
     response: { status: 204 }, errors: [404],
   },
   {
+    method: 'POST', path: '/projects/{projectId}/links', operationId: 'createLink', auth: 'jwt',
+    summary: 'Link the project to a GitHub repository (its issues are imported as tasks) or a Google calendar (tasks with a due date become events); synced every 5 minutes. The same link again answers 200 with it',
+    function: mutation('links/create', 'Link a repository or a calendar'),
+    request: { body: s.CreateLinkBody }, response: { status: 201, body: s.Link }, errors: [404],
+  },
+  {
+    method: 'GET', path: '/projects/{projectId}/links', operationId: 'listLinks', auth: 'jwt',
+    summary: 'The project\'s links, each with its last sync result',
+    function: api('links/list', 'List links'),
+    response: { status: 200, body: s.LinkList }, errors: [404],
+  },
+  {
+    method: 'DELETE', path: '/links/{linkId}', operationId: 'deleteLink', auth: 'jwt',
+    summary: 'Unlink a repository or a calendar: syncing stops; imported tasks and written events stay',
+    function: mutation('links/delete', 'Unlink a repository or a calendar'),
+    response: { status: 204 }, errors: [404],
+  },
+  {
+    method: 'GET', path: '/projects/{projectId}/reports', operationId: 'listReports', auth: 'jwt',
+    summary: 'The project\'s weekly reports, newest first, each with a download link valid for 5 minutes',
+    function: withReports(api('reports/list', 'List weekly reports')),
+    request: { query: s.ListReportsQuery }, response: { status: 200, body: s.ReportPage }, errors: [404],
+  },
+  {
     method: 'GET', path: '/organization/usage', operationId: 'getUsage', auth: 'jwt',
     summary: 'The organization\'s plan and its usage against each quota',
     function: api('organization/usage', 'Usage against the plan'),
@@ -308,6 +362,18 @@ export const taskflow = {
       description: 'Synthetic check of the activity feed: connects, subscribes, changes the probe project and times the event\'s arrival',
       function: worker('feed-probe', 'Times an event from commit to WebSocket frame', 30, ['feed-probe', 'connections']),
       everyMinutes: 5,
+    },
+    integrationSync: {
+      description: 'Starts a sync run for every GitHub and Google Calendar link that is due and has none in flight',
+      function: worker('integration-sync', 'Dispatches the due sync runs to the github and googleCalendar queues', 60, ['database'], ['github', 'googleCalendar']),
+      everyMinutes: 5,
+    },
+    weeklyReport: {
+      description: 'Writes each project\'s report of the week that ended (to S3) and e-mails it to the members, once per project and week',
+      function: worker('weekly-report', 'Writes and e-mails the weekly project reports', 300, ['database', 'read-replica', 'reports'], ['email']),
+      // Reports are weekly; the job runs daily so a project that failed, or a run cut short, is done the next day
+      // (a run with nothing left to do costs one query).
+      everyMinutes: 24 * 60,
     },
     outboxRelay: {
       description: 'Publishes the outbox entries the fast path missed; runs for most of its timeout, polling, so runs overlap',

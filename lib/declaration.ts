@@ -11,6 +11,13 @@ import type { $ZodType as ZodType } from 'zod/v4/core';
  * - `slack`: Slack's Web API (`SLACK_API_URL`, the bot token); `sendgrid`: SendGrid's v3 API
  *   (`SENDGRID_API_URL`, the API key, `NOTIFICATION_FROM_EMAIL`). Both reach the internet, so such a
  *   function stays out of the VPC (which has no NAT) and must not need the database.
+ * - `github`: GitHub's REST API (`GITHUB_API_URL`, a token with read access to the linked repositories' issues);
+ *   `google-calendar`: Google Calendar's API (`GOOGLE_CALENDAR_API_URL`, a service account's key, JSON, with
+ *   access to the linked calendars). Out of the VPC like `slack`, so never with the database.
+ * - `reports`: the files bucket's `reports/` prefix (`FILES_BUCKET_NAME`): weekly reports are written and
+ *   downloaded there.
+ * - `read-replica`: the database's read replica where the stack has one (`DB_READ_HOST`; `DATABASE_READ_URL`
+ *   locally), for long reads that would otherwise load the primary; without one, reads go to the primary.
  * - `connections`: the connections table (`CONNECTIONS_TABLE_NAME`): the WebSocket connection registry,
  *   each organization's feed head and the clients' acknowledged positions.
  * - `websocket`: posts to and closes WebSocket connections through the `@connections` management API
@@ -18,7 +25,7 @@ import type { $ZodType as ZodType } from 'zod/v4/core';
  *   stays out of the VPC and must not need the database either.
  * - `integrations`: the integrations table (`INTEGRATIONS_TABLE_NAME`): each third-party service's circuit
  *   breaker, shared by every Lambda environment, and its last success and failure. Written by the functions
- *   that call a service (`slack`, `sendgrid`), read by the others (the degraded header, the health).
+ *   that call a service (`slack`, `sendgrid`, `github`, `google-calendar`), read by the others (the degraded header, the health).
  * - `queue-status`: reads the depth of every declared queue and its dead-letter queue (`QUEUE_STATUS`: their
  *   URLs by queue name), for the integrations' health.
  * - `feed-probe`: the synthetic feed probe's settings: the public WebSocket and REST URLs
@@ -33,6 +40,10 @@ export type Capability =
   | 'files'
   | 'slack'
   | 'sendgrid'
+  | 'github'
+  | 'google-calendar'
+  | 'reports'
+  | 'read-replica'
   | 'connections'
   | 'websocket'
   | 'feed-probe'

@@ -3,7 +3,7 @@ import { BreakerOpen } from '../integrations/breaker';
 import { PermanentFailure, RetryLater, type SendOptions } from '../integrations/http';
 import type { Delivery } from '../shared/consumer';
 import { metrics } from '../shared/metrics';
-import { changeMessageVisibility, queueUrlFromArn } from '../shared/sqs';
+import { postpone } from '../shared/postpone';
 import { DELIVERY_METRICS } from '../shared/telemetry';
 import { idempotentOnTable } from '../shared/idempotency-store';
 
@@ -62,7 +62,7 @@ export async function deliverOnce(
   try {
     outcome = await deliveryRun(context)({ key: `${channel}:${notificationId}`, send });
   } catch (error) {
-    if (error instanceof BreakerOpen || error instanceof RetryLater) await postpone(record, error.retryAfterMs, { channel, notificationId, log, error });
+    if (error instanceof BreakerOpen || error instanceof RetryLater) await postpone({ record, log }, error.retryAfterMs, { channel, notificationId, reason: error.message });
     throw error;
   }
   if (outcome.replayed) log.info('already handled', { channel, notificationId, outcome });
@@ -72,36 +72,4 @@ export async function deliverOnce(
     metrics.publishStoredMetrics();
   } else log.info('sent', { channel, notificationId, detail: outcome.detail });
   return outcome;
-}
-
-// A message refused again and again waits longer each time: 30 s, 1, 2, 4, then every 5 minutes. The cap keeps a
-// recovered service from waiting long for its backlog; with the queues' 10 receives a message waits through
-// about half an hour of outage before the dead-letter queue (a Retry-After asking longer is honoured).
-const POSTPONE_BASE_MS = 30_000;
-const POSTPONE_CAP_MS = 5 * 60_000;
-
-/**
- * Hides the message for `waitMs` or longer the more times it was received (at least a second); if that fails
- * it comes back after the queue's own visibility timeout.
- */
-async function postpone(
-  record: Delivery['record'],
-  waitMs: number,
-  { channel, notificationId, log, error }: { channel: string; notificationId: string; log: Delivery['log']; error: Error },
-): Promise<void> {
-  const receives = Math.max(1, Number(record.attributes.ApproximateReceiveCount) || 1);
-  const wait = Math.max(waitMs, receives > 1 ? Math.min(POSTPONE_CAP_MS, POSTPONE_BASE_MS * 2 ** (receives - 2)) : 0);
-  const seconds = Math.max(1, Math.ceil(wait / 1000));
-  try {
-    await changeMessageVisibility(queueUrlFromArn(record.eventSourceARN), record.receiptHandle, seconds);
-    log.warn('the service cannot take it now: the message comes back later', { channel, notificationId, waitSeconds: seconds, reason: error.message });
-  } catch (failure) {
-    log.warn('the service cannot take it now, and the message could not be hidden: it comes back after the queue\'s visibility timeout', {
-      channel,
-      notificationId,
-      waitSeconds: seconds,
-      reason: error.message,
-      error: failure,
-    });
-  }
 }

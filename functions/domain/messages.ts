@@ -41,7 +41,7 @@ const delivery = {
   notificationId: z.uuid(),
   organizationId: z.string().check(z.minLength(1)),
   eventId: z.uuid(),
-  kind: z.enum(['assigned', 'mentioned', 'status_changed']),
+  kind: z.enum(['assigned', 'mentioned', 'status_changed', 'weekly_report']),
   text: z.string().check(z.minLength(1), z.maxLength(4000)),
 };
 
@@ -56,3 +56,82 @@ export const EmailMessage = z.object({
   subject: z.string().check(z.minLength(1), z.maxLength(300)),
 });
 export type EmailMessage = z.infer<typeof EmailMessage>;
+
+// GitHub and Google Calendar sync. The workers that call those services run out of the VPC (no NAT) and so
+// without the database: the dispatcher (integration-sync) sends each due link's run to its service's queue,
+// the worker calls the service and sends what it found or did to `syncResults`, whose consumer writes it.
+
+const run = {
+  /** One run of one link; its result is applied only while the link still waits for this run. */
+  runId: z.uuid(),
+  linkId: z.uuid(),
+  organizationId: z.string().check(z.minLength(1)),
+  projectId: z.uuid(),
+};
+
+/** A GitHub repository's issues to fetch (the `github` queue): what changed since the last run. */
+export const GithubSyncRequest = z.object({
+  ...run,
+  repository: z.string().check(z.regex(/^[^/\s]+\/[^/\s]+$/)),
+  /** The ETag of the last run's first page (If-None-Match), or null. */
+  etag: z.nullable(z.string()),
+  /** The newest `updated_at` imported so far (the `since` parameter), or null for everything. */
+  since: z.nullable(z.string()),
+});
+export type GithubSyncRequest = z.infer<typeof GithubSyncRequest>;
+
+/** Calendar changes to make (the `googleCalendar` queue): one per task whose event is missing, stale or orphaned. */
+export const CalendarSyncRequest = z.object({
+  ...run,
+  calendarId: z.string().check(z.minLength(1)),
+  changes: z.array(
+    z.discriminatedUnion('action', [
+      z.object({
+        action: z.literal('upsert'),
+        taskId: z.uuid(),
+        /** Chosen by TaskFlow, stable per link and task: a retried insert finds the event it made. */
+        eventId: z.string().check(z.regex(/^[a-v0-9]{5,1024}$/)),
+        version: z.number(),
+        event: z.object({ summary: z.string(), description: z.string(), date: z.string() }),
+      }),
+      z.object({ action: z.literal('delete'), taskId: z.uuid(), eventId: z.string().check(z.regex(/^[a-v0-9]{5,1024}$/)) }),
+    ]),
+  ),
+});
+export type CalendarSyncRequest = z.infer<typeof CalendarSyncRequest>;
+
+/** How a run ended (the last result message of a run carries it). */
+export const RunOutcome = z.object({
+  status: z.enum(['ok', 'unchanged', 'rate_limited', 'failed']),
+  error: z.nullable(z.string()),
+  /** GitHub: the first page's ETag and the newest updated_at seen, for the next run. */
+  etag: z.optional(z.nullable(z.string())),
+  since: z.optional(z.nullable(z.string())),
+  /** Not before this time (a rate limit's reset); else the next scheduled run. */
+  retryAt: z.optional(z.nullable(z.string())),
+});
+export type RunOutcome = z.infer<typeof RunOutcome>;
+
+/** An issue as imported: `owner/name#number`, its title, body and whether it is closed. */
+export const ImportedIssue = z.object({
+  externalId: z.string().check(z.minLength(3)),
+  title: z.string(),
+  body: z.string(),
+  closed: z.boolean(),
+  url: z.string(),
+  updatedAt: z.string(),
+});
+export type ImportedIssue = z.infer<typeof ImportedIssue>;
+
+/** What a run found or did (the `syncResults` queue); a run may send several, the last with its outcome. */
+export const SyncResult = z.discriminatedUnion('kind', [
+  z.object({ ...run, kind: z.literal('github'), issues: z.array(ImportedIssue), outcome: z.nullable(RunOutcome) }),
+  z.object({
+    ...run,
+    kind: z.literal('googleCalendar'),
+    /** The changes made: an upsert with the task version the event now shows, a delete with null. */
+    applied: z.array(z.object({ taskId: z.uuid(), eventId: z.string(), version: z.nullable(z.number()) })),
+    outcome: z.nullable(RunOutcome),
+  }),
+]);
+export type SyncResult = z.infer<typeof SyncResult>;

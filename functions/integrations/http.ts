@@ -81,6 +81,11 @@ export interface IntegrationCall {
   timeouts?: Timeouts;
   /** Where retries are logged (the message's logger, with its correlation). */
   log?: Logger;
+  /**
+   * Which answers are failures of the service: retried, and counted by its circuit breaker (default: 5xx and 429).
+   * The others are the caller's to read (GitHub's 429 is its rate limit, which the caller honours, not retries).
+   */
+  isFailure?: (answer: HttpAnswer) => boolean;
 }
 
 /** For a send made of integration calls: how long all of it may take (retries and waits included), and where retries are logged. */
@@ -102,7 +107,7 @@ export interface SendOptions {
 export async function callIntegration(name: IntegrationName, path: string, init: IntegrationCall): Promise<HttpAnswer> {
   const service = INTEGRATIONS[name];
   const url = `${requiredEnv(service.baseUrlVariable)}${path}`;
-  const timeouts = init.timeouts ?? service.timeouts;
+  const timeouts = init.timeouts ?? scaledTimeouts(service.timeouts);
   const deadline = Date.now() + (init.budgetMs ?? timeouts.connectMs + timeouts.readMs);
   const log = init.log ?? logger;
   for (let attempt = 1; ; attempt += 1) {
@@ -115,7 +120,7 @@ export async function callIntegration(name: IntegrationName, path: string, init:
         name,
         async () => {
           const answer = await call(url, { method: init.method, headers: init.headers, body: init.body, trace: init.trace, timeouts: tryTimeouts });
-          if (answer.status >= 500 || answer.status === 429) throw new UnavailableAnswer(answer);
+          if (init.isFailure ? init.isFailure(answer) : answer.status >= 500 || answer.status === 429) throw new UnavailableAnswer(answer);
           return answer;
         },
         {
@@ -145,6 +150,16 @@ export async function callIntegration(name: IntegrationName, path: string, init:
     log.info('integration call failed; trying again', { integration: name, path, attempt, reason: failure.message, waitMs: wait });
     await new Promise((resolve) => setTimeout(resolve, wait));
   }
+}
+
+/**
+ * The service's timeouts, times INTEGRATION_TIMEOUT_SCALE when it is set (the end-to-end tests make "slower
+ * than the read timeout" take a second rather than ten); never set in AWS.
+ */
+function scaledTimeouts(timeouts: Timeouts): Timeouts {
+  const scale = Number(process.env.INTEGRATION_TIMEOUT_SCALE ?? 1);
+  if (!(scale > 0) || scale === 1) return timeouts;
+  return { connectMs: Math.ceil(timeouts.connectMs * scale), readMs: Math.ceil(timeouts.readMs * scale) };
 }
 
 /** Retry-After as milliseconds from now: delay-seconds or an HTTP date (RFC 9110 §10.2.3); undefined if absent or invalid. */

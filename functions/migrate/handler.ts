@@ -27,6 +27,7 @@ export async function handler(): Promise<{ applied: string[] }> {
   try {
     const applied = await migrate(client, await loadMigrations());
     await grantApplicationRole(client, await secret(requiredEnv('DB_APP_SECRET_ARN')));
+    await grantReaderRole(client);
     logger.info('migrations applied', { applied });
     return { applied };
   } finally {
@@ -73,6 +74,21 @@ async function grantApplicationRole(client: pg.Client, app: DbSecret): Promise<v
   await client.query(`GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO ${role}`);
 }
 
+/** The role reports read the replica as: IAM authentication (no password), SELECT only, room for long reads. */
+export const READER_ROLE = 'taskflow_reader';
+
+async function grantReaderRole(client: pg.Client): Promise<void> {
+  const role = client.escapeIdentifier(READER_ROLE);
+  const { rowCount } = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [READER_ROLE]);
+  if (!rowCount) await client.query(`CREATE ROLE ${role} WITH LOGIN`);
+  // Direct IAM login (no proxy in front of a replica). A role with rds_iam cannot log in with a password, which
+  // is why the application role, which RDS Proxy logs in with its password, does not get it. Only RDS has rds_iam.
+  const { rowCount: onRds } = await client.query("SELECT 1 FROM pg_roles WHERE rolname = 'rds_iam'");
+  if (onRds) await client.query(`GRANT rds_iam TO ${role}`);
+  await client.query(`ALTER ROLE ${role} SET statement_timeout = '60s'`);
+  await client.query(`GRANT USAGE ON SCHEMA public TO ${role}`);
+  await client.query(`GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${role}`);
+}
 
 /** PostgreSQL's stored form of a SCRAM-SHA-256 password (RFC 5802/7677; what `\password` sends). */
 export function scramSha256Verifier(password: string, salt = randomBytes(16), iterations = 4096): string {

@@ -20,43 +20,71 @@ export const roundTrips = { count: 0 };
 function connectionConfig(): pg.PoolConfig {
   const url = process.env.DATABASE_URL;
   if (url) return { connectionString: url };
-  const host = requiredEnv('DB_HOST');
+  return iamConnection(requiredEnv('DB_HOST'));
+}
+
+/** In AWS: IAM authentication (a fresh 15-minute token for every new connection) and verified TLS. */
+function iamConnection(host: string, user = requiredEnv('DB_USER')): pg.PoolConfig {
   const port = Number(process.env.DB_PORT ?? 5432);
-  const user = requiredEnv('DB_USER');
   const token = rdsIamTokenSigner({ hostname: host, port, username: user, region: requiredEnv('AWS_REGION') });
   return {
     host,
     port,
     user,
     database: requiredEnv('DB_NAME'),
-    // IAM auth through RDS Proxy: a fresh 15-minute token for every new connection.
     password: token,
     ssl: { rejectUnauthorized: true },
   };
 }
 
+/**
+ * The read replica, where one is configured: DATABASE_READ_URL (local runtime, tests) or, in AWS,
+ * DB_READ_HOST, reached directly (not through RDS Proxy) with the same IAM auth and TLS as the primary
+ * (DB_PORT, DB_NAME shared; DB_READ_USER when the replica's login role differs from DB_USER). Null: none.
+ */
+function replicaConfig(): pg.PoolConfig | null {
+  const url = process.env.DATABASE_READ_URL;
+  if (url) return { connectionString: url };
+  const host = process.env.DB_READ_HOST;
+  return host ? iamConnection(host, process.env.DB_READ_USER || requiredEnv('DB_USER')) : null;
+}
+
+function newPool(config: pg.PoolConfig, name: string): pg.Pool {
+  const created = new pg.Pool({
+    ...config,
+    max: Number(process.env.DB_POOL_MAX ?? 1),
+    // Both well inside the API functions' 10 s: the handler's own deadline (http.ts) still answers.
+    connectionTimeoutMillis: Number(process.env.DB_CONNECT_TIMEOUT_MS ?? 3_000),
+    // Client-side backstop for the role's 5 s statement_timeout: a stalled socket cannot hold a request.
+    query_timeout: Number(process.env.DB_QUERY_TIMEOUT_MS ?? 6_000),
+    // RDS Proxy closes idle client connections after 30 min by default; drop ours first.
+    idleTimeoutMillis: 10 * 60_000,
+    keepAlive: true,
+  });
+  // A connection that dies while idle must not crash the process; the pool replaces it.
+  created.on('error', ({ name: errorName, message, code }: Error & { code?: string }) =>
+    logger.warn(`idle ${name} connection failed`, { error: { name: errorName, message, code } }),
+  );
+  return created;
+}
 
 let pool: pg.Pool | undefined;
 
 function getPool(): pg.Pool {
-  if (!pool) {
-    pool = new pg.Pool({
-      ...connectionConfig(),
-      max: Number(process.env.DB_POOL_MAX ?? 1),
-      // Both well inside the API functions' 10 s: the handler's own deadline (http.ts) still answers.
-      connectionTimeoutMillis: Number(process.env.DB_CONNECT_TIMEOUT_MS ?? 3_000),
-      // Client-side backstop for the role's 5 s statement_timeout: a stalled socket cannot hold a request.
-      query_timeout: Number(process.env.DB_QUERY_TIMEOUT_MS ?? 6_000),
-      // RDS Proxy closes idle client connections after 30 min by default; drop ours first.
-      idleTimeoutMillis: 10 * 60_000,
-      keepAlive: true,
-    });
-    // A connection that dies while idle must not crash the process; the pool replaces it.
-    pool.on('error', ({ name, message, code }: Error & { code?: string }) =>
-      logger.warn('idle database connection failed', { error: { name, message, code } }),
-    );
-  }
+  pool ??= newPool(connectionConfig(), 'database');
   return pool;
+}
+
+// The replica's own pool (one connection per environment, like the primary's); `null` once it is known
+// that there is no replica.
+let replicaPool: pg.Pool | null | undefined;
+
+function getReplicaPool(): pg.Pool | null {
+  if (replicaPool === undefined) {
+    const config = replicaConfig();
+    replicaPool = config ? newPool(config, 'read replica') : null;
+  }
+  return replicaPool;
 }
 
 // The connection is gone or could not be made: a fresh connection may well succeed. (A write that
@@ -94,18 +122,40 @@ export const db: Database = {
  * nothing. Mutations are never retried here; a client retry with its Idempotency-Key is.
  */
 export async function read<R extends pg.QueryResultRow>(text: string, params?: unknown[]): Promise<pg.QueryResult<R>> {
+  return retriedOnce(() => db.query<R>(text, params));
+}
+
+async function retriedOnce<T>(run: () => Promise<T>): Promise<T> {
   try {
-    return await db.query<R>(text, params);
+    return await run();
   } catch (error) {
     if (!isBrokenConnection(error)) throw error;
     logger.warn('database connection broke during a read; retrying once', { error: { message: messageOf(error), code: codeOf(error) } });
-    return db.query<R>(text, params);
+    return run();
   }
 }
 
-/** Closes the pool (local runtime shutdown, tests). */
+/** Round trips to the read replica in this environment (not counted in `roundTrips`, which is the primary's). */
+export const replicaRoundTrips = { count: 0 };
+
+/**
+ * A read for long, lag-tolerant work (the weekly reports): on the read replica where one is configured
+ * (DATABASE_READ_URL, or DB_READ_HOST in AWS), retried once like `read`; without one it is exactly `read`
+ * on the primary. The replica is asynchronous: what was committed a moment ago may not be there yet.
+ */
+export async function replicaRead<R extends pg.QueryResultRow>(text: string, params?: unknown[]): Promise<pg.QueryResult<R>> {
+  const replica = getReplicaPool();
+  if (!replica) return read<R>(text, params);
+  return retriedOnce(() => {
+    replicaRoundTrips.count += 1;
+    return replica.query<R>(text, params as unknown[]);
+  });
+}
+
+/** Closes the pools, the primary's and the replica's (local runtime shutdown, tests). */
 export async function closeDatabase(): Promise<void> {
-  const closing = pool;
+  const closing = [pool, replicaPool ?? undefined];
   pool = undefined;
-  await closing?.end();
+  replicaPool = undefined;
+  await Promise.all(closing.map((each) => each?.end()));
 }

@@ -15,7 +15,7 @@ function bucketUrl(env: NodeJS.ProcessEnv = process.env): URL {
 
 const objectUrl = (key: string) => new URL(key.split('/').map(encodeURIComponent).join('/'), bucketUrl());
 
-async function signed(method: string, url: URL, headers: Record<string, string> = {}) {
+async function signed(method: string, url: URL, headers: Record<string, string> = {}, body?: string | Uint8Array) {
   const request = await sigv4('s3', requiredEnv('AWS_REGION')).sign(
     new HttpRequest({
       method,
@@ -24,10 +24,22 @@ async function signed(method: string, url: URL, headers: Record<string, string> 
       ...(url.port ? { port: Number(url.port) } : {}),
       path: url.pathname,
       headers: { host: url.host, ...headers },
+      // Signed as its SHA-256 (x-amz-content-sha256): S3 refuses a body that is not the one signed.
+      ...(body === undefined ? {} : { body }),
     }),
   );
-  return fetch(url, { method, headers: request.headers, signal: AbortSignal.timeout(5_000) });
+  return fetch(url, { method, headers: request.headers, ...(body === undefined ? {} : { body }), signal: AbortSignal.timeout(5_000) });
 }
+
+/** Writes (or overwrites) an object; in the versioned bucket, an overwritten version stays. */
+export async function putObject(key: string, body: string | Uint8Array, contentType: string): Promise<void> {
+  const response = await signed('PUT', objectUrl(key), { 'content-type': contentType }, body);
+  if (!response.ok) throw new Error(`S3 PUT ${key}: ${response.status} ${(await response.text()).slice(0, 200)}`);
+  await response.body?.cancel();
+}
+
+/** Writes a JSON document (application/json). */
+export const putJson = (key: string, document: unknown) => putObject(key, JSON.stringify(document), 'application/json');
 
 export interface ObjectHead {
   size: number;

@@ -34,6 +34,8 @@ export const BREAKER_METRICS = { open: 'IntegrationBreakerOpen' } as const;
 export const INTEGRATION_URLS = {
   SLACK_API_URL: 'https://slack.com/api',
   SENDGRID_API_URL: 'https://api.sendgrid.com',
+  GITHUB_API_URL: 'https://api.github.com',
+  GOOGLE_CALENDAR_API_URL: 'https://www.googleapis.com/calendar/v3',
 } as const;
 
 /** Quota alerting (review M4): an organization went past 80 % of a plan limit. */

@@ -13,6 +13,8 @@ export interface DatabaseProps {
   readonly instanceType?: ec2.InstanceType;
   /** @default one month */
   readonly logRetention?: logs.RetentionDays;
+  /** A read replica for long reads (the weekly reports). @default false */
+  readonly readReplica?: boolean;
 }
 
 const POSTGRES_LOGS = ['postgresql', 'upgrade'] as const;
@@ -27,6 +29,8 @@ const POSTGRES_LOGS = ['postgresql', 'upgrade'] as const;
 export class Database extends Construct {
   static readonly DATABASE_NAME = 'taskflow';
   static readonly APP_USER = 'taskflow_app';
+  /** Reads the replica with IAM auth (the migrate function creates it: functions/migrate/handler.ts READER_ROLE). */
+  static readonly READ_USER = 'taskflow_reader';
   static readonly MASTER_USER = 'taskflow_admin';
   static readonly PORT = 5432;
 
@@ -34,6 +38,8 @@ export class Database extends Construct {
   /** Where database clients (Lambda functions) run. */
   readonly clientSubnets: ec2.SubnetSelection;
   readonly instance: rds.DatabaseInstance;
+  /** The read replica, when `readReplica` was asked for: functions that need `read-replica` connect to it directly, with IAM auth. */
+  readonly readReplica?: rds.DatabaseInstanceReadReplica;
   readonly proxy: rds.DatabaseProxy;
   /** Master credentials, rotated every 30 days. */
   readonly masterSecret: secretsmanager.ISecret;
@@ -145,6 +151,44 @@ export class Database extends Construct {
       description: 'TaskFlow deploy-time migrations, straight to the PostgreSQL instance',
     });
     this.instance.connections.allowDefaultPortFrom(this.adminClients, 'TaskFlow migrations to PostgreSQL');
+
+    if (props.readReplica) {
+      // Asynchronous: reads there may lag the primary by seconds, which a weekly report does not mind.
+      this.readReplica = new rds.DatabaseInstanceReadReplica(this, 'ReadReplica', {
+        sourceDatabaseInstance: this.instance,
+        instanceIdentifier: `${instanceIdentifier}-replica`,
+        instanceType: props.instanceType ?? ec2.InstanceType.of(ec2.InstanceClass.T4G, ec2.InstanceSize.MEDIUM),
+        vpc: this.vpc,
+        vpcSubnets: network.databaseSubnets,
+        securityGroups: [new ec2.SecurityGroup(this, 'ReplicaSecurityGroup', { vpc: this.vpc, description: 'TaskFlow PostgreSQL read replica', allowAllOutbound: false })],
+        parameterGroup,
+        // Encrypted as its source is (CloudFormation takes no StorageEncrypted for a replica).
+        storageType: rds.StorageType.GP3,
+        iamAuthentication: true,
+        caCertificate: rds.CaCertificate.RDS_CA_RSA2048_G1,
+        autoMinorVersionUpgrade: true,
+        publiclyAccessible: false,
+        deletionProtection: true,
+        removalPolicy: RemovalPolicy.DESTROY,
+      });
+      this.readReplica.connections.allowDefaultPortFrom(this.proxyClients, 'TaskFlow functions to the read replica');
+      acknowledgeNag(this.readReplica, {
+        id: 'AwsSolutions-RDS2',
+        reason:
+          'A read replica is encrypted when its source is (this one is, with the same key); CloudFormation refuses ' +
+          'StorageEncrypted on a replica, which is what this rule reads.',
+      });
+      acknowledgeNag(this.readReplica, {
+        id: 'AwsSolutions-RDS3',
+        reason:
+          'The replica serves the weekly reports only: when it is down, their run fails and the next day\'s run does the week ' +
+          '(one report per project and week); the primary, which every request needs, is Multi-AZ.',
+      });
+      acknowledgeNag(this.readReplica, {
+        id: 'AwsSolutions-RDS11',
+        reason: 'As the primary: PostgreSQL\'s default port, in isolated subnets that only TaskFlow\'s functions may reach.',
+      });
+    }
     // The migrate function reads both secrets (the rotation function is let in by addRotationSingleUser).
     network.secretsManagerEndpoint.connections.allowDefaultPortFrom(this.adminClients, 'TaskFlow migrations to Secrets Manager');
 

@@ -55,6 +55,10 @@ export interface IntegrationSettings {
   readonly notificationFromEmail: string;
   /** The feed probe's OAuth client credentials, JSON `{"tokenUrl","clientId","clientSecret","audience"}`. */
   readonly feedProbeCredentials: secretsmanager.ISecret;
+  /** The GitHub token, the secret's whole SecretString. */
+  readonly githubToken: secretsmanager.ISecret;
+  /** A Google service account's JSON key. */
+  readonly googleCalendarCredentials: secretsmanager.ISecret;
 }
 
 /** The WebSocket API's stage, for the `websocket` and `feed-probe` capabilities (the WebSocketApi construct provides it). */
@@ -76,6 +80,17 @@ const INTEGRATION_SECRETS_EXTENSION = lambda.ParamsAndSecretsLayerVersion.fromVe
   secretsManagerTtl: Duration.seconds(300),
   secretsManagerTimeout: Duration.seconds(5),
 });
+
+/** The third-party services a capability calls: the variable of its base URL, and its credential's secret. */
+type ThirdParty = 'slack' | 'sendgrid' | 'github' | 'google-calendar';
+const THIRD_PARTY: Record<ThirdParty, { urlVariable: keyof typeof INTEGRATION_URLS; secretVariable: string; secret: 'slackBotToken' | 'sendgridApiKey' | 'githubToken' | 'googleCalendarCredentials' }> = {
+  slack: { urlVariable: 'SLACK_API_URL', secretVariable: 'SLACK_BOT_TOKEN', secret: 'slackBotToken' },
+  sendgrid: { urlVariable: 'SENDGRID_API_URL', secretVariable: 'SENDGRID_API_KEY', secret: 'sendgridApiKey' },
+  github: { urlVariable: 'GITHUB_API_URL', secretVariable: 'GITHUB_TOKEN', secret: 'githubToken' },
+  'google-calendar': { urlVariable: 'GOOGLE_CALENDAR_API_URL', secretVariable: 'GOOGLE_CALENDAR_CREDENTIALS', secret: 'googleCalendarCredentials' },
+};
+/** Whether a function calls a third-party service (and so records its breaker's outcomes). */
+const callsThirdParty = (needs: ReadonlySet<Capability>) => [...needs].some((need) => Object.hasOwn(THIRD_PARTY, need));
 
 export interface TaskFlowFunctionProps {
   /** What to run and what it needs (an entry of `lib/app.ts`). */
@@ -123,9 +138,11 @@ interface CapabilityConfig {
  *   through the AWS Parameters and Secrets Lambda Extension (no SDK client in the bundle).
  * - `idempotency`: reads and writes the idempotency table, named in IDEMPOTENCY_TABLE_NAME.
  * - `rate-limits`: may get and update items (nothing else) of the rate-limit table, named in RATELIMITS_TABLE_NAME.
- * - `slack` / `sendgrid`: the API base URL and the ARN of the secret holding the token / API key, read
- *   through the Parameters and Secrets extension (cached 5 minutes); out of the VPC, which has no internet
- *   route, so never together with `database` or `database-admin`.
+ * - `slack` / `sendgrid` / `github` / `google-calendar`: the API base URL and the ARN of the secret holding the
+ *   token / API key / service account key, read through the Parameters and Secrets extension (cached 5 minutes);
+ *   out of the VPC, which has no internet route, so never together with `database` or `database-admin`.
+ * - `reports`: FILES_BUCKET_NAME, reads and writes under `reports/` only.
+ * - `read-replica`: with `database`; DB_READ_HOST and IAM connect to the read replica when the stack has one.
  * - `connections`: reads and writes the connections table, named in CONNECTIONS_TABLE_NAME.
  * - `websocket`: the stage's management endpoint (WEBSOCKET_MANAGEMENT_URL) and execute-api:ManageConnections on
  *   its `@connections/*` only; out of the VPC (no VPC endpoint serves @connections), so never with the database.
@@ -220,13 +237,31 @@ export class TaskFlowFunction extends NodejsFunction {
       // Security group rules are deduplicated: every function in the same group adds the same one.
       if (capabilities.placement.vpc) props.queues!.endpoint.connections.allowDefaultPortFrom(this, 'TaskFlow functions to SQS');
     }
-    if (needs.has('slack')) props.integrations!.slackBotToken.grantRead(this);
-    if (needs.has('sendgrid')) props.integrations!.sendgridApiKey.grantRead(this);
+    for (const [need, service] of Object.entries(THIRD_PARTY)) {
+      if (needs.has(need as ThirdParty)) props.integrations![service.secret].grantRead(this);
+    }
     if (needs.has('feed-probe')) props.integrations!.feedProbeCredentials.grantRead(this);
+    if (needs.has('reports')) {
+      // Written by the weekly job, downloaded through presigned links.
+      props.filesBucket!.grantRead(this, 'reports/*');
+      props.filesBucket!.grantPut(this, 'reports/*');
+      const stack = Stack.of(this);
+      const bucketId = stack.resolve(stack.getLogicalId(props.filesBucket!.node.defaultChild as s3.CfnBucket)) as string;
+      acknowledgeNag(this, {
+        id: 'AwsSolutions-IAM5',
+        reason:
+          'CDK\'s bucket grants, limited to the reports/ prefix: one object per project and week, so the resource is a prefix; ' +
+          'GetObject* and List* are what a presigned GET needs.',
+        appliesTo: ['Action::s3:Abort*', 'Action::s3:GetBucket*', 'Action::s3:GetObject*', 'Action::s3:List*', `Resource::<${bucketId}.Arn>/reports/*`],
+      });
+    }
+    if (needs.has('read-replica') && props.database!.readReplica) {
+      props.database!.readReplica.grantConnect(this, Database.READ_USER);
+    }
     if (needs.has('connections')) props.connectionsTable!.grantReadWriteData(this);
     if (needs.has('integrations')) {
       // Only the functions that call a service record its breaker's outcomes; the others read its state.
-      if (needs.has('slack') || needs.has('sendgrid')) props.integrationsTable!.grantReadWriteData(this);
+      if (callsThirdParty(needs)) props.integrationsTable!.grantReadWriteData(this);
       else props.integrationsTable!.grantReadData(this);
     }
     if (needs.has('queue-status')) {
@@ -303,12 +338,16 @@ export class TaskFlowFunction extends NodejsFunction {
     if (needs.includes('idempotency') && !idempotencyTable) throw new Error('A function that needs idempotency requires the idempotency table');
     if (needs.includes('rate-limits') && !rateLimitTable) throw new Error('A function that needs rate-limits requires the rate-limit table');
     if (needs.includes('files') && !filesBucket) throw new Error('A function that needs files requires the files bucket');
+    if (needs.includes('reports') && !filesBucket) throw new Error('A function that needs reports requires the files bucket');
+    if (needs.includes('read-replica') && !needs.includes('database')) {
+      throw new Error('A function that needs read-replica needs database too: without a replica, its reads go to the primary');
+    }
     if (needs.includes('database') && needs.includes('database-admin')) {
       throw new Error('A function needs either database (through the proxy) or database-admin (the instance), not both');
     }
     if (needs.includes('connections') && !connectionsTable) throw new Error('A function that needs connections requires the connections table');
     if (needs.includes('integrations') && !integrationsTable) throw new Error('A function that needs integrations requires the integrations table');
-    const internet = needs.filter((need) => need === 'slack' || need === 'sendgrid');
+    const internet = needs.filter((need) => Object.hasOwn(THIRD_PARTY, need));
     if (internet.length > 0 && !integrations) throw new Error(`A function that needs ${internet.join(', ')} requires the integration settings`);
     const feed = needs.filter((need) => need === 'websocket' || need === 'feed-probe');
     if (feed.length > 0 && !webSocket) throw new Error(`A function that needs ${feed.join(', ')} requires the WebSocket settings`);
@@ -372,19 +411,27 @@ export class TaskFlowFunction extends NodejsFunction {
           });
           break;
         case 'slack':
-          config.paramsAndSecrets = INTEGRATION_SECRETS_EXTENSION;
-          Object.assign(config.environment, {
-            SLACK_API_URL: INTEGRATION_URLS.SLACK_API_URL,
-            SLACK_BOT_TOKEN_SECRET_ARN: integrations!.slackBotToken.secretArn,
-          });
-          break;
         case 'sendgrid':
+        case 'github':
+        case 'google-calendar': {
+          const service = THIRD_PARTY[need];
           config.paramsAndSecrets = INTEGRATION_SECRETS_EXTENSION;
           Object.assign(config.environment, {
-            SENDGRID_API_URL: INTEGRATION_URLS.SENDGRID_API_URL,
-            SENDGRID_API_KEY_SECRET_ARN: integrations!.sendgridApiKey.secretArn,
-            NOTIFICATION_FROM_EMAIL: integrations!.notificationFromEmail,
+            [service.urlVariable]: INTEGRATION_URLS[service.urlVariable],
+            [`${service.secretVariable}_SECRET_ARN`]: integrations![service.secret].secretArn,
           });
+          if (need === 'sendgrid') config.environment.NOTIFICATION_FROM_EMAIL = integrations!.notificationFromEmail;
+          break;
+        }
+        case 'reports':
+          config.environment.FILES_BUCKET_NAME = filesBucket!.bucketName;
+          break;
+        case 'read-replica':
+          // Without a replica the reads go to the primary through the proxy (DB_HOST).
+          if (database?.readReplica) {
+            config.environment.DB_READ_HOST = database.readReplica.dbInstanceEndpointAddress;
+            config.environment.DB_READ_USER = Database.READ_USER;
+          }
           break;
         case 'connections':
           config.environment[tableNameVariable('connections')] = connectionsTable!.tableName;

@@ -28,8 +28,11 @@ export interface LocalRuntimeOptions {
   sandboxPort?: number;
   /** The WebSocket API's port (the activity feed and its `@connections` API); default 0, a free one (`npm start`: WS_PORT, default 3001). */
   wsPort?: number;
-  /** Run the schedules on their rates, first at start (default true). Tests turn this off and call runSchedule. */
-  schedules?: boolean;
+  /**
+   * Run the schedules on their rates, first at start (default true), or only those named. Tests turn this off
+   * (or name the ones they rely on) and call runSchedule.
+   */
+  schedules?: boolean | readonly (keyof typeof taskflow.schedules)[];
   /** Overrides the queues' visibility timeout, so tests need not wait minutes for a redelivery. */
   visibilityTimeoutSeconds?: number;
   /**

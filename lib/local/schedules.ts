@@ -11,8 +11,11 @@ export type ScheduledHandler = AsyncHandler<ScheduledEvent, unknown>;
 
 export interface ScheduleOptions {
   app: Pick<AppDeclaration, 'name' | 'schedules'>;
-  /** Run each schedule at start and then every `everyMinutes` (default true); false: only run(name). */
-  timers?: boolean;
+  /**
+   * Run each schedule at start and then every `everyMinutes` (default true); false: only run(name); a list of
+   * names: those on their timers, the others only through run(name).
+   */
+  timers?: boolean | readonly string[];
   region?: string;
   log?: (line: string) => void;
 }
@@ -71,8 +74,10 @@ export function startSchedules(options: ScheduleOptions): Schedules {
     }
   }
 
-  if (options.timers ?? true) {
+  const timed = options.timers ?? true;
+  if (timed !== false) {
     for (const [name, schedule] of Object.entries(options.app.schedules)) {
+      if (timed !== true && !timed.includes(name)) continue;
       void run(name);
       const timer = setInterval(() => void run(name), schedule.everyMinutes * 60_000);
       timer.unref();

@@ -102,7 +102,9 @@ export class TaskFlowStack extends Stack {
     });
 
     this.network = new Network(this, 'Network');
-    this.database = new Database(this, 'Database', { network: this.network });
+    // `cdk deploy -c readReplica=true`: the weekly reports read from a replica (DESIGN.md); without it, from the primary.
+    const readReplica = [true, 'true'].includes(this.node.tryGetContext('readReplica') as boolean | string);
+    this.database = new Database(this, 'Database', { network: this.network, readReplica });
     this.storage = new Storage(this, 'Storage', { tables: taskflow.tables });
     this.integrations = new Integrations(this, 'Integrations', { notificationFromEmail: notificationFromEmail.valueAsString });
     // One JWT authorizer function for both APIs. Not in the VPC: it fetches the issuer's JWKS from the internet.
@@ -221,6 +223,14 @@ export class TaskFlowStack extends Stack {
       description:
         'Store the feed probe\'s OAuth client credentials here, as JSON {"tokenUrl","clientId","clientSecret","audience"} ' +
         '(an Auth0 machine-to-machine application whose tokens carry the probe organization)',
+    });
+    new CfnOutput(this, 'GitHubTokenSecretArn', {
+      value: this.integrations.githubToken.secretArn,
+      description: 'Store a GitHub token that can read the linked repositories\' issues here, as the plain secret string',
+    });
+    new CfnOutput(this, 'GoogleCalendarCredentialsSecretArn', {
+      value: this.integrations.googleCalendarCredentials.secretArn,
+      description: 'Store a Google service account\'s JSON key here; share each linked calendar with that service account',
     });
     for (const name of Object.keys(taskflow.queues) as QueueName[]) {
       new CfnOutput(this, `${queueId(name)}QueueUrl`, {

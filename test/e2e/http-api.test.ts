@@ -17,7 +17,8 @@ let token: string;
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'taskflow-e2e-'));
-  runtime = await startLocalRuntime({ port: 0, dataDir, databaseUrl: inject('databaseUrl') });
+  // No schedules: they would work on the other test files' data in the shared database.
+  runtime = await startLocalRuntime({ port: 0, dataDir, databaseUrl: inject('databaseUrl'), schedules: false });
   token = await runtime.issuer.mint({ org: `org_e2e_${Date.now()}`, user: 'alice' });
 });
 

@@ -39,7 +39,8 @@ beforeAll(async () => {
   // A short visibility timeout so a failed message comes back in seconds, not minutes. A load test: its
   // three users make 1,000 mutations (and their retries) within a minute or so from one address, more than
   // one user, organization or address may (review S1), so its rate limits are 10 times the real ones.
-  runtime = await startLocalRuntime({ port: 0, dataDir, databaseUrl: url.href, visibilityTimeoutSeconds: 3, rateLimitScale: 10 });
+  // Only the relay on its timer: the other schedules would work on the other test files' data in the shared database.
+  runtime = await startLocalRuntime({ port: 0, dataDir, databaseUrl: url.href, visibilityTimeoutSeconds: 3, rateLimitScale: 10, schedules: ['outboxRelay'] });
   sqs = new SQSClient({ endpoint: runtime.sqs.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
 }, 120_000);
 

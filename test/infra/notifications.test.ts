@@ -86,8 +86,9 @@ describe('queues', () => {
     const queue = propsOf(stack.queues.queues[name]);
     const deadLetterId = logicalId(stack.queues.deadLetterQueues[name]);
     expect(queue.QueueName).toBe(`TaskFlow-${name}`);
-    // 3, and 10 for the integrations' queues, whose refusals while a breaker is open are receives too.
-    expect(queue.RedrivePolicy).toEqual({ deadLetterTargetArn: arnOf(deadLetterId), maxReceiveCount: ['slack', 'email'].includes(name) ? 10 : 3 });
+    // 3; 10 for the integrations' queues, whose refusals while a breaker is open are receives too; 5 for sync results.
+    const receives = ['slack', 'email', 'github', 'googleCalendar'].includes(name) ? 10 : name === 'syncResults' ? 5 : 3;
+    expect(queue.RedrivePolicy).toEqual({ deadLetterTargetArn: arnOf(deadLetterId), maxReceiveCount: receives });
     expect(queue.MessageRetentionPeriod).toBe(4 * 24 * 3600);
     const deadLetter = resources[deadLetterId]!.Properties;
     expect(deadLetter.QueueName).toBe(`TaskFlow-${name}-dlq`);
@@ -169,11 +170,13 @@ describe('consumers', () => {
     expect(consume).toEqual(expect.arrayContaining(['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility']));
   });
 
-  it('caps each consumer\'s concurrency: notifications 5 (database connections), slack 2 (Slack\'s rate limits), email 5, broadcast 5 (@connections rate)', () => {
+  it('caps each consumer\'s concurrency: notifications 5 and sync results 2 (database connections), slack 2, github 2 and google calendar 2 (their rate limits), email 5, broadcast 5 (@connections rate)', () => {
     const maximum = (name: QueueName) =>
       ofType('AWS::Lambda::EventSourceMapping').find(([, m]) => m.Properties.FunctionName.Ref === logicalId(stack.queues.consumers[name]))![1]
         .Properties.ScalingConfig?.MaximumConcurrency;
-    expect(Object.fromEntries(queueNames.map((name) => [name, maximum(name)]))).toEqual({ notifications: 5, slack: 2, email: 5, broadcast: 5 });
+    expect(Object.fromEntries(queueNames.map((name) => [name, maximum(name)]))).toEqual({
+      notifications: 5, slack: 2, email: 5, github: 2, googleCalendar: 2, syncResults: 2, broadcast: 5,
+    });
   });
 
   it('runs the notifications consumer in the VPC (it reads the database) and lets it queue Slack messages and e-mails', () => {

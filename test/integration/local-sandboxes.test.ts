@@ -1,8 +1,10 @@
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { SANDBOX_CREDENTIALS, startSandboxes, type Sandboxes } from '../../lib/local/sandboxes';
+import { CALENDAR_EVENTS_SCOPE, signedAssertion, type ServiceAccount } from '../../functions/integrations/google-auth';
+import { GITHUB_RATE_LIMIT, SANDBOX_CREDENTIALS, SANDBOX_SERVICES, startSandboxes, type Sandboxes } from '../../lib/local/sandboxes';
 
-// The Slack and SendGrid sandboxes: answers like the real APIs for what TaskFlow calls, every call
-// recorded, and each fault mode, driven both through the control API and the functions on the object.
+// The Slack, SendGrid, GitHub and Google Calendar sandboxes: answers like the real APIs for what TaskFlow calls,
+// every call recorded, and each fault mode, driven both through the control API and the functions on the object.
 
 let sandboxes: Sandboxes;
 
@@ -16,8 +18,8 @@ afterAll(async () => {
 
 beforeEach(() => {
   sandboxes.clearCalls();
-  sandboxes.setFault('slack', { mode: 'ok' });
-  sandboxes.setFault('sendgrid', { mode: 'ok' });
+  for (const service of SANDBOX_SERVICES) sandboxes.setFault(service, { mode: 'ok' });
+  sandboxes.github.setRateLimit({ limit: GITHUB_RATE_LIMIT });
 });
 
 const slackToken = `Bearer ${SANDBOX_CREDENTIALS.SLACK_BOT_TOKEN}`;
@@ -137,6 +139,7 @@ describe('recorded calls', () => {
         service: 'slack',
         method: 'POST',
         path: '/users.lookupByEmail',
+        query: {},
         headers: expect.objectContaining({ authorization: slackToken, 'content-type': 'application/x-www-form-urlencoded' }),
         body: { email: 'alice@example.com' },
         status: 200,
@@ -152,7 +155,7 @@ describe('recorded calls', () => {
       ['/v3/mail/send', 400, 'dave@invalid.example'],
     ]);
     expect(await json(control('/calls'))).toHaveLength(4);
-    expect((await control('/calls?service=github')).status).toBe(404);
+    expect((await control('/calls?service=gitlab')).status).toBe(404);
 
     expect((await control('/calls', { method: 'DELETE' })).status).toBe(204);
     expect(sandboxes.calls()).toEqual([]);
@@ -223,13 +226,312 @@ describe('faults', () => {
 
   it('reports the faults set, and refuses a malformed setting or an unknown service', async () => {
     await putFault('slack', { mode: 'error', status: 502, errorRate: 0.25 });
-    expect(await json(control('/faults'))).toEqual({ slack: { mode: 'error', status: 502, errorRate: 0.25 }, sendgrid: { mode: 'ok' } });
+    expect(await json(control('/faults'))).toEqual({
+      slack: { mode: 'error', status: 502, errorRate: 0.25 },
+      sendgrid: { mode: 'ok' },
+      github: { mode: 'ok' },
+      googleCalendar: { mode: 'ok' },
+      googleOAuth: { mode: 'ok' },
+    });
     expect(sandboxes.faults().slack).toEqual({ mode: 'error', status: 502, errorRate: 0.25 });
     expect((await putFault('slack', { mode: 'explode' })).status).toBe(400);
     expect((await putFault('slack', { mode: 'error', errorRate: 2 })).status).toBe(400);
     expect((await putFault('slack', { mode: 'slow', latencyMs: -1 })).status).toBe(400);
-    expect((await putFault('github', { mode: 'ok' })).status).toBe(404);
+    expect((await putFault('gitlab', { mode: 'ok' })).status).toBe(404);
+    expect((await putFault('slack', { mode: 'error', methods: [] })).status).toBe(400);
     expect(() => sandboxes.setFault('slack', { mode: 'nope' as never })).toThrow();
     expect(sandboxes.faults().slack.mode).toBe('error'); // unchanged by the refused ones
+  });
+});
+
+describe('faults, only some methods', () => {
+  it('lost: the call is handled but no answer comes back; methods limit a fault to those calls', async () => {
+    const calendarId = `lost-${randomUUID()}`;
+    const token = await googleToken();
+    sandboxes.setFault('googleCalendar', { mode: 'lost', methods: ['POST'] });
+    await expect(insertEvent(calendarId, event('lostevent1'), token)).rejects.toThrow();
+    // Made all the same, and the GET (not a POST) is answered.
+    expect((await getEvent(calendarId, 'lostevent1', token)).status).toBe(200);
+    expect(sandboxes.calls('googleCalendar').map((call) => [call.method, call.status])).toEqual([
+      ['POST', null],
+      ['GET', 200],
+    ]);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// GitHub
+
+const githubHeaders = (token: string | null = SANDBOX_CREDENTIALS.GITHUB_TOKEN, extra: Record<string, string> = {}) => ({
+  ...(token ? { Authorization: `Bearer ${token}` } : {}),
+  Accept: 'application/vnd.github+json',
+  'User-Agent': 'taskflow-tests',
+  ...extra,
+});
+const listIssues = (repository: string, query: Record<string, string> = {}, headers: Record<string, string> = githubHeaders()) =>
+  fetch(`${sandboxes.urls.github}/repos/${repository}/issues?${new URLSearchParams(query)}`, { headers });
+/** rel → URL of a Link header. */
+const links = (response: Response) =>
+  Object.fromEntries([...(response.headers.get('link') ?? '').matchAll(/<([^>]+)>;\s*rel="(\w+)"/g)].map((match) => [match[2], match[1]]));
+const rate = (response: Response) => ({
+  limit: Number(response.headers.get('x-ratelimit-limit')),
+  remaining: Number(response.headers.get('x-ratelimit-remaining')),
+  used: Number(response.headers.get('x-ratelimit-used')),
+  reset: Number(response.headers.get('x-ratelimit-reset')),
+});
+
+/** A repository of its own with `count` issues, updated a minute apart from 2026-01-01, oldest first; every fifth a pull request. */
+function seedRepository(count: number): string {
+  const repository = `acme/widgets-${randomUUID().slice(0, 8)}`;
+  for (let i = 0; i < count; i += 1) {
+    sandboxes.github.createIssue(repository, {
+      title: `Issue ${i + 1}`,
+      body: i % 3 === 0 ? null : `Body ${i + 1}`,
+      state: i % 4 === 3 ? 'closed' : 'open',
+      pullRequest: i % 5 === 4,
+      updatedAt: new Date(Date.UTC(2026, 0, 1) + i * 60_000).toISOString(),
+    });
+  }
+  return repository;
+}
+
+describe('GitHub sandbox', () => {
+  it('lists issues and pull requests (marked pull_request) as GitHub does, paged with Link headers at /repositories/{id}', async () => {
+    const repository = seedRepository(7);
+    const first = await listIssues(repository, { state: 'all', sort: 'updated', direction: 'asc', per_page: '3' });
+    expect(first.status).toBe(200);
+    const page1 = await json(first);
+    expect(page1.map((issue: any) => issue.number)).toEqual([1, 2, 3]);
+    expect(page1[0]).toMatchObject({
+      number: 1,
+      title: 'Issue 1',
+      body: null,
+      state: 'open',
+      html_url: `https://github.com/${repository}/issues/1`,
+      updated_at: '2026-01-01T00:00:00Z',
+      node_id: expect.stringMatching(/^I_/),
+    });
+    expect(page1[0]).not.toHaveProperty('pull_request');
+    const pages = links(first);
+    expect(pages.next).toMatch(new RegExp(`^${sandboxes.urls.github}/repositories/\\d+/issues\\?.*page=2`));
+    expect(pages.last).toContain('page=3');
+
+    const second = await fetch(pages.next!, { headers: githubHeaders() });
+    const page2 = await json(second);
+    expect(page2.map((issue: any) => issue.number)).toEqual([4, 5, 6]);
+    expect(page2[1]).toMatchObject({ number: 5, html_url: `https://github.com/${repository}/pull/5`, pull_request: expect.objectContaining({ url: expect.any(String) }) });
+    const third = await fetch(links(second).next!, { headers: githubHeaders() });
+    expect((await json(third)).map((issue: any) => issue.number)).toEqual([7]);
+    expect(links(third)).not.toHaveProperty('next');
+    expect(links(third).prev).toContain('page=2');
+
+    // since (updated at or after), the default state (open) and order (created, newest first).
+    const since = await json(listIssues(repository, { state: 'all', sort: 'updated', direction: 'asc', since: '2026-01-01T00:05:00Z' }));
+    expect(since.map((issue: any) => issue.number)).toEqual([6, 7]);
+    const open = await json(listIssues(repository));
+    expect(open.map((issue: any) => issue.number)).toEqual([7, 6, 5, 3, 2, 1]);
+    expect((await listIssues(repository, { since: 'yesterday' })).status).toBe(422);
+  });
+
+  it('answers If-None-Match with 304 for free while nothing changed; a change makes a new ETag', async () => {
+    const repository = seedRepository(3);
+    const query = { state: 'all', sort: 'updated', direction: 'asc', per_page: '100' };
+    const first = await listIssues(repository, query);
+    const etag = first.headers.get('etag')!;
+    expect(etag).toMatch(/^"[0-9a-f]{64}"$/);
+    const before = rate(first);
+
+    const unchanged = await listIssues(repository, query, githubHeaders(SANDBOX_CREDENTIALS.GITHUB_TOKEN, { 'If-None-Match': etag }));
+    expect(unchanged.status).toBe(304);
+    expect(await unchanged.text()).toBe('');
+    expect(unchanged.headers.get('etag')).toBe(etag);
+    expect(rate(unchanged)).toMatchObject({ remaining: before.remaining, used: before.used });
+
+    sandboxes.github.updateIssue(repository, 2, { state: 'closed' });
+    const changed = await listIssues(repository, query, githubHeaders(SANDBOX_CREDENTIALS.GITHUB_TOKEN, { 'If-None-Match': etag }));
+    expect(changed.status).toBe(200);
+    expect(changed.headers.get('etag')).not.toBe(etag);
+    expect(rate(changed).remaining).toBe(before.remaining - 1);
+    const issues = await json(changed);
+    expect(issues.at(-1)).toMatchObject({ number: 2, state: 'closed', closed_at: expect.any(String) });
+  });
+
+  it('carries the rate limit on every answer, and refuses with 403 and x-ratelimit-remaining 0 once the hour\'s budget is spent', async () => {
+    const repository = seedRepository(1);
+    sandboxes.github.setRateLimit({ limit: 2 });
+    const first = await listIssues(repository);
+    expect(rate(first)).toMatchObject({ limit: 2, remaining: 1, used: 1 });
+    expect(rate(first).reset).toBeGreaterThan(Date.now() / 1000);
+    expect(rate(await listIssues('acme/nothing-here'))).toMatchObject({ remaining: 0, used: 2 }); // a 404 counts too
+    const refused = await listIssues(repository);
+    expect(refused.status).toBe(403);
+    expect(rate(refused)).toMatchObject({ limit: 2, remaining: 0 });
+    expect((await json(refused)).message).toMatch(/^API rate limit exceeded/);
+
+    expect(await json(control('/github/rate-limit'))).toMatchObject({ limit: 2, used: 2, remaining: 0 });
+    const reset = await control('/github/rate-limit', { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ limit: 10 }) });
+    expect(await json(reset)).toMatchObject({ limit: 10, used: 0, remaining: 10 });
+    expect((await listIssues(repository)).status).toBe(200);
+  });
+
+  it('wants the token and a User-Agent; an unknown repository is 404', async () => {
+    const repository = seedRepository(1);
+    const missing = await listIssues(repository, {}, githubHeaders(null));
+    expect(missing.status).toBe(401);
+    expect((await json(missing)).message).toBe('Requires authentication');
+    const wrong = await listIssues(repository, {}, githubHeaders('ghp_wrong'));
+    expect(wrong.status).toBe(401);
+    expect((await json(wrong)).message).toBe('Bad credentials');
+    expect((await listIssues(repository, {}, { Authorization: `token ${SANDBOX_CREDENTIALS.GITHUB_TOKEN}`, 'User-Agent': '' })).status).toBe(403);
+    const unknown = await listIssues('acme/does-not-exist');
+    expect(unknown.status).toBe(404);
+    expect(await json(unknown)).toMatchObject({ message: 'Not Found' });
+  });
+
+  it('takes issues from the control API: create, edit, close, list', async () => {
+    const repository = `acme/control-${randomUUID().slice(0, 8)}`;
+    const post = (body: object) =>
+      control(`/github/repos/${repository}/issues`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    const created = await post({ title: 'First', body: 'Text' });
+    expect(created.status).toBe(201);
+    expect(await json(created)).toMatchObject({ number: 1, title: 'First', body: 'Text', state: 'open', pullRequest: false });
+    expect(await json(post({ title: 'A PR', pull_request: true }))).toMatchObject({ number: 2, pullRequest: true });
+    expect((await post({ body: 'no title' })).status).toBe(400);
+
+    const patch = (number: number, body: object) =>
+      control(`/github/repos/${repository}/issues/${number}`, { method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    expect(await json(patch(1, { title: 'First, edited', state: 'closed' }))).toMatchObject({ title: 'First, edited', state: 'closed', closedAt: expect.any(String) });
+    expect((await patch(9, { title: 'x' })).status).toBe(404);
+    expect((await json(control(`/github/repos/${repository}/issues`))).map((issue: any) => issue.title)).toEqual(['First, edited', 'A PR']);
+    const listed = await json(listIssues(repository, { state: 'closed' }));
+    expect(listed).toEqual([expect.objectContaining({ number: 1, title: 'First, edited', state: 'closed' })]);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// Google: the token endpoint and the Calendar API
+
+const account = (): ServiceAccount => JSON.parse(sandboxes.environment.GOOGLE_CALENDAR_CREDENTIALS!) as ServiceAccount;
+
+function grant(assertion: string, grantType = 'urn:ietf:params:oauth:grant-type:jwt-bearer') {
+  return fetch(account().tokenUri, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: grantType, assertion }),
+  });
+}
+
+async function googleToken(): Promise<string> {
+  const answer = await grant(signedAssertion(account(), CALENDAR_EVENTS_SCOPE));
+  expect(answer.status).toBe(200);
+  return (await json(answer)).access_token;
+}
+
+const event = (id: string, date = '2026-03-10', summary = 'Write the docs') => ({ id, summary, description: 'From TaskFlow', start: { date }, end: { date: nextDate(date) } });
+const nextDate = (date: string) => new Date(Date.parse(`${date}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
+const eventsUrl = (calendarId: string) => `${sandboxes.urls.googleCalendar}/calendars/${encodeURIComponent(calendarId)}/events`;
+const calendarCall = (method: string, url: string, token: string | null, body?: object) =>
+  fetch(url, {
+    method,
+    headers: { ...(token ? { Authorization: `Bearer ${token}` } : {}), ...(body ? { 'Content-Type': 'application/json' } : {}) },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  });
+const insertEvent = (calendarId: string, body: object, token: string | null) => calendarCall('POST', eventsUrl(calendarId), token, body);
+const getEvent = (calendarId: string, id: string, token: string | null) => calendarCall('GET', `${eventsUrl(calendarId)}/${id}`, token);
+
+describe('Google token endpoint', () => {
+  it('gives the functions a service account (GOOGLE_CALENDAR_CREDENTIALS) whose JWT-bearer grant it accepts', async () => {
+    expect(account()).toEqual({
+      clientEmail: SANDBOX_CREDENTIALS.GOOGLE_CLIENT_EMAIL,
+      privateKey: expect.stringMatching(/^-----BEGIN PRIVATE KEY-----/),
+      tokenUri: `${sandboxes.url}/oauth2/token`,
+    });
+    const answer = await grant(signedAssertion(account(), CALENDAR_EVENTS_SCOPE));
+    expect(answer.status).toBe(200);
+    expect(await json(answer)).toEqual({ access_token: expect.stringMatching(/^ya29\./), expires_in: 3600, token_type: 'Bearer' });
+  });
+
+  it('refuses a bad signature, another audience or issuer, a stale assertion, another scope or grant type', async () => {
+    const { privateKey: otherKey } = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+    const refusal = async (assertion: string, grantType?: string) => {
+      const answer = await grant(assertion, grantType);
+      expect(answer.status).toBe(400);
+      return json(answer);
+    };
+    expect(await refusal(signedAssertion({ ...account(), privateKey: otherKey }, CALENDAR_EVENTS_SCOPE))).toEqual({ error: 'invalid_grant', error_description: 'Invalid JWT Signature.' });
+    // A valid token but not signed by the account: a forged payload under the account's own signature fails too.
+    const [header, , signature] = signedAssertion(account(), CALENDAR_EVENTS_SCOPE).split('.');
+    const forged = Buffer.from(JSON.stringify({ iss: 'someone@else.example', scope: CALENDAR_EVENTS_SCOPE, aud: account().tokenUri, iat: 1, exp: 2 })).toString('base64url');
+    expect((await refusal(`${header}.${forged}.${signature}`)).error_description).toBe('Invalid JWT Signature.');
+    expect((await refusal(signedAssertion({ ...account(), tokenUri: 'https://oauth2.googleapis.com/token' }, CALENDAR_EVENTS_SCOPE))).error_description).toMatch(/audience/);
+    expect((await refusal(signedAssertion({ ...account(), clientEmail: 'intruder@evil.example' }, CALENDAR_EVENTS_SCOPE))).error).toBe('invalid_grant');
+    expect((await refusal(signedAssertion(account(), CALENDAR_EVENTS_SCOPE, Date.now() - 2 * 3_600_000))).error_description).toMatch(/short-lived/);
+    expect((await refusal(signedAssertion(account(), 'https://www.googleapis.com/auth/drive'))).error).toBe('invalid_scope');
+    expect((await refusal(signedAssertion(account(), CALENDAR_EVENTS_SCOPE), 'client_credentials')).error).toBe('unsupported_grant_type');
+    expect((await refusal('not-a-jwt')).error).toBe('invalid_grant');
+  });
+
+  it('stays up while the Calendar API is down (its own sandbox, with its own faults)', async () => {
+    sandboxes.setFault('googleCalendar', { mode: 'error', status: 503 });
+    const token = await googleToken();
+    expect((await insertEvent(`c-${randomUUID()}`, event('healthtoken1'), token)).status).toBe(503);
+    sandboxes.setFault('googleOAuth', { mode: 'error', status: 500 });
+    expect((await grant(signedAssertion(account(), CALENDAR_EVENTS_SCOPE))).status).toBe(500);
+  });
+});
+
+describe('Google Calendar sandbox', () => {
+  it('inserts with a chosen id (409 once used, even deleted), updates (404 if none), deletes (204, then 410; 404 never made)', async () => {
+    const calendarId = `team-${randomUUID()}@group.calendar.google.com`;
+    const token = await googleToken();
+    const url = (id: string) => `${eventsUrl(calendarId)}/${id}`;
+
+    const inserted = await insertEvent(calendarId, event('taskevent001'), token);
+    expect(inserted.status).toBe(200);
+    expect(await json(inserted)).toMatchObject({ kind: 'calendar#event', id: 'taskevent001', status: 'confirmed', summary: 'Write the docs', start: { date: '2026-03-10' }, end: { date: '2026-03-11' } });
+    const duplicate = await insertEvent(calendarId, event('taskevent001'), token);
+    expect(duplicate.status).toBe(409);
+    expect((await json(duplicate)).error).toMatchObject({ code: 409, errors: [expect.objectContaining({ reason: 'duplicate' })] });
+
+    expect((await calendarCall('PUT', url('nosuchevent1'), token, event('nosuchevent1'))).status).toBe(404);
+    const updated = await calendarCall('PUT', url('taskevent001'), token, event('taskevent001', '2026-03-12', 'Write more docs'));
+    expect(updated.status).toBe(200);
+    expect(await json(updated)).toMatchObject({ summary: 'Write more docs', start: { date: '2026-03-12' }, sequence: 1 });
+
+    expect((await calendarCall('DELETE', url('taskevent001'), token)).status).toBe(204);
+    expect((await calendarCall('DELETE', url('taskevent001'), token)).status).toBe(410);
+    expect((await calendarCall('DELETE', url('nosuchevent1'), token)).status).toBe(404);
+    expect(await json(getEvent(calendarId, 'taskevent001', token))).toMatchObject({ status: 'cancelled' });
+    expect((await insertEvent(calendarId, event('taskevent001'), token)).status).toBe(409); // a deleted event's id stays used
+    // An update restores a deleted event.
+    expect(await json(calendarCall('PUT', url('taskevent001'), token, event('taskevent001')))).toMatchObject({ status: 'confirmed' });
+    expect((await json(calendarCall('GET', eventsUrl(calendarId), token))).items.map((item: any) => item.id)).toEqual(['taskevent001']);
+    expect(sandboxes.googleCalendar.events(calendarId)).toEqual([expect.objectContaining({ id: 'taskevent001', status: 'confirmed' })]);
+  });
+
+  it('checks the token, the event and the calendar\'s access', async () => {
+    const calendarId = `c-${randomUUID()}`;
+    const token = await googleToken();
+    const unauthenticated = await insertEvent(calendarId, event('tokenless01'), null);
+    expect(unauthenticated.status).toBe(401);
+    expect((await json(unauthenticated)).error.status).toBe('UNAUTHENTICATED');
+    expect((await insertEvent(calendarId, event('tokenless01'), 'ya29.forged')).status).toBe(401);
+
+    const invalidDate = await insertEvent(calendarId, { ...event('baddate001'), start: { date: '2026-02-30' } }, token);
+    expect(invalidDate.status).toBe(400);
+    expect((await json(invalidDate)).error.message).toBe('Invalid start time.');
+    expect((await insertEvent(calendarId, { ...event('emptrange01'), end: { date: '2026-03-10' } }, token)).status).toBe(400);
+    expect((await insertEvent(calendarId, event('UPPERCASE-id'), token)).status).toBe(400);
+
+    sandboxes.googleCalendar.setCalendarAccess(calendarId, 'reader');
+    const readOnly = await insertEvent(calendarId, event('readaccess01'), token);
+    expect(readOnly.status).toBe(403);
+    expect((await json(readOnly)).error.errors[0].reason).toBe('requiredAccessLevel');
+    const share = await control(`/googleCalendar/calendars/${encodeURIComponent(calendarId)}`, { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ access: 'none' }) });
+    expect(share.status).toBe(200);
+    expect((await insertEvent(calendarId, event('unshared001'), token)).status).toBe(404);
+
+    sandboxes.googleCalendar.revokeTokens();
+    expect((await insertEvent(`c-${randomUUID()}`, event('revoked0001'), token)).status).toBe(401);
   });
 });

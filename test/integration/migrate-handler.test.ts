@@ -69,6 +69,14 @@ describe('migrate function', () => {
     const [, iterations, salt] = /^SCRAM-SHA-256\$(\d+):([^$]+)\$/.exec(stored!.rolpassword)!;
     expect(stored!.rolpassword).toBe(scramSha256Verifier(password, Buffer.from(salt!, 'base64'), Number(iterations)));
 
+    // The reports' replica reader: it may read every table, change none, and has no password (IAM login on RDS).
+    const [reader] = await sql<{ read: boolean; write: boolean; password: string | null }>(
+      `SELECT has_table_privilege('taskflow_reader', 'tasks', 'SELECT') AS read,
+              has_table_privilege('taskflow_reader', 'tasks', 'INSERT,UPDATE,DELETE') AS write,
+              (SELECT rolpassword FROM pg_authid WHERE rolname = 'taskflow_reader') AS password`,
+    );
+    expect(reader).toEqual({ read: true, write: false, password: null });
+
     // Running it again (the next deploy) changes nothing and still succeeds.
     expect((await handler()).applied).toEqual([]);
   });

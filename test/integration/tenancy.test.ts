@@ -1,18 +1,21 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { taskflow } from '../../lib/app';
 import { createProject, createTask, invoke, newCaller, type Call, type OperationId } from '../support/api';
+import { sql } from '../support/sql';
 
 // Eve (another organization) aims at Alice's ids on every route.
 const alice = newCaller();
 const eve = newCaller();
-let ids: { projectId: string; taskId: string };
+let ids: { projectId: string; taskId: string; linkId: string };
 
 beforeAll(async () => {
   const project = await createProject(alice, 'Alice secret project');
   const task = await createTask(alice, project.id, { title: 'Alice secret task' });
   await invoke('createComment', alice, { params: { taskId: task.id }, body: { body: 'Alice secret comment' } });
+  const link = await invoke('createLink', alice, { params: { projectId: project.id }, body: { type: 'github', target: 'alice/secret-repo' } });
+  expect(link.status).toBe(201);
   await createProject(eve, 'Eve project');
-  ids = { projectId: project.id, taskId: task.id };
+  ids = { projectId: project.id, taskId: task.id, linkId: link.body.id };
 });
 
 // How each route must treat another organization's data: a 404 for its ids, or none of it in a list.
@@ -40,6 +43,10 @@ const attempts: Record<Exclude<OperationId, 'getHealth'>, () => Call & { expect:
   listAttachments: () => ({ params: { taskId: ids.taskId }, expect: 'not-found' }),
   getAttachment: () => ({ params: { attachmentId: crypto.randomUUID() }, expect: 'not-found' }),
   deleteAttachment: () => ({ params: { attachmentId: crypto.randomUUID() }, expect: 'not-found' }),
+  createLink: () => ({ params: { projectId: ids.projectId }, body: { type: 'github', target: 'eve/pwned' }, expect: 'not-found' }),
+  listLinks: () => ({ params: { projectId: ids.projectId }, expect: 'not-found' }),
+  deleteLink: () => ({ params: { linkId: ids.linkId }, expect: 'not-found' }),
+  listReports: () => ({ params: { projectId: ids.projectId }, expect: 'not-found' }),
 };
 
 describe('tenant isolation', () => {
@@ -58,12 +65,21 @@ describe('tenant isolation', () => {
       expect(response.status).toBeLessThan(300);
       expect(JSON.stringify(response.body)).not.toMatch(/Alice secret/);
     }
-    // Whatever Eve did, Alice's data is as she left it.
-    const task = await invoke('getTask', alice, { params: { taskId: ids.taskId } });
-    expect(task.body).toMatchObject({ title: 'Alice secret task', version: 1 });
-    expect((await invoke('getProject', alice, { params: { projectId: ids.projectId } })).body.name).toBe('Alice secret project');
-    expect((await invoke('listTasks', alice, { params: { projectId: ids.projectId } })).body.items).toHaveLength(1);
-    expect((await invoke('listComments', alice, { params: { taskId: ids.taskId } })).body.items).toHaveLength(1);
+    // Whatever Eve did, Alice's data is as she left it (read in the database: Alice's own rate limit would not
+    // allow five reads per route).
+    const [state] = await sql<Record<string, unknown>>(
+      `SELECT (SELECT name FROM projects WHERE id = $1) AS project,
+              (SELECT json_agg(json_build_object('title', title, 'version', version)) FROM tasks WHERE project_id = $1) AS tasks,
+              (SELECT count(*)::int FROM comments WHERE task_id = $2) AS comments,
+              (SELECT json_agg(target) FROM integration_links WHERE project_id = $1) AS links`,
+      [ids.projectId, ids.taskId],
+    );
+    expect(state).toEqual({
+      project: 'Alice secret project',
+      tasks: [{ title: 'Alice secret task', version: 1 }],
+      comments: 1,
+      links: ['alice/secret-repo'],
+    });
   });
 
   it('refuses a request without a caller identity (401), should the authorizer ever be bypassed', async () => {

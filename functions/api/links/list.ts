@@ -1,0 +1,4 @@
+import { listLinks } from '../../domain/links';
+import { httpHandler, idParam } from '../../shared/http';
+
+export const handler = httpHandler({}, async (request) => ({ status: 200, body: await listLinks(request.caller, idParam(request, 'projectId', 'Project')) }));

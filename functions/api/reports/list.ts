@@ -1,0 +1,8 @@
+import { listReports } from '../../domain/reports';
+import { ListReportsQuery } from '../../domain/schemas';
+import { httpHandler, idParam } from '../../shared/http';
+
+export const handler = httpHandler({ query: ListReportsQuery }, async (request) => ({
+  status: 200,
+  body: await listReports(request.caller, idParam(request, 'projectId', 'Project'), request.query),
+}));
