@@ -1,4 +1,5 @@
 import * as s from '../functions/domain/schemas';
+import * as sync from '../functions/domain/sync-schemas';
 import {
   eventQueues,
   type AppDeclaration,
@@ -268,13 +269,13 @@ const routes = [
     method: 'POST', path: '/projects/{projectId}/links', operationId: 'createLink', auth: 'jwt',
     summary: 'Link the project to a GitHub repository (its issues are imported as tasks) or a Google calendar (tasks with a due date become events); synced every 5 minutes. The same link again answers 200 with it',
     function: mutation('links/create', 'Link a repository or a calendar'),
-    request: { body: s.CreateLinkBody }, response: { status: 201, body: s.Link }, errors: [404],
+    request: { body: sync.CreateLinkBody }, response: { status: 201, body: sync.Link }, errors: [404],
   },
   {
     method: 'GET', path: '/projects/{projectId}/links', operationId: 'listLinks', auth: 'jwt',
     summary: 'The project\'s links, each with its last sync result',
     function: api('links/list', 'List links'),
-    response: { status: 200, body: s.LinkList }, errors: [404],
+    response: { status: 200, body: sync.LinkList }, errors: [404],
   },
   {
     method: 'DELETE', path: '/links/{linkId}', operationId: 'deleteLink', auth: 'jwt',
@@ -286,7 +287,7 @@ const routes = [
     method: 'GET', path: '/projects/{projectId}/reports', operationId: 'listReports', auth: 'jwt',
     summary: 'The project\'s weekly reports, newest first, each with a download link valid for 5 minutes',
     function: withReports(api('reports/list', 'List weekly reports')),
-    request: { query: s.ListReportsQuery }, response: { status: 200, body: s.ReportPage }, errors: [404],
+    request: { query: sync.ListReportsQuery }, response: { status: 200, body: sync.ReportPage }, errors: [404],
   },
   {
     method: 'GET', path: '/organization/usage', operationId: 'getUsage', auth: 'jwt',
@@ -370,7 +371,7 @@ export const taskflow = {
     },
     weeklyReport: {
       description: 'Writes each project\'s report of the week that ended (to S3) and e-mails it to the members, once per project and week',
-      function: worker('weekly-report', 'Writes and e-mails the weekly project reports', 300, ['database', 'read-replica', 'reports'], ['email']),
+      function: worker('weekly-report', 'Writes and e-mails the weekly project reports', 300, ['database', 'read-replica', 'reports-writer'], ['email']),
       // Reports are weekly; the job runs daily so a project that failed, or a run cut short, is done the next day
       // (a run with nothing left to do costs one query).
       everyMinutes: 24 * 60,

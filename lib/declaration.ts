@@ -14,8 +14,8 @@ import type { $ZodType as ZodType } from 'zod/v4/core';
  * - `github`: GitHub's REST API (`GITHUB_API_URL`, a token with read access to the linked repositories' issues);
  *   `google-calendar`: Google Calendar's API (`GOOGLE_CALENDAR_API_URL`, a service account's key, JSON, with
  *   access to the linked calendars). Out of the VPC like `slack`, so never with the database.
- * - `reports`: the files bucket's `reports/` prefix (`FILES_BUCKET_NAME`): weekly reports are written and
- *   downloaded there.
+ * - `reports`: reads the files bucket's `reports/` prefix (`FILES_BUCKET_NAME`): the weekly reports' download
+ *   links; `reports-writer`: writes there too (the weekly job).
  * - `read-replica`: the database's read replica where the stack has one (`DB_READ_HOST`; `DATABASE_READ_URL`
  *   locally), for long reads that would otherwise load the primary; without one, reads go to the primary.
  * - `connections`: the connections table (`CONNECTIONS_TABLE_NAME`): the WebSocket connection registry,
@@ -43,6 +43,7 @@ export type Capability =
   | 'github'
   | 'google-calendar'
   | 'reports'
+  | 'reports-writer'
   | 'read-replica'
   | 'connections'
   | 'websocket'

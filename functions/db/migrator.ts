@@ -70,10 +70,15 @@ async function apply(client: pg.ClientBase, migration: Migration): Promise<void>
     // One statement per file: several statements sent together run in an implicit transaction,
     // which CREATE INDEX CONCURRENTLY refuses.
     await client.query(`SET lock_timeout = '5s'; SET statement_timeout = '15min'`);
+    const index = CONCURRENT_INDEX.exec(migration.sql)?.[1];
     try {
+      // A concurrent build that failed (a lock timeout, a duplicate) leaves its index INVALID: IF NOT EXISTS would then
+      // skip it, and an invalid index enforces nothing (ON CONFLICT cannot even use it). Dropped first, built again.
+      if (index) await dropIfInvalid(client, index);
       await client.query(migration.sql);
       await record();
     } catch (error) {
+      if (index) await dropIfInvalid(client, index).catch(() => undefined);
       throw new Error(`migration ${migration.version} failed: ${(error as Error).message}`, { cause: error });
     } finally {
       await client.query('RESET lock_timeout; RESET statement_timeout');
@@ -91,4 +96,14 @@ async function apply(client: pg.ClientBase, migration: Migration): Promise<void>
     await client.query('ROLLBACK');
     throw new Error(`migration ${migration.version} failed: ${(error as Error).message}`, { cause: error });
   }
+}
+
+const CONCURRENT_INDEX = /CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+(?:IF\s+NOT\s+EXISTS\s+)?([a-z_][a-z0-9_]*)/i;
+
+async function dropIfInvalid(client: pg.ClientBase, index: string): Promise<void> {
+  const { rowCount } = await client.query(
+    'SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = $1 AND NOT i.indisvalid',
+    [index.toLowerCase()],
+  );
+  if (rowCount) await client.query(`DROP INDEX CONCURRENTLY IF EXISTS ${client.escapeIdentifier(index.toLowerCase())}`);
 }

@@ -1,7 +1,7 @@
 import { db, read } from '../shared/db';
 import { notFound, Problem } from '../shared/problem';
 import type { Creation } from './client-ids';
-import type { CreateLinkInput, LinkDto } from './schemas';
+import type { CreateLinkInput, LinkDto } from './sync-schemas';
 import type { Caller } from './tenancy';
 
 /**

@@ -72,7 +72,7 @@ const run = {
 /** A GitHub repository's issues to fetch (the `github` queue): what changed since the last run. */
 export const GithubSyncRequest = z.object({
   ...run,
-  repository: z.string().check(z.regex(/^[^/\s]+\/[^/\s]+$/)),
+  repository: z.string().check(z.regex(/^[a-z0-9_.-]+\/[a-z0-9_.-]+$/), z.refine((name) => !name.split('/').some((part) => /^\.+$/.test(part)), 'no . or .. part')),
   /** The ETag of the last run's first page (If-None-Match), or null. */
   etag: z.nullable(z.string()),
   /** The newest `updated_at` imported so far (the `since` parameter), or null for everything. */
@@ -94,7 +94,13 @@ export const CalendarSyncRequest = z.object({
         version: z.number(),
         event: z.object({ summary: z.string(), description: z.string(), date: z.string() }),
       }),
-      z.object({ action: z.literal('delete'), taskId: z.uuid(), eventId: z.string().check(z.regex(/^[a-v0-9]{5,1024}$/)) }),
+      z.object({
+        action: z.literal('delete'),
+        taskId: z.uuid(),
+        eventId: z.string().check(z.regex(/^[a-v0-9]{5,1024}$/)),
+        /** The task's version when it lost its due date (an event showing a later one is kept); null: the task is gone. */
+        version: z.nullable(z.number()),
+      }),
     ]),
   ),
 });

@@ -7,7 +7,7 @@ import type { Trace } from '../shared/trace';
 import type { EmailMessage } from './messages';
 import { FAST_PATH_LEASE, OUTBOX_ENTRIES, publishNow, type OutboxEntry } from './outbox';
 import { decodeCursor, encodeCursor } from './pagination';
-import type { ReportDto, ReportMetricsDto } from './schemas';
+import type { ReportDto, ReportMetricsDto } from './sync-schemas';
 import type { Caller } from './tenancy';
 
 // Weekly project reports (issue 6): for the week that ended (Monday 00:00 to Monday 00:00, UTC), each

@@ -10,11 +10,11 @@ export const TaskStatus = z.enum(['todo', 'in_progress', 'in_review', 'done']);
 export const TaskPriority = z.enum(['none', 'low', 'medium', 'high', 'urgent']);
 
 // Text PostgreSQL can store: no NUL characters.
-const text = () => z.string().check(z.refine((value) => !value.includes('\u0000'), 'must not contain NUL characters'));
-const Id = z.uuid();
-const UserId = text().check(z.minLength(1), z.maxLength(255));
+export const text = () => z.string().check(z.refine((value) => !value.includes('\u0000'), 'must not contain NUL characters'));
+export const Id = z.uuid();
+export const UserId = text().check(z.minLength(1), z.maxLength(255));
 // Years 0001–9999: what a PostgreSQL date and the API's YYYY-MM-DD both hold.
-const IsoDate = z.iso.date().check(z.refine((date) => !date.startsWith('0000'), 'year must be 0001 or later'));
+export const IsoDate = z.iso.date().check(z.refine((date) => !date.startsWith('0000'), 'year must be 0001 or later'));
 const Title = text().check(z.trim(), z.minLength(1), z.maxLength(500));
 const Description = text().check(z.maxLength(20_000));
 const ProjectName = text().check(z.trim(), z.minLength(1), z.maxLength(200));
@@ -32,7 +32,7 @@ const someChange = (ignored: string[] = []) =>
   z.refine((body: unknown) => Object.keys(body as object).some((key) => !ignored.includes(key)), 'at least one field must change');
 
 // A client may choose the id of what it creates, so a retried create finds its first result.
-const ClientId = z.optional(Id);
+export const ClientId = z.optional(Id);
 
 export const CreateProjectBody = z.strictObject({
   id: ClientId,
@@ -88,7 +88,7 @@ export const SearchQuery = z.strictObject({
 
 export const CreateCommentBody = z.strictObject({ id: ClientId, body: text().check(z.trim(), z.minLength(1), z.maxLength(10_000)) });
 
-const Timestamp = z.iso.datetime({ offset: true });
+export const Timestamp = z.iso.datetime({ offset: true });
 
 export const Project = z.object({
   id: Id,
@@ -124,7 +124,7 @@ export const Comment = z.object({
   createdAt: Timestamp,
 });
 
-const page = <T extends z.ZodMiniType>(item: T) => z.object({ items: z.array(item), nextCursor: z.nullable(z.string()) });
+export const page = <T extends z.ZodMiniType>(item: T) => z.object({ items: z.array(item), nextCursor: z.nullable(z.string()) });
 export const ProjectPage = page(Project);
 export const TaskPage = page(Task);
 export const CommentPage = page(Comment);
@@ -228,60 +228,6 @@ export const Usage = z.object({
   quotas: z.object({ projects: QuotaUsage, tasks: QuotaUsage, storageBytes: QuotaUsage, requestsPerHour: z.object({ limit: z.number() }) }),
 });
 
-// A project's link to a GitHub repository (`owner/name`) or a Google calendar (its id), synced every 5 minutes.
-export const LinkType = z.enum(['github', 'googleCalendar']);
-const Repository = text().check(z.regex(/^[A-Za-z0-9_.-]{1,100}\/[A-Za-z0-9_.-]{1,100}$/, 'must be a repository as owner/name'));
-const CalendarId = text().check(z.trim(), z.minLength(1), z.maxLength(1024));
-export const CreateLinkBody = z.discriminatedUnion('type', [
-  z.strictObject({ id: ClientId, type: z.literal('github'), target: Repository }),
-  z.strictObject({ id: ClientId, type: z.literal('googleCalendar'), target: CalendarId }),
-]);
-export const SyncStatus = z.enum(['ok', 'unchanged', 'rate_limited', 'failed']);
-export const Link = z.object({
-  id: Id,
-  projectId: Id,
-  type: LinkType,
-  target: z.string(),
-  createdBy: UserId,
-  createdAt: Timestamp,
-  /** The last finished run: null until the first one. */
-  lastSync: z.nullable(
-    z.object({
-      at: Timestamp,
-      status: SyncStatus,
-      /** Why it failed or was cut short; null when it did not. */
-      error: z.nullable(z.string()),
-      /** Tasks imported or updated (GitHub), events written or deleted (Google Calendar). */
-      changes: z.number().check(z.int()),
-    }),
-  ),
-  /** A run is in flight. */
-  running: z.boolean(),
-  /** The earliest time the next run starts. */
-  nextSyncAt: Timestamp,
-});
-export const LinkList = z.object({ items: z.array(Link) });
-
-// A project's weekly reports, newest first (cursor pages), each with a download link valid for 5 minutes.
-export const ReportMetrics = z.object({
-  completed: z.number().check(z.int()),
-  created: z.number().check(z.int()),
-  /** Open tasks whose due date had passed at the end of the week. */
-  overdue: z.number().check(z.int()),
-  /** Median hours from creation to completion of the tasks completed in the week; null when none were. */
-  cycleTimeHours: z.nullable(z.number()),
-});
-export const Report = z.object({
-  id: Id,
-  projectId: Id,
-  weekStart: IsoDate,
-  metrics: ReportMetrics,
-  createdAt: Timestamp,
-  downloadUrl: z.string(),
-});
-export const ReportPage = page(Report);
-export const ListReportsQuery = ListProjectsQuery;
-
 export const Problem = z.object({
   type: z.string(),
   title: z.string(),
@@ -307,7 +253,3 @@ export type CreateCommentInput = z.infer<typeof CreateCommentBody>;
 export type UpdateTaskInput = z.infer<typeof UpdateTaskBody>;
 export type AttachmentDto = z.infer<typeof Attachment>;
 export type CreateAttachmentInput = z.infer<typeof CreateAttachmentBody>;
-export type CreateLinkInput = z.infer<typeof CreateLinkBody>;
-export type LinkDto = z.infer<typeof Link>;
-export type ReportDto = z.infer<typeof Report>;
-export type ReportMetricsDto = z.infer<typeof ReportMetrics>;

@@ -26,6 +26,10 @@ export interface Applied {
 const KEPT_VERSIONS = 100;
 // A run stopped by the tasks quota is tried again after this: the organization must make room first.
 const QUOTA_RETRY = "interval '1 hour'";
+// A run that failed (a repository gone, a calendar not shared, a credential refused) is not tried again every 5
+// minutes for ever: the next run waits 5 minutes after the first failure, doubling with each one, at most a day.
+const FAILURE_BACKOFF = "interval '5 minutes'";
+const FAILURE_BACKOFF_CAP = "interval '24 hours'";
 // Concurrent imports of the same new issue: the loser's statement inserted nothing for it and runs again.
 const MAX_ATTEMPTS = 3;
 const CALENDAR_EVENT_ID = /^[a-v0-9]{5,1024}$/;
@@ -59,6 +63,7 @@ function runUpdate(
   const since = outcome?.since === undefined ? undefined : timestamp(outcome.since, 'since');
   const retryAt = outcome?.retryAt ? timestamp(outcome.retryAt, 'retryAt') : null;
   const done = `(${finish})`;
+  const failed = `(${param(outcome?.status === 'failed')}::boolean)`;
   const ok = `(${done} AND NOT (${refused}))`;
   return `last_sync_changes = coalesce(l.last_sync_changes, 0) + (${changes}),
     run_id = CASE WHEN ${done} THEN NULL ELSE l.run_id END,
@@ -68,7 +73,12 @@ function runUpdate(
     last_sync_error = CASE WHEN ${ok} THEN ${param(outcome?.error?.slice(0, 2_000) ?? null)}::text WHEN ${done} THEN ${quotaError} ELSE l.last_sync_error END,
     etag = CASE WHEN ${ok} AND ${param(outcome?.etag !== undefined)}::boolean THEN ${param(outcome?.etag ?? null)}::text ELSE l.etag END,
     synced_until = CASE WHEN ${ok} AND ${param(since !== undefined)}::boolean THEN ${param(since ?? null)}::timestamptz ELSE l.synced_until END,
-    next_sync_at = CASE WHEN ${ok} THEN coalesce(${param(retryAt)}::timestamptz, now()) WHEN ${done} THEN now() + ${QUOTA_RETRY} ELSE l.next_sync_at END`;
+    consecutive_failures = CASE WHEN ${ok} AND ${failed} THEN l.consecutive_failures + 1 WHEN ${ok} THEN 0 ELSE l.consecutive_failures END,
+    next_sync_at = CASE
+      WHEN ${ok} AND ${failed} THEN now() + least(${FAILURE_BACKOFF} * power(2, l.consecutive_failures), ${FAILURE_BACKOFF_CAP})
+      WHEN ${ok} THEN coalesce(${param(retryAt)}::timestamptz, now())
+      WHEN ${done} THEN now() + ${QUOTA_RETRY}
+      ELSE l.next_sync_at END`;
 }
 
 /** A timestamp from a worker, or null (logged) when it is not one: a bad value must not make the message poison. */
@@ -211,6 +221,13 @@ async function applyIssues(result: GithubResult, trace: Trace): Promise<Applied>
          UPDATE integration_links l SET ${update}
          FROM link WHERE l.id = link.id AND l.run_id = $6
          RETURNING l.run_id IS NULL AS finished
+       ), remembered AS (
+         -- Issues refused by the quota in a page of a run that is over (its outcome came first and moved \`since\`
+         -- past them): the next run must fetch them again, so \`since\` goes back before the oldest and the ETag goes.
+         UPDATE integration_links l SET etag = NULL,
+           synced_until = CASE WHEN l.synced_until IS NULL THEN NULL ELSE least(l.synced_until, r.oldest - interval '1 second') END
+         FROM link, (SELECT min(f.updated_at) AS oldest FROM fresh f WHERE NOT ${underQuota('tasks', 'f.n')}) r
+         WHERE l.id = link.id AND l.run_id IS DISTINCT FROM $6 AND r.oldest IS NOT NULL
        )
        SELECT EXISTS (SELECT 1 FROM integration_links WHERE id = $4 AND organization_id = $1 AND project_id = $5) AS found,
          EXISTS (SELECT 1 FROM link l2 JOIN integration_links il ON il.id = l2.id WHERE il.run_id = $6 OR il.run_id IS NULL) AS applies,

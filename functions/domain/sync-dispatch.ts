@@ -27,8 +27,11 @@ export interface DispatchCounts {
   failed: number;
 }
 
-/** The Google Calendar event id of a task's event for a link: stable, so a retried insert finds the event it made. */
-export const calendarEventId = (linkId: string, taskId: string) => createHash('sha256').update(`${linkId}:${taskId}`).digest('hex').slice(0, 32);
+/**
+ * The Google Calendar event id of a task's event on a calendar: stable, so a retried insert finds the event it made,
+ * and a calendar unlinked and linked again finds the events it had (no second event per task).
+ */
+export const calendarEventId = (calendarId: string, taskId: string) => createHash('sha256').update(`${calendarId}:${taskId}`).digest('hex').slice(0, 32);
 
 interface ClaimedLink {
   id: string;
@@ -39,21 +42,20 @@ interface ClaimedLink {
   runId: string;
   etag: string | null;
   since: string | null;
-  changes: PendingChange[] | null;
 }
 
 type PendingChange =
-  | { action: 'delete'; taskId: string; eventId: string }
+  | { action: 'delete'; taskId: string; eventId: string; version: string | null }
   | { action: 'upsert'; taskId: string; eventId: string | null; version: string; title: string; status: string; dueDate: string };
 
 /**
  * Starts a run for each due link (due: `next_sync_at` passed, and no run in flight, or one started over
- * 30 minutes ago). The links are claimed in one statement (FOR UPDATE SKIP LOCKED, so dispatchers running
- * at once never claim a link twice), which also computes each calendar link's changes: an upsert for each
- * task of the project with a due date whose event is missing or shows an older version, a delete for each
- * event whose task is gone or has no due date any more. A GitHub run goes to the `github` queue; a calendar
- * run with changes to `googleCalendar`; one without finishes at once ('unchanged'). A send that fails
- * releases that link's claim (it stays due) and is logged; the other links go on.
+ * 30 minutes ago; an organization's GitHub links not while one of them waits for GitHub's rate limit to reset). The links are
+ * claimed in one statement (FOR UPDATE SKIP LOCKED, so dispatchers running at once never claim a link twice);
+ * then each calendar link's changes are read in a statement of its own. A GitHub run goes to the `github` queue;
+ * a calendar run with changes to `googleCalendar`; one without finishes at once ('unchanged'). A link whose
+ * changes could not be read or whose run could not be sent has its claim released (it stays due), is logged,
+ * and the other links go on.
  * `organizationId` limits the claim to one organization (an operator's "sync now", the tests).
  */
 export async function dispatch(trace: Trace, { limit = DISPATCH_BATCH, organizationId }: { limit?: number; organizationId?: string } = {}): Promise<DispatchCounts> {
@@ -78,8 +80,17 @@ export async function dispatch(trace: Trace, { limit = DISPATCH_BATCH, organizat
     });
   const calendar: OutgoingMessage[] = [];
   const unchanged: ClaimedLink[] = [];
+  const unreadable = new Set<string>();
   for (const link of links.filter((l) => l.type === 'googleCalendar')) {
-    const request = calendarRequest(link);
+    let changes: PendingChange[];
+    try {
+      changes = await pendingChanges(link);
+    } catch (error) {
+      logger.error('a calendar link\'s changes could not be read: its claim is released, the next dispatch tries again', { linkId: link.id, error });
+      unreadable.add(link.runId);
+      continue;
+    }
+    const request = calendarRequest(link, changes);
     if (request.changes.length === 0) unchanged.push(link);
     else calendar.push({ id: link.runId, body: JSON.stringify(request), attributes });
   }
@@ -91,7 +102,7 @@ export async function dispatch(trace: Trace, { limit = DISPATCH_BATCH, organizat
     ...calendar.map((message) => limitCalls(() => sendMessages('googleCalendar', [message]))),
   ]);
   const failed = results.flatMap((result) => result.failed);
-  const failedRuns = new Set(failed.map((failure) => failure.id));
+  const failedRuns = new Set([...failed.map((failure) => failure.id), ...unreadable]);
   counts.github = github.filter((message) => !failedRuns.has(message.id)).length;
   counts.googleCalendar = calendar.filter((message) => !failedRuns.has(message.id)).length;
   counts.failed = failedRuns.size;
@@ -139,42 +150,53 @@ export async function dispatchDue(trace: Trace, { remainingMs, rounds = 10 }: { 
 
 async function claim(limit: number, organizationId: string | null): Promise<ClaimedLink[]> {
   // A new run resets the change count: the run's result messages add theirs to it (sync-apply.ts).
+  // GitHub links share one token: one of an organization's at GitHub's rate limit holds the organization's others
+  // until its reset (each organization finds the limit once, rather than every link calling into it).
   const { rows } = await db.query<ClaimedLink>(
     `WITH due AS (
        SELECT id FROM integration_links
        WHERE next_sync_at <= now()
          AND (run_id IS NULL OR run_started_at < now() - interval '${STALE_RUN_MINUTES} minutes')
          AND ($2::text IS NULL OR organization_id = $2)
+         AND NOT (type = 'github' AND EXISTS (
+           SELECT 1 FROM integration_links r
+           WHERE r.organization_id = integration_links.organization_id AND r.type = 'github'
+             AND r.last_sync_status = 'rate_limited' AND r.next_sync_at > now()))
        ORDER BY next_sync_at, id
        LIMIT $1
        FOR UPDATE SKIP LOCKED
-     ), claimed AS (
-       UPDATE integration_links l SET run_id = gen_random_uuid(), run_started_at = now(), last_sync_changes = 0
-       FROM due WHERE l.id = due.id
-       RETURNING l.id, l.organization_id, l.project_id, l.type, l.target, l.run_id, l.etag, l.synced_until
      )
-     SELECT c.id, c.organization_id AS "organizationId", c.project_id AS "projectId", c.type, c.target, c.run_id AS "runId", c.etag,
-       to_char(c.synced_until AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS since,
-       CASE WHEN c.type = 'googleCalendar' THEN (
-         SELECT coalesce(json_agg(pending), '[]'::json) FROM (
-           SELECT * FROM (
-             SELECT 'delete' AS action, e.task_id AS "taskId", e.event_id AS "eventId", NULL::text AS version,
-               NULL::text AS title, NULL::text AS status, NULL::text AS "dueDate"
-             FROM calendar_events e LEFT JOIN tasks t ON t.id = e.task_id
-             WHERE e.link_id = c.id AND e.synced_version IS NOT NULL
-               AND (t.id IS NULL OR t.due_date IS NULL OR t.project_id <> c.project_id)
-             UNION ALL
-             SELECT 'upsert', t.id, e.event_id, t.version::text, t.title, t.status, to_char(t.due_date, 'YYYY-MM-DD')
-             FROM tasks t LEFT JOIN calendar_events e ON e.link_id = c.id AND e.task_id = t.id
-             WHERE t.organization_id = c.organization_id AND t.project_id = c.project_id AND t.due_date IS NOT NULL
-               AND (e.task_id IS NULL OR e.synced_version IS NULL OR e.synced_version < t.version)
-           ) candidates
-           ORDER BY action, "dueDate", "taskId"
-           LIMIT ${MAX_CALENDAR_CHANGES}
-         ) pending
-       ) END AS changes
-     FROM claimed c`,
+     UPDATE integration_links l SET run_id = gen_random_uuid(), run_started_at = now(), last_sync_changes = 0
+     FROM due WHERE l.id = due.id
+     RETURNING l.id, l.organization_id AS "organizationId", l.project_id AS "projectId", l.type, l.target, l.run_id AS "runId", l.etag,
+       to_char(l.synced_until AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS since`,
     [limit, organizationId],
+  );
+  return rows;
+}
+
+/**
+ * A calendar link's changes, in a statement of its own (a huge project fails alone): an upsert for each task of the
+ * project with a due date whose event is missing or shows an older version, a delete for each event whose task is
+ * gone or has no due date any more.
+ */
+async function pendingChanges(link: ClaimedLink): Promise<PendingChange[]> {
+  const { rows } = await db.query<PendingChange>(
+    `SELECT * FROM (
+       SELECT 'delete' AS action, e.task_id AS "taskId", e.event_id AS "eventId", t.version::text AS version,
+         NULL::text AS title, NULL::text AS status, NULL::text AS "dueDate"
+       FROM calendar_events e LEFT JOIN tasks t ON t.id = e.task_id
+       WHERE e.link_id = $1 AND e.synced_version IS NOT NULL
+         AND (t.id IS NULL OR t.due_date IS NULL OR t.project_id <> $3)
+       UNION ALL
+       SELECT 'upsert', t.id, e.event_id, t.version::text, t.title, t.status, to_char(t.due_date, 'YYYY-MM-DD')
+       FROM tasks t LEFT JOIN calendar_events e ON e.link_id = $1 AND e.task_id = t.id
+       WHERE t.organization_id = $2 AND t.project_id = $3 AND t.due_date IS NOT NULL
+         AND (e.task_id IS NULL OR e.synced_version IS NULL OR e.synced_version < t.version)
+     ) candidates
+     ORDER BY action, "dueDate", "taskId"
+     LIMIT ${MAX_CALENDAR_CHANGES}`,
+    [link.id, link.organizationId, link.projectId],
   );
   return rows;
 }
@@ -182,7 +204,7 @@ async function claim(limit: number, organizationId: string | null): Promise<Clai
 const STATUS_LABELS: Record<string, string> = { todo: 'to do', in_progress: 'in progress', in_review: 'in review', done: 'done' };
 
 /** A calendar run's request: its changes, as many as fit one message. */
-function calendarRequest(link: Pick<ClaimedLink, 'id' | 'organizationId' | 'projectId' | 'target' | 'runId' | 'changes'>): CalendarSyncRequest {
+function calendarRequest(link: ClaimedLink, changes: readonly PendingChange[]): CalendarSyncRequest {
   const request: CalendarSyncRequest = {
     runId: link.runId,
     linkId: link.id,
@@ -192,11 +214,11 @@ function calendarRequest(link: Pick<ClaimedLink, 'id' | 'organizationId' | 'proj
     changes: [],
   };
   let bytes = Buffer.byteLength(JSON.stringify(request));
-  for (const pending of link.changes ?? []) {
-    const eventId = pending.eventId ?? calendarEventId(link.id, pending.taskId);
+  for (const pending of changes) {
+    const eventId = pending.eventId ?? calendarEventId(link.target, pending.taskId);
     const change: CalendarSyncRequest['changes'][number] =
       pending.action === 'delete'
-        ? { action: 'delete', taskId: pending.taskId, eventId }
+        ? { action: 'delete', taskId: pending.taskId, eventId, version: pending.version === null ? null : Number(pending.version) }
         : {
             action: 'upsert',
             taskId: pending.taskId,

@@ -1,5 +1,4 @@
 import type { GithubSyncRequest, ImportedIssue, RunOutcome } from '../domain/messages';
-import { requiredEnv } from '../shared/env';
 import { secretValue } from '../shared/secrets';
 import type { Trace } from '../shared/trace';
 import { callIntegration, retryAfterMs, type HttpAnswer, type SendOptions } from './http';
@@ -10,6 +9,12 @@ import { INTEGRATIONS } from './services';
 // `since` (the newest updated_at seen) is a cursor: a run that stops early (rate limit, time, page cap) loses
 // nothing, the next one goes on from there. The first page is conditional (If-None-Match: the last run's ETag),
 // and a 304 costs nothing of the rate limit.
+//
+// Pages are walked by time, not by number: the next page is asked `since` the last item's updated_at (GitHub's
+// `since` is inclusive, "updated at or after"), the items already seen dropped. Page numbers (the Link header's
+// rel="next") shift under a run: an issue of an earlier page edited meanwhile moves to the end, everything after
+// it moves back one place, and one issue would never be listed (and `since` would then move past it for good).
+// Only when a whole page shares one updated_at (no progress by time) are the pages of that same `since` numbered.
 //
 // GitHub's rate limits are the service working as designed, not an outage: a 403 or 429 that says so (no
 // requests left, or Retry-After) is neither retried in the run nor counted on the breaker; the run ends
@@ -41,18 +46,17 @@ export interface FetchOptions extends SendOptions {
  * - `ok`: the issues found (all of them, or as many as the time and the page cap allowed; the next run goes on);
  * - `unchanged`: the first page answered 304 (nothing changed since the last run's ETag);
  * - `rate_limited`: GitHub's rate limit was met (before or during paging); `retryAt` its reset; the issues of
- *   the pages fetched before are returned and `since` moves past them;
- * - `failed`: GitHub refused the run for good (no such repository or no access: 404, 401, 403, 410, 422...).
+ *   the pages fetched before are returned and `since` moves up to them (never past an issue not returned);
+ * - `failed`: GitHub refused the run for good (no such repository or no access: 404, 401, 403, 410, 422...), the
+ *   repository name cannot be asked for (a `.` or `..` part), or GitHub answered something that is not a list
+ *   of issues (retrying the message would only meet it again). The issues of the pages before are returned.
  *
- * Throws BreakerOpen or RetryLater (try again later), IntegrationUnavailable (every try failed), or an Error for
- * an answer that cannot be read: the caller retries the whole run (same `since`, same ETag).
+ * Throws BreakerOpen or RetryLater (try again later) or IntegrationUnavailable (every try failed): the caller
+ * retries the whole run (same `since`, same ETag).
  */
 export async function fetchChangedIssues(request: GithubSyncRequest, options: FetchOptions): Promise<GithubRun> {
   const { connectMs, readMs } = INTEGRATIONS.github.timeouts;
   const deadline = Date.now() + (options.budgetMs ?? connectMs + readMs);
-  const base = requiredEnv(INTEGRATIONS.github.baseUrlVariable);
-  const [owner, name] = request.repository.split('/') as [string, string];
-  const token = await secretValue('GITHUB_TOKEN');
 
   const issues: ImportedIssue[] = [];
   let newest: string | null = null;
@@ -62,13 +66,29 @@ export async function fetchChangedIssues(request: GithubSyncRequest, options: Fe
     outcome: { status, error: null, etag, since: newest ?? request.since, retryAt: null, ...extra },
   });
 
-  const query = new URLSearchParams({ state: 'all', sort: 'updated', direction: 'asc', per_page: String(GITHUB_PAGE_SIZE) });
-  if (request.since) query.set('since', request.since);
-  let path: string | null = `/repos/${encodeURIComponent(owner)}/${encodeURIComponent(name)}/issues?${query}`;
+  // `/repos/../user/issues` is `/user/issues` once the URL is resolved (encodeURIComponent leaves dots alone):
+  // the message schema refuses such a name, and so does this, before any call.
+  const parts = request.repository.split('/');
+  if (parts.length !== 2 || parts.some((part) => part === '' || /^\.+$/.test(part))) {
+    return outcome('failed', { error: clip(`GitHub repository name ${JSON.stringify(request.repository)} is not owner/name (no empty, . or .. part)`) });
+  }
+  const [owner, name] = parts as [string, string];
+  const token = await secretValue('GITHUB_TOKEN');
+  const listPath = `/repos/${encodeURIComponent(owner)}/${encodeURIComponent(name)}/issues`;
 
-  for (let page = 1; path !== null; page += 1) {
+  // Where the next page starts: `since` (inclusive) and, only while a whole page shares one updated_at, a page number.
+  let since = request.since;
+  let pageOfSince = 1;
+  // Every copy listed in this run (number @ updated_at): a page asked `since` an updated_at lists again the items of
+  // that time already seen. A copy with a later updated_at (the issue edited during the run) is not a duplicate.
+  const seen = new Set<string>();
+
+  for (let page = 1; ; page += 1) {
     if (page > 1 && (page > GITHUB_MAX_PAGES || deadline - Date.now() < PAGE_RESERVE_MS)) return outcome('ok');
-    const answer = await callIntegration('github', path, {
+    const query = new URLSearchParams({ state: 'all', sort: 'updated', direction: 'asc', per_page: String(GITHUB_PAGE_SIZE) });
+    if (since) query.set('since', since);
+    if (pageOfSince > 1) query.set('page', String(pageOfSince));
+    const answer = await callIntegration('github', `${listPath}?${query}`, {
       method: 'GET',
       headers: {
         Authorization: `Bearer ${token}`,
@@ -88,30 +108,48 @@ export async function fetchChangedIssues(request: GithubSyncRequest, options: Fe
     if (answer.status === 304 && page === 1) return outcome('unchanged');
     if (answer.status !== 200) return outcome('failed', { error: refusal(answer, request.repository) });
 
-    let items: unknown;
-    try {
-      items = JSON.parse(answer.body);
-    } catch {
-      throw new Error(`GitHub: page ${page} of ${request.repository}'s issues is not JSON`);
+    const items = issueList(answer.body);
+    if (typeof items === 'string') {
+      return outcome('failed', { error: clip(`GitHub answered page ${page} of ${request.repository}'s issues with ${items}; the run stops (the next one tries again)`) });
     }
-    if (!Array.isArray(items)) throw new Error(`GitHub: page ${page} of ${request.repository}'s issues is not a list`);
     if (page === 1) etag = header(answer, 'etag') ?? null;
-    for (const item of items as GithubIssue[]) {
+    for (const item of items) {
+      const copy = `${item.number}@${Date.parse(item.updated_at)}`;
+      if (seen.has(copy)) continue;
+      seen.add(copy);
       // Pull requests are listed with the issues; their updates still move the cursor.
-      if (typeof item.updated_at === 'string' && (newest === null || Date.parse(item.updated_at) > Date.parse(newest))) newest = item.updated_at;
+      if (newest === null || Date.parse(item.updated_at) > Date.parse(newest)) newest = item.updated_at;
       if (item.pull_request) continue;
       issues.push(imported(item, request.repository));
     }
-    path = nextPage(answer, base);
-    const remaining = Number(header(answer, 'x-ratelimit-remaining'));
-    if (header(answer, 'x-ratelimit-remaining') !== undefined && remaining <= 0) {
+
+    const more = items.length > 0 && hasNextPage(answer);
+    if (more) {
+      const first = items[0]!.updated_at;
+      const last = items.at(-1)!.updated_at;
+      if (Date.parse(first) !== Date.parse(last)) {
+        // Progress by time: from the last item's updated_at on (its ties again, dropped as seen).
+        since = last;
+        pageOfSince = 1;
+      } else if (since !== null && Date.parse(since) === Date.parse(last)) {
+        // A whole page at `since` itself: asking from it again would list the same page; the next one by number.
+        pageOfSince += 1;
+      } else {
+        // A whole page at one later time: from that time on. A first page lists nothing before it, so it was that
+        // time's first page too; otherwise its first page again (the items seen dropped).
+        since = last;
+        pageOfSince = pageOfSince === 1 ? 2 : 1;
+      }
+    }
+    const remainingHeader = header(answer, 'x-ratelimit-remaining');
+    if (remainingHeader !== undefined && Number(remainingHeader) <= 0) {
       const retryAt = resetTime(answer) ?? new Date(Date.now() + SECONDARY_LIMIT_WAIT_MS).toISOString();
       // The budget is spent: what is left waits for the reset, and so does the next run.
-      if (path !== null) return outcome('rate_limited', { error: `GitHub rate limit spent after page ${page}; the rest after ${retryAt}`, retryAt });
+      if (more) return outcome('rate_limited', { error: `GitHub rate limit spent after page ${page}; the rest after ${retryAt}`, retryAt });
       return outcome('ok', { retryAt });
     }
+    if (!more) return outcome('ok');
   }
-  return outcome('ok');
 }
 
 interface GithubIssue {
@@ -124,8 +162,29 @@ interface GithubIssue {
   pull_request?: unknown;
 }
 
+/**
+ * A page's issues, or what is wrong with it (for the run's error): GitHub answers a JSON array of issues, each
+ * with a number and an updated_at. Anything else (an HTML page from a proxy, an object) would fail every try
+ * the same way.
+ */
+function issueList(body: string): GithubIssue[] | string {
+  let items: unknown;
+  try {
+    items = JSON.parse(body);
+  } catch {
+    return `something that is not JSON (${excerpt(body)})`;
+  }
+  if (!Array.isArray(items)) return `JSON that is not a list (${excerpt(body)})`;
+  const bad = items.findIndex(
+    (item) => !item || typeof item !== 'object' || typeof item.number !== 'number' || typeof item.updated_at !== 'string' || Number.isNaN(Date.parse(item.updated_at)),
+  );
+  if (bad >= 0) return `an item (#${bad + 1}) without a number or an updated_at`;
+  return items as GithubIssue[];
+}
+
+const excerpt = (body: string) => (body.trim() ? `${JSON.stringify(body.trim().slice(0, 80))}${body.trim().length > 80 ? '…' : ''}` : 'empty');
+
 function imported(item: GithubIssue, repository: string): ImportedIssue {
-  if (typeof item.number !== 'number' || typeof item.updated_at !== 'string') throw new Error(`GitHub: an issue of ${repository} without a number or updated_at`);
   return {
     externalId: `${repository}#${item.number}`,
     title: String(item.title ?? ''),
@@ -148,8 +207,12 @@ function resetTime(answer: HttpAnswer): string | null {
 
 /**
  * GitHub's rate limits (docs: "Rate limits for the REST API"): a 403 or 429 with x-ratelimit-remaining 0 is the
- * primary limit (wait for x-ratelimit-reset); with Retry-After, or a 429, or a message saying so, a secondary
- * limit (wait Retry-After, else until the reset if nothing remains, else at least a minute). Null: not a limit.
+ * primary limit (wait for x-ratelimit-reset); with Retry-After, or a 429, or a message saying so (GitHub's "secondary
+ * rate limit", formerly "abuse detection mechanism"), a secondary limit: wait Retry-After, else until the reset if
+ * nothing remains, else a minute (GitHub: "at least one minute"). Null: not a limit.
+ *
+ * GitHub also asks for an exponentially longer wait while the secondary limit is hit again; a run knows only its
+ * request (not whether the link's last run met the limit), so that doubling is not made here.
  */
 function rateLimitOf(answer: HttpAnswer, now = Date.now()): { retryAt: string; reason: string } | null {
   if (answer.status !== 403 && answer.status !== 429) return null;
@@ -157,7 +220,7 @@ function rateLimitOf(answer: HttpAnswer, now = Date.now()): { retryAt: string; r
   const asked = retryAfterMs(answer.headers['retry-after'], now);
   const message = messageOf(answer);
   const primary = remaining !== undefined && Number(remaining) === 0;
-  if (!primary && asked === undefined && answer.status !== 429 && !/rate limit/i.test(message)) return null;
+  if (!primary && asked === undefined && answer.status !== 429 && !/rate limit|abuse detection/i.test(message)) return null;
   const retryAt =
     asked !== undefined
       ? new Date(now + asked).toISOString()
@@ -198,20 +261,17 @@ function messageOf(answer: HttpAnswer): string {
   }
 }
 
-/** The Link header's rel="next", as a path under the base URL; null on the last page. */
-function nextPage(answer: HttpAnswer, base: string): string | null {
+/**
+ * Whether the Link header has a rel="next": more items after this page. Its URL is not followed (pages are
+ * asked by time, see above); an answer without a Link header is the last page.
+ */
+function hasNextPage(answer: HttpAnswer): boolean {
   const link = header(answer, 'link');
-  if (!link) return null;
-  const next = link
+  if (!link) return false;
+  return link
     .split(',')
-    .map((part) => /<([^>]+)>\s*;(.*)$/.exec(part.trim()))
-    .find((match) => match && /\brel="?([^"]*\s)?next(\s[^"]*)?"?/.test(match[2]!));
-  if (!next) return null;
-  const target = new URL(next[1]!, base);
-  const root = new URL(base);
-  const prefix = root.pathname.replace(/\/+$/, '');
-  if (target.origin !== root.origin || !target.pathname.startsWith(`${prefix}/`)) throw new Error(`GitHub: a next page outside the API (${target.origin}${target.pathname})`);
-  return `${target.pathname.slice(prefix.length)}${target.search}`;
+    .map((part) => /<[^>]*>\s*;(.*)$/.exec(part.trim()))
+    .some((match) => match !== null && /\brel="?([^"]*\s)?next(\s[^"]*)?"?/.test(match[1]!));
 }
 
 const clip = (text: string) => (text.length > ERROR_CHARS ? `${text.slice(0, ERROR_CHARS - 1)}…` : text);

@@ -111,21 +111,25 @@ export async function callIntegration(name: IntegrationName, path: string, init:
   const deadline = Date.now() + (init.budgetMs ?? timeouts.connectMs + timeouts.readMs);
   const log = init.log ?? logger;
   for (let attempt = 1; ; attempt += 1) {
-    // A try may not outlast the budget (at least a second for the first one, whatever is left).
-    const left = Math.max(deadline - Date.now(), RETRY_POLICY.minAttemptMs);
-    const tryTimeouts = { connectMs: Math.min(timeouts.connectMs, left), readMs: Math.min(timeouts.readMs, left) };
+    // A try may not outlast the budget (at least a second for the first one, whatever is left), counted from
+    // when the breaker lets it through, connect and answer together.
+    const tryTimeouts = () => {
+      const left = Math.max(deadline - Date.now(), RETRY_POLICY.minAttemptMs);
+      return { connectMs: Math.min(timeouts.connectMs, left), readMs: Math.min(timeouts.readMs, left), totalMs: left };
+    };
+    const lease = tryTimeouts();
     let failure: UnavailableAnswer | TransportError;
     try {
       return await withBreaker(
         name,
         async () => {
-          const answer = await call(url, { method: init.method, headers: init.headers, body: init.body, trace: init.trace, timeouts: tryTimeouts });
+          const answer = await call(url, { method: init.method, headers: init.headers, body: init.body, trace: init.trace, timeouts: tryTimeouts() });
           if (init.isFailure ? init.isFailure(answer) : answer.status >= 500 || answer.status === 429) throw new UnavailableAnswer(answer);
           return answer;
         },
         {
           isFailure: (error) => error instanceof UnavailableAnswer || error instanceof TransportError,
-          trialLeaseMs: tryTimeouts.connectMs + tryTimeouts.readMs + 5_000,
+          trialLeaseMs: lease.totalMs + 5_000,
           // Half-open, wait a little for another environment's trial rather than fail at once.
           maxWaitMs: Math.min(RETRY_POLICY.maxBreakerWaitMs, deadline - Date.now() - RETRY_POLICY.minAttemptMs),
         },
@@ -172,12 +176,12 @@ export function retryAfterMs(header: string | string[] | undefined, now = Date.n
 }
 
 /**
- * One HTTP call with a connect timeout and a read timeout (fetch has only an overall one), carrying
+ * One HTTP call with a connect timeout, a read timeout and optionally an overall one (fetch has only the last), carrying
  * the correlation of the work that caused it: `X-Request-Id` and a W3C `traceparent`.
  */
 export function call(
   url: string,
-  init: { method: string; headers: Record<string, string>; body?: string | undefined; trace: Trace; timeouts: Timeouts },
+  init: { method: string; headers: Record<string, string>; body?: string | undefined; trace: Trace; timeouts: Timeouts & { totalMs?: number } },
 ): Promise<HttpAnswer> {
   const target = new URL(url);
   const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
@@ -196,6 +200,9 @@ export function call(
       reject(new TransportError(`${init.method} ${target.origin}${target.pathname}: ${message}`));
     };
     const connectTimer = setTimeout(() => fail(`no connection within ${init.timeouts.connectMs} ms`), init.timeouts.connectMs);
+    // The read timeout is a silence; an answer that trickles in must still end within the call's time.
+    const { totalMs } = init.timeouts;
+    const totalTimer = totalMs === undefined ? undefined : setTimeout(() => fail(`no complete answer within ${totalMs} ms`), totalMs);
     request.on('socket', (socket) => {
       const connected = () => {
         clearTimeout(connectTimer);
@@ -206,12 +213,16 @@ export function call(
     });
     request.on('error', (error) => {
       clearTimeout(connectTimer);
+      clearTimeout(totalTimer);
       reject(error instanceof TransportError ? error : new TransportError(`${init.method} ${target.origin}${target.pathname}: ${error.message}`));
     });
     request.on('response', (response) => {
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks).toString('utf8') }));
+      response.on('end', () => {
+        clearTimeout(totalTimer);
+        resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks).toString('utf8') });
+      });
       response.on('error', (error) => reject(new TransportError(error.message)));
     });
     request.end(init.body);

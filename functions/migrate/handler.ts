@@ -76,6 +76,7 @@ async function grantApplicationRole(client: pg.Client, app: DbSecret): Promise<v
 
 /** The role reports read the replica as: IAM authentication (no password), SELECT only, room for long reads. */
 export const READER_ROLE = 'taskflow_reader';
+const READER_TABLES = ['organizations', 'memberships', 'users', 'projects', 'tasks', 'task_versions', 'weekly_reports'];
 
 async function grantReaderRole(client: pg.Client): Promise<void> {
   const role = client.escapeIdentifier(READER_ROLE);
@@ -87,7 +88,8 @@ async function grantReaderRole(client: pg.Client): Promise<void> {
   if (onRds) await client.query(`GRANT rds_iam TO ${role}`);
   await client.query(`ALTER ROLE ${role} SET statement_timeout = '60s'`);
   await client.query(`GRANT USAGE ON SCHEMA public TO ${role}`);
-  await client.query(`GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${role}`);
+  // What the weekly reports read, and nothing else.
+  await client.query(`GRANT SELECT ON ${READER_TABLES.join(', ')} TO ${role}`);
 }
 
 /** PostgreSQL's stored form of a SCRAM-SHA-256 password (RFC 5802/7677; what `\password` sends). */

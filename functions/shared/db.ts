@@ -49,14 +49,14 @@ function replicaConfig(): pg.PoolConfig | null {
   return host ? iamConnection(host, process.env.DB_READ_USER || requiredEnv('DB_USER')) : null;
 }
 
-function newPool(config: pg.PoolConfig, name: string): pg.Pool {
+function newPool(config: pg.PoolConfig, name: string, queryTimeoutMs: number): pg.Pool {
   const created = new pg.Pool({
     ...config,
     max: Number(process.env.DB_POOL_MAX ?? 1),
     // Both well inside the API functions' 10 s: the handler's own deadline (http.ts) still answers.
     connectionTimeoutMillis: Number(process.env.DB_CONNECT_TIMEOUT_MS ?? 3_000),
-    // Client-side backstop for the role's 5 s statement_timeout: a stalled socket cannot hold a request.
-    query_timeout: Number(process.env.DB_QUERY_TIMEOUT_MS ?? 6_000),
+    // Client-side backstop for the role's statement_timeout: a stalled socket cannot hold a request.
+    query_timeout: queryTimeoutMs,
     // RDS Proxy closes idle client connections after 30 min by default; drop ours first.
     idleTimeoutMillis: 10 * 60_000,
     keepAlive: true,
@@ -71,7 +71,8 @@ function newPool(config: pg.PoolConfig, name: string): pg.Pool {
 let pool: pg.Pool | undefined;
 
 function getPool(): pg.Pool {
-  pool ??= newPool(connectionConfig(), 'database');
+  // The application role's statement_timeout is 5 s.
+  pool ??= newPool(connectionConfig(), 'database', Number(process.env.DB_QUERY_TIMEOUT_MS ?? 6_000));
   return pool;
 }
 
@@ -82,7 +83,8 @@ let replicaPool: pg.Pool | null | undefined;
 function getReplicaPool(): pg.Pool | null {
   if (replicaPool === undefined) {
     const config = replicaConfig();
-    replicaPool = config ? newPool(config, 'read replica') : null;
+    // The reader role's statement_timeout is 60 s (long report reads).
+    replicaPool = config ? newPool(config, 'read replica', Number(process.env.DB_READ_QUERY_TIMEOUT_MS ?? 65_000)) : null;
   }
   return replicaPool;
 }

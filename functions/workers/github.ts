@@ -10,7 +10,8 @@ import { sendSyncResult } from '../shared/sync-results';
 // the VPC has no NAT), so without the database: what the run found goes to `syncResults`, whose consumer imports it.
 //
 // A run that ends (ok, unchanged, rate_limited, failed) sends its issues and outcome and is done: the message is
-// deleted, a refusal included (the next scheduled run tries again with the same link). GitHub not taking calls
+// deleted, a refusal included, and an answer that is not a list of issues (ended 'failed': retrying the message
+// would meet it every time and end in the DLQ; the next scheduled run tries again with the same link). GitHub not taking calls
 // now (the breaker open, a Retry-After past this invocation, every try failed) fails the message and hides it
 // until then, longer each receive, as the notification deliveries do.
 

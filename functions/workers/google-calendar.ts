@@ -14,7 +14,8 @@ import { sendSyncResult } from '../shared/sync-results';
 // its outcome, and is done: the message is deleted. Google not taking calls now (the breaker open, a Retry-After
 // past this invocation, every try failed) fails the message and hides it until then, longer each receive, as the
 // notification deliveries do; the changes made before are sent first (without an outcome), and made again
-// harmlessly when the message comes back (the event ids are fixed).
+// harmlessly when the message comes back (the event ids are fixed). A change that finds its event showing a newer
+// task version (another run of the link made it) is skipped: not in `applied`, that run reports its own.
 
 /** Left of the Lambda's time after the calls: sending the result (retried), the logs. */
 const MARGIN_MS = 15_000;
@@ -23,8 +24,9 @@ export const handler = sqsConsumer(CalendarSyncRequest, async (request, delivery
   const run = { runId: request.runId, linkId: request.linkId, organizationId: request.organizationId, projectId: request.projectId };
   const applied: AppliedEvent[] = [];
   let outcome;
+  let skipped;
   try {
-    ({ outcome } = await applyCalendarChanges(request, { trace: delivery.trace, budgetMs: delivery.context.getRemainingTimeInMillis() - MARGIN_MS, log: delivery.log, applied }));
+    ({ outcome, skipped } = await applyCalendarChanges(request, { trace: delivery.trace, budgetMs: delivery.context.getRemainingTimeInMillis() - MARGIN_MS, log: delivery.log, applied }));
   } catch (error) {
     if (applied.length > 0) {
       await sendSyncResult({ ...run, kind: 'googleCalendar', applied, outcome: null }, delivery).catch((failure: unknown) =>
@@ -39,5 +41,5 @@ export const handler = sqsConsumer(CalendarSyncRequest, async (request, delivery
   }
   await sendSyncResult({ ...run, kind: 'googleCalendar', applied, outcome }, delivery);
   const log = outcome.status === 'failed' ? delivery.log.warn.bind(delivery.log) : delivery.log.info.bind(delivery.log);
-  log('google calendar sync run ended', { linkId: request.linkId, runId: request.runId, changes: request.changes.length, applied: applied.length, outcome });
+  log('google calendar sync run ended', { linkId: request.linkId, runId: request.runId, changes: request.changes.length, applied: applied.length, skipped, outcome });
 });

@@ -141,7 +141,7 @@ interface CapabilityConfig {
  * - `slack` / `sendgrid` / `github` / `google-calendar`: the API base URL and the ARN of the secret holding the
  *   token / API key / service account key, read through the Parameters and Secrets extension (cached 5 minutes);
  *   out of the VPC, which has no internet route, so never together with `database` or `database-admin`.
- * - `reports`: FILES_BUCKET_NAME, reads and writes under `reports/` only.
+ * - `reports` / `reports-writer`: FILES_BUCKET_NAME, reads (and writes) under `reports/` only.
  * - `read-replica`: with `database`; DB_READ_HOST and IAM connect to the read replica when the stack has one.
  * - `connections`: reads and writes the connections table, named in CONNECTIONS_TABLE_NAME.
  * - `websocket`: the stage's management endpoint (WEBSOCKET_MANAGEMENT_URL) and execute-api:ManageConnections on
@@ -241,10 +241,10 @@ export class TaskFlowFunction extends NodejsFunction {
       if (needs.has(need as ThirdParty)) props.integrations![service.secret].grantRead(this);
     }
     if (needs.has('feed-probe')) props.integrations!.feedProbeCredentials.grantRead(this);
-    if (needs.has('reports')) {
-      // Written by the weekly job, downloaded through presigned links.
+    if (needs.has('reports') || needs.has('reports-writer')) {
+      // Downloaded through presigned links; written by the weekly job only.
       props.filesBucket!.grantRead(this, 'reports/*');
-      props.filesBucket!.grantPut(this, 'reports/*');
+      if (needs.has('reports-writer')) props.filesBucket!.grantPut(this, 'reports/*');
       const stack = Stack.of(this);
       const bucketId = stack.resolve(stack.getLogicalId(props.filesBucket!.node.defaultChild as s3.CfnBucket)) as string;
       acknowledgeNag(this, {
@@ -338,7 +338,7 @@ export class TaskFlowFunction extends NodejsFunction {
     if (needs.includes('idempotency') && !idempotencyTable) throw new Error('A function that needs idempotency requires the idempotency table');
     if (needs.includes('rate-limits') && !rateLimitTable) throw new Error('A function that needs rate-limits requires the rate-limit table');
     if (needs.includes('files') && !filesBucket) throw new Error('A function that needs files requires the files bucket');
-    if (needs.includes('reports') && !filesBucket) throw new Error('A function that needs reports requires the files bucket');
+    if ((needs.includes('reports') || needs.includes('reports-writer')) && !filesBucket) throw new Error('A function that needs reports requires the files bucket');
     if (needs.includes('read-replica') && !needs.includes('database')) {
       throw new Error('A function that needs read-replica needs database too: without a replica, its reads go to the primary');
     }
@@ -424,6 +424,7 @@ export class TaskFlowFunction extends NodejsFunction {
           break;
         }
         case 'reports':
+        case 'reports-writer':
           config.environment.FILES_BUCKET_NAME = filesBucket!.bucketName;
           break;
         case 'read-replica':

@@ -256,6 +256,25 @@ export interface GithubRateLimit {
   reset: number;
 }
 
+/** A page of issues the GitHub sandbox is about to answer (200), as a test's hook sees it. */
+export interface ListedIssues {
+  /** `owner/name`, as created. */
+  repository: string;
+  /** The request's query parameters. */
+  query: Record<string, string>;
+  /** The numbers of the issues and pull requests on the page, in order. */
+  numbers: number[];
+}
+
+/** What a hook answers in place of a page of issues; what it leaves out is the page's own (headers are added). */
+export interface ListingOverride {
+  status?: number;
+  /** Sent as is. */
+  body?: string;
+  /** Spelled as the sandbox's own (e.g. `X-RateLimit-Remaining`, `Retry-After`) to replace one. */
+  headers?: Record<string, string>;
+}
+
 /** The GitHub sandbox's repositories and rate limit, for tests and demos (also through the control API). */
 export interface GithubSandbox {
   /** `owner/name`; creating one that exists does nothing. */
@@ -269,6 +288,12 @@ export interface GithubSandbox {
   /** Sets the hourly budget (and how much of it is used), starting a new hour. */
   setRateLimit(limit: { limit?: number; used?: number }): void;
   rateLimit(): GithubRateLimit;
+  /**
+   * Calls `hook` as each page of issues is answered (200), once the page is made: an issue it edits shows on the
+   * next pages, as an edit made while a client pages does. What it returns replaces the page's status, body or
+   * headers (an answer that is not a list, a secondary rate limit). Null removes it. Not on the control API.
+   */
+  onListIssues(hook: ((page: ListedIssues) => ListingOverride | void) | null): void;
 }
 
 interface Repository {
@@ -288,6 +313,7 @@ class GithubModel implements GithubSandbox {
   private limit = GITHUB_RATE_LIMIT;
   private used = 0;
   private reset = 0;
+  private listingHook: ((page: ListedIssues) => ListingOverride | void) | null = null;
 
   createRepository(fullName: string): void {
     if (!/^[^/\s]+\/[^/\s]+$/.test(fullName)) throw new Error(`not a repository name (owner/name): ${fullName}`);
@@ -342,6 +368,15 @@ class GithubModel implements GithubSandbox {
     this.limit = limit ?? this.limit;
     this.used = Math.min(used ?? 0, this.limit);
     this.reset = Math.ceil(Date.now() / 1000) + 3_600;
+  }
+
+  onListIssues(hook: ((page: ListedIssues) => ListingOverride | void) | null): void {
+    this.listingHook = hook;
+  }
+
+  /** The test's hook for a page about to be answered; what replaces the answer, if anything. */
+  listed(page: ListedIssues): ListingOverride | undefined {
+    return this.listingHook?.(page) ?? undefined;
   }
 
   rateLimit(): GithubRateLimit {
@@ -492,12 +527,14 @@ function github(context: SandboxContext): SandboxService {
       // A 304 is free (GitHub: a conditional request answered 304 does not count against the primary rate limit).
       if (etagMatches(request.headers['if-none-match'], etag)) return answer(304, undefined, headers);
       model.spend();
+      const override = model.listed({ repository: repository.fullName, query: Object.fromEntries(request.query), numbers: list.numbers });
+      if (override) return answer(override.status ?? 200, override.body ?? body, { ...headers, ...override.headers });
       return answer(200, body, headers);
     },
   };
 }
 
-function listIssues(repository: Repository, query: URLSearchParams, apiBase: string): { items: unknown[]; link: string } | { invalid: string } {
+function listIssues(repository: Repository, query: URLSearchParams, apiBase: string): { items: unknown[]; numbers: number[]; link: string } | { invalid: string } {
   const state = query.get('state') ?? 'open';
   if (!['open', 'closed', 'all'].includes(state)) return { invalid: 'state' };
   const sinceText = query.get('since');
@@ -517,7 +554,8 @@ function listIssues(repository: Repository, query: URLSearchParams, apiBase: str
     .filter((issue) => since === null || Date.parse(issue.updatedAt) >= since)
     .sort((a, b) => sign * (key(a) - key(b) || a.number - b.number));
   const last = Math.max(1, Math.ceil(matching.length / perPage));
-  const items = matching.slice((page - 1) * perPage, page * perPage).map((issue) => issueResource(repository, issue, apiBase));
+  const listed = matching.slice((page - 1) * perPage, page * perPage);
+  const items = listed.map((issue) => issueResource(repository, issue, apiBase));
   // As GitHub: the other pages at /repositories/{id}/issues, with the query as asked and the page changed.
   const pageUrl = (n: number) => {
     const params = new URLSearchParams(query);
@@ -529,7 +567,7 @@ function listIssues(repository: Repository, query: URLSearchParams, apiBase: str
     ...(page < last ? [`${pageUrl(page + 1)}; rel="next"`, `${pageUrl(last)}; rel="last"`] : []),
     ...(page > 1 ? [`${pageUrl(1)}; rel="first"`] : []),
   ];
-  return { items, link: rels.join(', ') };
+  return { items, numbers: listed.map((issue) => issue.number), link: rels.join(', ') };
 }
 
 function etagMatches(header: string | undefined, etag: string): boolean {
@@ -721,7 +759,8 @@ function eventTime(value: unknown, which: 'start' | 'end'): number | SandboxAnsw
  * (`POST /calendars/{calendarId}/events`, a client-chosen `id` allowed: one used before, even by a deleted
  * event, answers 409 duplicate), update (`PUT …/events/{eventId}`: 404 if none; it restores a deleted event),
  * get (a deleted one: `status: 'cancelled'`), delete (204; 410 if already deleted; 404 if it never existed),
- * list. Events need a start and an end (all-day `{date}` or `{dateTime}`), the end after the start. Every call
+ * list. An event's etag changes with every write (in the resource and the ETag header); an update or a delete
+ * with `If-Match` answers 412 conditionNotMet unless it names the current one (`*`: any). Events need a start and an end (all-day `{date}` or `{dateTime}`), the end after the start. Every call
  * needs an access token from the token endpoint (401 otherwise).
  */
 function googleCalendar(context: SandboxContext): SandboxService {
@@ -729,6 +768,7 @@ function googleCalendar(context: SandboxContext): SandboxService {
   let sequence = 0;
   const etag = () => `"${Date.now()}${String(++sequence).padStart(6, '0')}"`;
   const notFound = () => googleError(404, 'Not Found', 'notFound');
+  const conditionNotMet = () => googleError(412, 'Precondition Failed', 'conditionNotMet', { locationType: 'header', location: 'If-Match' });
   return {
     base: '/calendar/v3',
     environment: (baseUrl) => ({ GOOGLE_CALENDAR_API_URL: baseUrl, GOOGLE_CALENDAR_CREDENTIALS: JSON.stringify(google.credentials()) }),
@@ -772,15 +812,16 @@ function googleCalendar(context: SandboxContext): SandboxService {
         const now = new Date().toISOString();
         const resource = eventResource(calendarId, id, body, { created: now, updated: now, sequence: 0, etag: etag() });
         calendar.events.set(id, { resource, deleted: false });
-        return json(200, resource);
+        return json(200, resource, { ETag: resource.etag });
       }
 
       const stored = calendar.events.get(eventId);
       switch (request.method) {
         case 'GET':
-          return stored ? json(200, stored.resource) : notFound();
+          return stored ? json(200, stored.resource, { ETag: stored.resource.etag }) : notFound();
         case 'PUT': {
           if (!stored) return notFound();
+          if (!ifMatches(request.headers['if-match'], stored.resource.etag)) return conditionNotMet();
           const body = (request.body && typeof request.body === 'object' ? request.body : null) as Record<string, unknown> | null;
           if (!body) return googleError(400, 'Bad Request', 'badRequest');
           const problem = eventProblem(body);
@@ -793,10 +834,11 @@ function googleCalendar(context: SandboxContext): SandboxService {
           });
           // The whole resource is replaced: a deleted event comes back (its status is what the body says, confirmed by default).
           calendar.events.set(eventId, { resource, deleted: resource.status === 'cancelled' });
-          return json(200, resource);
+          return json(200, resource, { ETag: resource.etag });
         }
         case 'DELETE':
           if (!stored) return notFound();
+          if (!ifMatches(request.headers['if-match'], stored.resource.etag)) return conditionNotMet();
           if (stored.deleted) return googleError(410, 'Resource has been deleted', 'deleted');
           stored.deleted = true;
           stored.resource = { ...stored.resource, status: 'cancelled', updated: new Date().toISOString(), etag: etag() };
@@ -806,6 +848,12 @@ function googleCalendar(context: SandboxContext): SandboxService {
       }
     },
   };
+}
+
+/** A write's If-Match against the event's etag: none, `*` or one of the listed etags passes. */
+function ifMatches(header: string | undefined, etag: string): boolean {
+  if (header === undefined) return true;
+  return header.split(',').some((tag) => tag.trim() === '*' || tag.trim() === etag);
 }
 
 function eventProblem(body: Record<string, unknown>): SandboxAnswer | null {

@@ -104,6 +104,12 @@ describe('weekly reports', () => {
     expect(bucketStatements.length).toBeGreaterThan(0);
     for (const statement of bucketStatements) expect(JSON.stringify(statement.Resource)).toContain('/reports/*');
     expect(actionsOn(reports, logicalId(stack.queues.queues.email))).toContain('sqs:SendMessage');
+    expect(bucketStatements.flatMap((s) => s.Action)).toContain('s3:PutObject');
+    // The list route only signs download links.
+    const list = stack.api.routeFunctions.get('listReports')!;
+    const listStatements = statementsIn(resources, stack, list).filter((s) => JSON.stringify(s.Resource).includes(logicalId(stack.filesBucket)));
+    expect(listStatements.flatMap((s) => s.Action)).toContain('s3:GetObject*');
+    expect(listStatements.flatMap((s) => s.Action)).not.toContain('s3:PutObject');
     expect(envOf(reports).DB_READ_HOST).toBeUndefined();
     expect(Object.values(resources).filter((r) => r.Type === 'AWS::RDS::DBInstance')).toHaveLength(1);
   });

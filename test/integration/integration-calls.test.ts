@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { BreakerOpen, readStatuses } from '../../functions/integrations/breaker';
-import { callIntegration, IntegrationUnavailable, RetryLater, retryAfterMs, type IntegrationCall } from '../../functions/integrations/http';
+import { call, callIntegration, IntegrationUnavailable, RetryLater, retryAfterMs, TransportError, type IntegrationCall } from '../../functions/integrations/http';
 import { INTEGRATION_NAMES } from '../../functions/integrations/services';
 import { dynamoDb } from '../../functions/shared/dynamodb';
 import { taskflow } from '../../lib/app';
@@ -110,6 +111,28 @@ describe('calls to the integrations', () => {
     expect(error).toBeInstanceOf(RetryLater); // no time for a second try
     expect(Date.now() - started).toBeLessThan(1_000);
     expect(await slackStatus()).toMatchObject({ state: 'closed', lastFailureReason: expect.stringContaining('no answer within 200 ms') });
+  });
+
+  it('ends a try whose answer trickles in (never silent for a read timeout) at the try\'s time, not the Lambda\'s', async () => {
+    // A byte every 100 ms for 10 s: the socket is never silent for 300 ms, so only the overall limit ends it.
+    const trickle = createServer((_, res) => {
+      res.writeHead(200, { 'Content-Type': 'text/plain' });
+      let sent = 0;
+      const timer = setInterval(() => (++sent >= 100 ? (clearInterval(timer), res.end()) : res.write('.')), 100);
+      res.on('close', () => clearInterval(timer));
+    });
+    await new Promise<void>((done) => trickle.listen(0, '127.0.0.1', done));
+    try {
+      const { port } = trickle.address() as { port: number };
+      const started = Date.now();
+      const error = await call(`http://127.0.0.1:${port}/slow`, { method: 'GET', headers: {}, trace, timeouts: { connectMs: 500, readMs: 300, totalMs: 1_000 } }).catch((failure: unknown) => failure);
+      expect(error).toBeInstanceOf(TransportError);
+      expect((error as Error).message).toContain('no complete answer within 1000 ms');
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      trickle.closeAllConnections();
+      await new Promise((done) => trickle.close(done));
+    }
   });
 
   it('gives up with IntegrationUnavailable after four tries', async () => {

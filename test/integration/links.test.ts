@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { Link, LinkList } from '../../functions/domain/schemas';
+import { Link, LinkList } from '../../functions/domain/sync-schemas';
 import { createProject, createTask, invoke, newCaller, type Caller } from '../support/api';
 import { sql } from '../support/sql';
 
@@ -23,7 +23,8 @@ describe('links', () => {
     // Due at once: the next dispatch starts its first run.
     expect(Date.parse(created.body.nextSyncAt)).toBeLessThanOrEqual(Date.now() + 1_000);
 
-    const again = await link(alice, project.id, { type: 'github', target });
+    // GitHub's names are case-insensitive: the same repository, the same link.
+    const again = await link(alice, project.id, { type: 'github', target: target.toUpperCase() });
     expect(again.status).toBe(200);
     expect(again.body.id).toBe(created.body.id);
     const withOwnId = await link(alice, project.id, { id: randomUUID(), type: 'github', target });
@@ -77,6 +78,10 @@ describe('links', () => {
       { type: 'github', target: 'not a repository' },
       { type: 'github', target: 'owner/name/extra' },
       { type: 'github', target: 'https://github.com/owner/name' },
+      // Dot parts would walk out of /repos/ on GitHub (/repos/../user/issues is /user/issues).
+      { type: 'github', target: '../user' },
+      { type: 'github', target: './..' },
+      { type: 'github', target: 'owner/..' },
       { type: 'googleCalendar', target: '   ' },
       { type: 'gitlab', target: 'owner/name' },
       { type: 'github', target: 'owner/name', extra: true },

@@ -406,6 +406,39 @@ describe('GitHub sandbox', () => {
     const listed = await json(listIssues(repository, { state: 'closed' }));
     expect(listed).toEqual([expect.objectContaining({ number: 1, title: 'First, edited', state: 'closed' })]);
   });
+
+  it('calls a test\'s hook as a page is served: an edit then shifts the next pages by number; its answer replaces the page', async () => {
+    const repository = seedRepository(7);
+    const query = { state: 'all', sort: 'updated', direction: 'asc', per_page: '3' };
+    const seen: unknown[] = [];
+    sandboxes.github.onListIssues((page) => {
+      seen.push(page);
+      // Issue 2 edited as page 1 is served: it moves to the end, and issue 4 back onto page 1's range.
+      if (page.numbers.includes(2) && seen.length === 1) sandboxes.github.updateIssue(repository, 2, { title: 'Two, edited' });
+    });
+    try {
+      const first = await listIssues(repository, query);
+      expect((await json(first)).map((issue: any) => issue.number)).toEqual([1, 2, 3]);
+      expect(seen).toEqual([{ repository, query, numbers: [1, 2, 3] }]);
+      const second = await fetch(links(first).next!, { headers: githubHeaders() });
+      expect((await json(second)).map((issue: any) => issue.number)).toEqual([5, 6, 7]);
+      const third = await fetch(links(second).next!, { headers: githubHeaders() });
+      expect((await json(third)).map((issue: any) => issue.number)).toEqual([2]);
+
+      sandboxes.github.onListIssues((page) => (page.query.page === '2' ? { body: '<html>Bad gateway</html>' } : { status: 403, body: '{"message":"You have exceeded a secondary rate limit."}' }));
+      const limited = await listIssues(repository, query);
+      expect(limited.status).toBe(403);
+      expect(await json(limited)).toEqual({ message: 'You have exceeded a secondary rate limit.' });
+      expect(rate(limited).remaining).toBeGreaterThan(0);
+      const garbled = await listIssues(repository, { ...query, page: '2' });
+      expect(garbled.status).toBe(200);
+      expect(await garbled.text()).toBe('<html>Bad gateway</html>');
+      expect(garbled.headers.get('link')).toContain('rel="next"');
+    } finally {
+      sandboxes.github.onListIssues(null);
+    }
+    expect((await listIssues(repository, query)).status).toBe(200);
+  });
 });
 
 // ---------------------------------------------------------------------------------------------------------
@@ -507,6 +540,39 @@ describe('Google Calendar sandbox', () => {
     expect(await json(calendarCall('PUT', url('taskevent001'), token, event('taskevent001')))).toMatchObject({ status: 'confirmed' });
     expect((await json(calendarCall('GET', eventsUrl(calendarId), token))).items.map((item: any) => item.id)).toEqual(['taskevent001']);
     expect(sandboxes.googleCalendar.events(calendarId)).toEqual([expect.objectContaining({ id: 'taskevent001', status: 'confirmed' })]);
+  });
+
+  it('changes an event\'s etag on every write, and makes an update or a delete with If-Match conditional (412 on another etag)', async () => {
+    const calendarId = `c-${randomUUID()}`;
+    const token = await googleToken();
+    const url = `${eventsUrl(calendarId)}/ifmatchevent1`;
+    const conditional = (method: string, etag: string, body?: object) =>
+      fetch(url, { method, headers: { Authorization: `Bearer ${token}`, 'If-Match': etag, ...(body ? { 'Content-Type': 'application/json' } : {}) }, ...(body ? { body: JSON.stringify(body) } : {}) });
+
+    const inserted = await insertEvent(calendarId, event('ifmatchevent1'), token);
+    const first = (await json(inserted)).etag;
+    expect(inserted.headers.get('etag')).toBe(first);
+    const read = await getEvent(calendarId, 'ifmatchevent1', token);
+    expect(read.headers.get('etag')).toBe(first);
+    expect((await json(read)).etag).toBe(first);
+
+    const updated = await conditional('PUT', first, event('ifmatchevent1', '2026-03-11', 'Changed'));
+    expect(updated.status).toBe(200);
+    const second = (await json(updated)).etag;
+    expect(second).not.toBe(first);
+    const stale = await conditional('PUT', first, event('ifmatchevent1', '2026-03-12', 'Lost update'));
+    expect(stale.status).toBe(412);
+    expect((await json(stale)).error).toMatchObject({ code: 412, errors: [expect.objectContaining({ reason: 'conditionNotMet', location: 'If-Match' })] });
+    expect((await conditional('DELETE', first)).status).toBe(412);
+    expect(sandboxes.googleCalendar.events(calendarId)).toEqual([expect.objectContaining({ summary: 'Changed', etag: second, status: 'confirmed' })]);
+
+    expect((await conditional('DELETE', second)).status).toBe(204);
+    const cancelled = await json(getEvent(calendarId, 'ifmatchevent1', token));
+    expect(cancelled.status).toBe('cancelled');
+    expect(cancelled.etag).not.toBe(second);
+    // A deleted event is brought back by an update with its current etag (or `*`).
+    expect((await conditional('PUT', second, event('ifmatchevent1'))).status).toBe(412);
+    expect(await json(conditional('PUT', '*', event('ifmatchevent1')))).toMatchObject({ status: 'confirmed' });
   });
 
   it('checks the token, the event and the calendar\'s access', async () => {

@@ -70,12 +70,13 @@ describe('migrate function', () => {
     expect(stored!.rolpassword).toBe(scramSha256Verifier(password, Buffer.from(salt!, 'base64'), Number(iterations)));
 
     // The reports' replica reader: it may read every table, change none, and has no password (IAM login on RDS).
-    const [reader] = await sql<{ read: boolean; write: boolean; password: string | null }>(
+    const [reader] = await sql<{ read: boolean; write: boolean; other: boolean; password: string | null }>(
       `SELECT has_table_privilege('taskflow_reader', 'tasks', 'SELECT') AS read,
               has_table_privilege('taskflow_reader', 'tasks', 'INSERT,UPDATE,DELETE') AS write,
+              has_table_privilege('taskflow_reader', 'outbox', 'SELECT') AS other,
               (SELECT rolpassword FROM pg_authid WHERE rolname = 'taskflow_reader') AS password`,
     );
-    expect(reader).toEqual({ read: true, write: false, password: null });
+    expect(reader).toEqual({ read: true, write: false, other: false, password: null });
 
     // Running it again (the next deploy) changes nothing and still succeeds.
     expect((await handler()).applied).toEqual([]);

@@ -58,6 +58,17 @@ describe('migrator', () => {
     expect((await client.query('SHOW lock_timeout')).rows[0].lock_timeout).toBe('0'); // settings reset after a failure
   });
 
+  it('builds again an index a failed concurrent build left invalid (IF NOT EXISTS would keep the broken one)', async () => {
+    await client.query('CREATE TABLE zz_f (x int)');
+    await client.query('CREATE INDEX zz_f_x_idx ON zz_f (x)');
+    // What a CREATE INDEX CONCURRENTLY cut short by its lock timeout leaves behind.
+    await client.query("UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'zz_f_x_idx'::regclass");
+    const rebuild: Migration = { ...extra('9006_f', 'CREATE INDEX CONCURRENTLY IF NOT EXISTS zz_f_x_idx ON zz_f (x)'), transactional: false };
+    expect(await migrate(client, [...(await loadMigrations()), rebuild])).toEqual(['9006_f']);
+    const { rows } = await client.query("SELECT i.indisvalid AS valid FROM pg_index i WHERE i.indexrelid = 'zz_f_x_idx'::regclass");
+    expect(rows).toEqual([{ valid: true }]);
+  });
+
   it('rolls back a failing migration whole and does not record it', async () => {
     const failing = extra('9003_c', 'CREATE TABLE zz_c (id int); INSERT INTO no_such_table VALUES (1);');
     const migrations = [...(await loadMigrations()), extra('9001_a', 'CREATE TABLE zz_a (id int)'), extra('9002_b', 'ALTER TABLE zz_a ADD COLUMN b text'), failing];

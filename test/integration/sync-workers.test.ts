@@ -139,11 +139,12 @@ describe('the github worker', () => {
     expect(calls[0]!.query).toEqual({ state: 'all', sort: 'updated', direction: 'asc', per_page: '100' });
     expect(calls[0]!.headers).toMatchObject({ authorization: 'Bearer ghp_local-sandbox', 'user-agent': 'TaskFlow', 'x-request-id': trace.requestId });
     expect(calls[0]!.headers).not.toHaveProperty('if-none-match');
-    // The Link header's next pages, as GitHub gives them.
-    expect(calls.slice(1).map((call) => [call.path.replace(/\d+/, 'ID'), call.query.page])).toEqual([
-      ['/repositories/ID/issues', '2'],
-      ['/repositories/ID/issues', '3'],
+    // The next pages by time: from the last item's updated_at on (inclusive: its item again, dropped), no page number.
+    expect(calls.slice(1).map((call) => [call.path, call.query])).toEqual([
+      [`/repos/${repository}/issues`, { state: 'all', sort: 'updated', direction: 'asc', per_page: '100', since: '2026-01-01T01:39:00Z' }],
+      [`/repos/${repository}/issues`, { state: 'all', sort: 'updated', direction: 'asc', per_page: '100', since: '2026-01-01T03:18:00Z' }],
     ]);
+    expect(calls.slice(1).map((call) => call.headers)).not.toContainEqual(expect.objectContaining({ 'if-none-match': expect.anything() }));
 
     const { outcome, issues } = await githubRun(request.runId);
     const expected = sandboxes.github.issues(repository).filter((issue) => !issue.pullRequest);
@@ -213,10 +214,10 @@ describe('the github worker', () => {
     const first = githubRequest(repository);
     expect(await consume('github', first)).toEqual({ failed: false });
     const one = await githubRun(first.runId);
-    // Two pages, then the budget was spent: the third page waits for the reset.
+    // Two pages, then the budget was spent: the third page waits for the reset (the second ended at item 199).
     expect(sandboxes.calls('github').map((call) => call.status)).toEqual([200, 200]);
     expect(one.issues).toHaveLength(160);
-    expect(one.outcome).toMatchObject({ status: 'rate_limited', retryAt: new Date(reset * 1000).toISOString(), since: '2026-01-01T03:19:00Z', error: expect.stringContaining('rate limit') });
+    expect(one.outcome).toMatchObject({ status: 'rate_limited', retryAt: new Date(reset * 1000).toISOString(), since: '2026-01-01T03:18:00Z', error: expect.stringContaining('rate limit') });
 
     // The next run meets GitHub's 403: one call, not retried.
     const second = githubRequest(repository, one.outcome);
@@ -301,6 +302,135 @@ describe('the github worker', () => {
     expect(Number(Attributes.ApproximateNumberOfMessagesNotVisible)).toBeGreaterThanOrEqual(2);
     expect(await drain(sqs, 'github', { deadLetter: true, quietMs: 100 })).toEqual([]);
   });
+
+  it('pages by time: an issue edited while a run pages moves to the end, and no issue is skipped (page numbers would skip one)', async () => {
+    const repository = seedRepository(250);
+    const edited = '2026-01-02T00:00:00Z';
+    // As the first page is served, issue 3 (on it) is edited: it moves to the end of the list, and everything after
+    // it one place back (issue 101, first of page 2 by number, onto page 1's range).
+    sandboxes.github.onListIssues((page) => {
+      if (page.repository === repository && page.numbers.includes(3) && sandboxes.github.issues(repository)[2]!.updatedAt !== edited) {
+        sandboxes.github.updateIssue(repository, 3, { title: 'Issue 3, edited', updatedAt: edited });
+      }
+    });
+    try {
+      const one = await fetchChangedIssues(githubRequest(repository), { trace, budgetMs: 200_000 });
+      expect(one.outcome).toMatchObject({ status: 'ok', since: edited });
+      const two = await fetchChangedIssues(githubRequest(repository, one.outcome), { trace, budgetMs: 200_000 });
+
+      // Every issue was returned (by the run, or else the next), and the edit too.
+      const returned = [...one.issues, ...two.issues];
+      const expected = sandboxes.github.issues(repository).filter((issue) => !issue.pullRequest).map((issue) => `${repository}#${issue.number}`);
+      expect(new Set(returned.map((issue) => issue.externalId))).toEqual(new Set(expected));
+      expect(one.issues.map((issue) => issue.externalId)).toEqual([...expected, `${repository}#3`]);
+      expect(one.issues.at(-1)).toMatchObject({ externalId: `${repository}#3`, title: 'Issue 3, edited', updatedAt: edited });
+    } finally {
+      sandboxes.github.onListIssues(null);
+    }
+  });
+
+  it('pages through a time many issues share by page number, for that since only: none skipped, none twice', async () => {
+    const at = (minute: number) => new Date(Date.UTC(2026, 0, 1) + minute * 60_000).toISOString();
+    const repository = `acme/ties-${randomUUID().slice(0, 8)}`;
+    sandboxes.github.createIssue(repository, { title: 'Alone', updatedAt: at(0) });
+    for (let i = 0; i < 150; i += 1) sandboxes.github.createIssue(repository, { title: `Bulk ${i}`, updatedAt: at(1) });
+    for (let i = 0; i < 10; i += 1) sandboxes.github.createIssue(repository, { title: `Later ${i}`, updatedAt: at(2) });
+    const pages = () => sandboxes.calls('github').map((call) => [call.query.since ?? null, call.query.page ?? null]);
+
+    const { issues, outcome } = await fetchChangedIssues(githubRequest(repository), { trace, budgetMs: 200_000 });
+    // Page 1 ends in the bulk; from its time on, a whole page of it (all seen but one); then that time's page 2.
+    expect(pages()).toEqual([
+      [null, null],
+      ['2026-01-01T00:01:00Z', null],
+      ['2026-01-01T00:01:00Z', '2'],
+    ]);
+    expect(issues.map((issue) => issue.externalId)).toEqual(Array.from({ length: 161 }, (_, i) => `${repository}#${i + 1}`));
+    expect(outcome).toMatchObject({ status: 'ok', since: '2026-01-01T00:02:00Z' });
+
+    // A first page wholly at one time is that time's page 1: on with page 2.
+    sandboxes.clearCalls();
+    const same = `acme/same-${randomUUID().slice(0, 8)}`;
+    for (let i = 0; i < 230; i += 1) sandboxes.github.createIssue(same, { title: `Same ${i}`, updatedAt: at(5) });
+    const run = await fetchChangedIssues(githubRequest(same), { trace, budgetMs: 200_000 });
+    expect(pages()).toEqual([
+      [null, null],
+      ['2026-01-01T00:05:00Z', '2'],
+      ['2026-01-01T00:05:00Z', '3'],
+    ]);
+    expect(run.issues.map((issue) => issue.externalId)).toEqual(Array.from({ length: 230 }, (_, i) => `${same}#${i + 1}`));
+    expect(run.outcome).toMatchObject({ status: 'ok', since: '2026-01-01T00:05:00Z' });
+  });
+
+  it('ends the run failed, not retried, when a page is not a list of issues; the pages before it still count', async () => {
+    const repository = seedRepository(150);
+    // The second page (asked since the first's last item) answers 200 with an object.
+    sandboxes.github.onListIssues((page) => (page.repository === repository && page.query.since ? { body: '{"message":"Something went wrong"}' } : undefined));
+    try {
+      const request = githubRequest(repository);
+      expect(await consume('github', request)).toEqual({ failed: false });
+      const { issues, outcome } = await githubRun(request.runId);
+      expect(sandboxes.calls('github').map((call) => call.status)).toEqual([200, 200]);
+      expect(issues).toHaveLength(80);
+      expect(outcome).toEqual({
+        status: 'failed',
+        error: expect.stringContaining(`page 2 of ${repository}'s issues with JSON that is not a list`),
+        etag: expect.any(String),
+        since: '2026-01-01T01:39:00Z',
+        retryAt: null,
+      });
+
+      // Not JSON at all (a proxy's page), or an item that is not an issue: the first page, nothing returned.
+      for (const [body, reason] of [
+        ['<html><body>Bad gateway</body></html>', 'not JSON'],
+        ['[{"title":"no number"}]', 'without a number or an updated_at'],
+      ] as const) {
+        sandboxes.github.onListIssues((page) => (page.repository === repository ? { body } : undefined));
+        const run = await fetchChangedIssues(githubRequest(repository), { trace, budgetMs: 200_000 });
+        expect(run.issues).toEqual([]);
+        expect(run.outcome).toMatchObject({ status: 'failed', error: expect.stringContaining(reason), since: null, etag: null });
+      }
+    } finally {
+      sandboxes.github.onListIssues(null);
+    }
+    expect(await statusOf('github')).toMatchObject({ state: 'closed', lastFailureAt: null });
+  });
+
+  it('refuses a repository name with a . or .. part (/repos/../user/issues is /user/issues) before any call', async () => {
+    for (const repository of ['acme/..', '../issues', 'acme/.', 'acme', 'acme/widgets/..']) {
+      const { issues, outcome } = await fetchChangedIssues(githubRequest(repository), { trace });
+      expect(issues).toEqual([]);
+      expect(outcome).toMatchObject({ status: 'failed', error: expect.stringContaining('is not owner/name') });
+    }
+    expect(sandboxes.calls('github')).toEqual([]);
+  });
+
+  it('takes a 403 secondary rate limit without Retry-After as a minute\'s wait, and since stays at the pages returned', async () => {
+    const repository = seedRepository(150);
+    sandboxes.github.onListIssues((page) =>
+      page.repository === repository && page.query.since
+        ? { status: 403, body: JSON.stringify({ message: 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.', status: '403' }) }
+        : undefined,
+    );
+    try {
+      const before = Date.now();
+      const { issues, outcome } = await fetchChangedIssues(githubRequest(repository), { trace, budgetMs: 200_000 });
+      const after = Date.now();
+      expect(sandboxes.calls('github').map((call) => call.status)).toEqual([200, 403]);
+      expect(issues).toHaveLength(80);
+      expect(outcome).toMatchObject({ status: 'rate_limited', since: '2026-01-01T01:39:00Z', error: expect.stringContaining('secondary rate limit (HTTP 403)') });
+      expect(Date.parse(outcome.retryAt!)).toBeGreaterThanOrEqual(before + 60_000 - 1);
+      expect(Date.parse(outcome.retryAt!)).toBeLessThanOrEqual(after + 60_000);
+      expect(await statusOf('github')).toMatchObject({ state: 'closed', lastFailureAt: null });
+
+      // The next run goes on from there: the rest, nothing lost.
+      sandboxes.github.onListIssues(null);
+      const next = await fetchChangedIssues(githubRequest(repository, outcome), { trace, budgetMs: 200_000 });
+      const expected = sandboxes.github.issues(repository).filter((issue) => !issue.pullRequest).map((issue) => `${repository}#${issue.number}`);
+      expect(new Set([...issues, ...next.issues].map((issue) => issue.externalId))).toEqual(new Set(expected));
+    } finally {
+      sandboxes.github.onListIssues(null);
+    }
+  });
 });
 
 // ---------------------------------------------------------------------------------------------------------
@@ -315,7 +445,8 @@ const upsert = (taskId: string, eventId: string, version: number, date = '2026-0
   version,
   event: { summary, description: 'In TaskFlow', date },
 });
-const remove = (taskId: string, eventId: string): Change => ({ action: 'delete', taskId, eventId });
+/** A delete: `version` the task's when it lost its due date; null (default) when the task is gone. */
+const remove = (taskId: string, eventId: string, version: number | null = null): Change => ({ action: 'delete', taskId, eventId, version });
 
 function calendarRequest(calendarId: string, changes: Change[]): CalendarSyncRequest {
   return { ...run(), calendarId, changes };
@@ -344,24 +475,32 @@ describe('the google-calendar worker', () => {
       ],
       outcome: { status: 'ok', error: null },
     });
-    expect(calendarCalls()).toEqual(['PUT 404', 'POST 200', 'PUT 404', 'POST 200', 'DELETE 404']);
+    // Each upsert reads the event first (none: an insert with its id); a delete of a task gone deletes at once.
+    expect(calendarCalls()).toEqual(['GET 404', 'POST 200', 'GET 404', 'POST 200', 'DELETE 404']);
     expect(sandboxes.googleCalendar.events(calendarId)).toEqual([
       expect.objectContaining({ id: 'taskevent00a', summary: 'Write the docs', description: 'In TaskFlow', start: { date: '2026-03-10' }, end: { date: '2026-03-11' } }),
       expect.objectContaining({ id: 'taskevent00b', start: { date: '2026-12-31' }, end: { date: '2027-01-01' } }),
     ]);
 
     sandboxes.clearCalls('googleCalendar');
-    const second = calendarRequest(calendarId, [upsert(taskIds.a, 'taskevent00a', 4, '2026-03-11', 'Write all the docs'), remove(taskIds.b, 'taskevent00b')]);
+    const second = calendarRequest(calendarId, [upsert(taskIds.a, 'taskevent00a', 4, '2026-03-11', 'Write all the docs'), remove(taskIds.b, 'taskevent00b', 2)]);
     await consume('googleCalendar', second);
     expect((await calendarRun(second.runId)).outcome).toMatchObject({ status: 'ok' });
-    expect(calendarCalls()).toEqual(['PUT 200', 'DELETE 204']);
+    // An update and a delete with a version: read, then written with If-Match (the etag read).
+    expect(calendarCalls()).toEqual(['GET 200', 'PUT 200', 'GET 200', 'DELETE 204']);
+    const writes = sandboxes.calls('googleCalendar').filter((call) => call.method !== 'GET');
+    expect(writes.map((call) => call.headers['if-match'])).toEqual([expect.stringMatching(/^"\d+"$/), expect.stringMatching(/^"\d+"$/)]);
     expect(sandboxes.googleCalendar.events(calendarId)).toEqual([expect.objectContaining({ id: 'taskevent00a', summary: 'Write all the docs', start: { date: '2026-03-11' } })]);
 
     sandboxes.clearCalls('googleCalendar');
-    const third = calendarRequest(calendarId, [remove(taskIds.b, 'taskevent00b')]);
+    const third = calendarRequest(calendarId, [remove(taskIds.b, 'taskevent00b'), remove(taskIds.b, 'taskevent00b', 3), remove(taskIds.c, 'taskevent00c', 1)]);
     await consume('googleCalendar', third);
-    expect(await calendarRun(third.runId)).toMatchObject({ applied: [{ taskId: taskIds.b, version: null }], outcome: { status: 'ok' } });
-    expect(calendarCalls()).toEqual(['DELETE 410']);
+    expect(await calendarRun(third.runId)).toMatchObject({
+      applied: [{ taskId: taskIds.b, version: null }, { taskId: taskIds.b, version: null }, { taskId: taskIds.c, version: null }],
+      outcome: { status: 'ok' },
+    });
+    // Deleted already (410; found cancelled) or never made (404): done.
+    expect(calendarCalls()).toEqual(['DELETE 410', 'GET 200', 'GET 404']);
 
     // One token for the three runs, on every call.
     expect(sandboxes.calls('googleOAuth').map((call) => [call.path, call.status])).toEqual([['/token', 200]]);
@@ -375,10 +514,10 @@ describe('the google-calendar worker', () => {
     const { outcome } = await applyCalendarChanges(calendarRequest(calendarId, [upsert(taskIds.a, 'tokenevent0001', 2)]), { trace });
     expect(outcome.status).toBe('ok');
     expect(sandboxes.calls('googleOAuth')).toHaveLength(2);
-    expect(calendarCalls()).toEqual(['PUT 404', 'POST 200', 'PUT 401', 'PUT 200']);
+    expect(calendarCalls()).toEqual(['GET 404', 'POST 200', 'GET 401', 'GET 200', 'PUT 200']);
   });
 
-  it('does not make an event twice when an insert\'s answer is lost: the retry meets 409 and updates it', async () => {
+  it('does not make an event twice when an insert\'s answer is lost: the retry meets 409, reads the event and updates it', async () => {
     const calendarId = newCalendar();
     sandboxes.setFault('googleCalendar', { mode: 'lost', methods: ['POST'] });
     const { applied, outcome } = await applyCalendarChanges(calendarRequest(calendarId, [upsert(taskIds.a, 'lostinsert001', 7)]), {
@@ -387,7 +526,7 @@ describe('the google-calendar worker', () => {
     });
     expect(outcome).toMatchObject({ status: 'ok', error: null });
     expect(applied).toEqual([{ taskId: taskIds.a, eventId: 'lostinsert001', version: 7 }]);
-    expect(calendarCalls()).toEqual(['PUT 404', 'POST null', 'POST 409', 'PUT 200']);
+    expect(calendarCalls()).toEqual(['GET 404', 'POST null', 'POST 409', 'GET 200', 'PUT 200']);
     expect(sandboxes.googleCalendar.events(calendarId, { includeDeleted: true })).toEqual([expect.objectContaining({ id: 'lostinsert001', summary: 'Write the docs', status: 'confirmed' })]);
   });
 
@@ -410,11 +549,95 @@ describe('the google-calendar worker', () => {
     sandboxes.setFault('googleCalendar', { mode: 'error', status: 503, methods: ['DELETE'] });
     const request = calendarRequest(calendarId, [upsert(taskIds.a, 'beforeoutage01', 2), remove(taskIds.b, 'duringoutage01'), upsert(taskIds.c, 'afteroutage001', 1)]);
     expect(await consume('googleCalendar', request)).toEqual({ failed: true });
-    expect(calendarCalls()).toEqual(['PUT 404', 'POST 200', 'DELETE 503', 'DELETE 503', 'DELETE 503', 'DELETE 503']);
+    expect(calendarCalls()).toEqual(['GET 404', 'POST 200', 'DELETE 503', 'DELETE 503', 'DELETE 503', 'DELETE 503']);
     expect(await calendarRun(request.runId)).toMatchObject({ applied: [{ taskId: taskIds.a, eventId: 'beforeoutage01', version: 2 }], outcome: null });
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     const { Messages = [] } = await client.send(new ReceiveMessageCommand({ QueueUrl: sqs.queueUrl('googleCalendar'), MaxNumberOfMessages: 10 }));
     expect(Messages.filter((message) => JSON.parse(message.Body!).runId === request.runId)).toEqual([]);
+  });
+
+  it('an older run\'s changes landing after a newer one\'s leave Google showing the newer: skipped, not reported applied', async () => {
+    const calendarId = newCalendar();
+    const id = 'raceevent0001';
+    const shown = () =>
+      sandboxes.googleCalendar
+        .events(calendarId, { includeDeleted: true })
+        .map((event) => ({ status: event.status, summary: event.summary, date: event.start.date, version: event.extendedProperties.private.taskflowVersion }));
+    expect((await applyCalendarChanges(calendarRequest(calendarId, [upsert(taskIds.a, id, 5, '2026-04-02', 'Renamed')]), { trace })).applied).toHaveLength(1);
+
+    // The older run (version 3) ends after it, through the worker: one read, nothing written, nothing reported applied.
+    sandboxes.clearCalls('googleCalendar');
+    const older = calendarRequest(calendarId, [upsert(taskIds.a, id, 3, '2026-03-10', 'Old title')]);
+    expect(await consume('googleCalendar', older)).toEqual({ failed: false });
+    expect(await calendarRun(older.runId)).toMatchObject({ applied: [], outcome: { status: 'ok', error: null } });
+    expect(calendarCalls()).toEqual(['GET 200']);
+    expect(shown()).toEqual([{ status: 'confirmed', summary: 'Renamed', date: '2026-04-02', version: '5' }]);
+
+    // An older delete (the task lost its due date at version 4, and got one again at 5): the event is kept.
+    sandboxes.clearCalls('googleCalendar');
+    expect(await applyCalendarChanges(calendarRequest(calendarId, [remove(taskIds.a, id, 4)]), { trace })).toMatchObject({ applied: [], skipped: 1, outcome: { status: 'ok', error: null } });
+    expect(calendarCalls()).toEqual(['GET 200']);
+    expect(shown()).toEqual([{ status: 'confirmed', summary: 'Renamed', date: '2026-04-02', version: '5' }]);
+
+    // A newer delete (version 6) deletes it, and a late copy of the version-5 upsert does not bring it back...
+    expect((await applyCalendarChanges(calendarRequest(calendarId, [remove(taskIds.a, id, 6)]), { trace })).applied).toEqual([{ taskId: taskIds.a, eventId: id, version: null }]);
+    expect(await applyCalendarChanges(calendarRequest(calendarId, [upsert(taskIds.a, id, 5, '2026-04-02', 'Renamed')]), { trace })).toMatchObject({ applied: [], skipped: 1 });
+    expect(shown()).toEqual([{ status: 'cancelled', summary: 'Renamed', date: '2026-04-02', version: '5' }]);
+    // ... a newer one does (a due date again, version 7); the task gone deletes it whatever it shows, without reading it.
+    expect((await applyCalendarChanges(calendarRequest(calendarId, [upsert(taskIds.a, id, 7, '2026-05-01', 'Back')]), { trace })).applied).toEqual([{ taskId: taskIds.a, eventId: id, version: 7 }]);
+    expect(shown()).toEqual([{ status: 'confirmed', summary: 'Back', date: '2026-05-01', version: '7' }]);
+    sandboxes.clearCalls('googleCalendar');
+    expect((await applyCalendarChanges(calendarRequest(calendarId, [remove(taskIds.a, id)]), { trace })).applied).toEqual([{ taskId: taskIds.a, eventId: id, version: null }]);
+    expect(calendarCalls()).toEqual(['DELETE 204']);
+    expect(shown()).toEqual([expect.objectContaining({ status: 'cancelled' })]);
+  });
+
+  it('two runs of one link at once: in whatever order their calls land, every event ends showing the newer version', async () => {
+    const calendarId = newCalendar();
+    const ids = ['concurrent01', 'concurrent02', 'concurrent03', 'concurrent04'];
+    const tasks = ids.map(() => randomUUID());
+    // Half the events exist already (version 1), half are new.
+    await applyCalendarChanges(calendarRequest(calendarId, ids.slice(0, 2).map((id, i) => upsert(tasks[i]!, id, 1))), { trace });
+    const [older, newer] = await Promise.all([
+      applyCalendarChanges(calendarRequest(calendarId, ids.map((id, i) => upsert(tasks[i]!, id, 3, '2026-03-10', 'Old title'))), { trace }),
+      applyCalendarChanges(calendarRequest(calendarId, ids.map((id, i) => upsert(tasks[i]!, id, 5, '2026-04-02', 'New title'))), { trace }),
+    ]);
+    expect(newer).toMatchObject({ skipped: 0, outcome: { status: 'ok', error: null } });
+    expect(newer.applied.map((change) => change.version)).toEqual([5, 5, 5, 5]);
+    expect(older.outcome).toMatchObject({ status: 'ok', error: null });
+    expect(older.applied.length + older.skipped).toBe(4);
+    expect(sandboxes.googleCalendar.events(calendarId).map((event) => [event.id, event.summary, event.extendedProperties.private.taskflowVersion])).toEqual(
+      ids.map((id) => [id, 'New title', '5']),
+    );
+  });
+
+  it('tries a write whose answer was lost again with the etag it read: 412, so it reads the event again and writes it', async () => {
+    const calendarId = newCalendar();
+    await applyCalendarChanges(calendarRequest(calendarId, [upsert(taskIds.a, 'lostupdate001', 1)]), { trace });
+    sandboxes.clearCalls('googleCalendar');
+    sandboxes.setFault('googleCalendar', { mode: 'lost', methods: ['PUT'] });
+    const { applied, outcome } = await applyCalendarChanges(calendarRequest(calendarId, [upsert(taskIds.a, 'lostupdate001', 2, '2026-03-12', 'Renamed')]), {
+      trace,
+      log: onRetry(() => sandboxes.setFault('googleCalendar', { mode: 'ok' })),
+    });
+    expect(outcome).toMatchObject({ status: 'ok', error: null });
+    expect(applied).toEqual([{ taskId: taskIds.a, eventId: 'lostupdate001', version: 2 }]);
+    expect(calendarCalls()).toEqual(['GET 200', 'PUT null', 'PUT 412', 'GET 200', 'PUT 200']);
+    expect(sandboxes.googleCalendar.events(calendarId)).toEqual([
+      expect.objectContaining({ summary: 'Renamed', start: { date: '2026-03-12' }, extendedProperties: { private: { taskflowTaskId: taskIds.a, taskflowVersion: '2' } } }),
+    ]);
+  });
+
+  it('takes Google\'s 429 for its rate limit: one call, RetryLater as asked (else 60 s), and not a failure for the shared breaker', async () => {
+    const calendarId = newCalendar();
+    sandboxes.setFault('googleCalendar', { mode: 'rate-limit', retryAfterSeconds: 30 });
+    const request = calendarRequest(calendarId, [upsert(taskIds.a, 'ratelimited01', 1)]);
+    await expect(applyCalendarChanges(request, { trace })).rejects.toMatchObject({ name: 'RetryLater', retryAfterMs: 30_000 });
+    // usageLimits without a Retry-After.
+    sandboxes.setFault('googleCalendar', { mode: 'error', status: 429 });
+    await expect(applyCalendarChanges(request, { trace })).rejects.toMatchObject({ name: 'RetryLater', retryAfterMs: 60_000 });
+    expect(calendarCalls()).toEqual(['GET 429', 'GET 429']);
+    expect(await statusOf('googleCalendar')).toMatchObject({ state: 'closed', lastFailureAt: null });
   });
 
   it('ends the run failed, without retrying it, when Google refuses the service account', async () => {

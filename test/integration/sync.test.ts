@@ -247,6 +247,20 @@ describe('applying GitHub results', () => {
     expect(await linkRow(setup.link.id)).toMatchObject({ last_sync_status: 'failed', etag: null, synced_until: null });
   });
 
+  it('fetches again the issues the quota refused in a page that came after its run\'s outcome', async () => {
+    const setup = await linked('github');
+    const runId = await runOf(setup.caller, setup.link.id);
+    const [early, late] = [issue(1), issue(2)];
+    // The outcome first (SQS keeps no order): since moves past both issues, the ETag is kept.
+    await applySyncResult(githubResult(setup, runId, [], { status: 'ok', error: null, etag: '"e1"', since: new Date(Date.parse(late.updatedAt) + 60_000).toISOString() }), trace);
+    await sql('UPDATE organizations SET task_count = 999 WHERE id = $1', [setup.caller.orgId]); // room for one
+    expect(await applySyncResult(githubResult(setup, runId, [early, late]), trace)).toMatchObject({ created: 1, refused: 1 });
+    // The next run asks GitHub again from just before the refused issue, without the ETag (a 304 would hide it).
+    const row = await linkRow(setup.link.id);
+    expect(row.etag).toBeNull();
+    expect(new Date(row.synced_until).toISOString()).toBe(new Date(Date.parse(late.updatedAt) - 1_000).toISOString());
+  });
+
   it('finishes the run with its outcome: counts its changes across messages, keeps the ETag and since for the next run', async () => {
     const setup = await linked('github');
     const runId = await runOf(setup.caller, setup.link.id);
@@ -264,6 +278,23 @@ describe('applying GitHub results', () => {
     expect(next.runId).not.toBe(runId);
   });
 
+  it('waits longer after each failed run (5, 10, 20 minutes…, at most a day), and goes back to every 5 minutes after a good one', async () => {
+    const setup = await linked('github');
+    const waits: number[] = [];
+    for (const status of ['failed', 'failed', 'failed', 'ok'] as const) {
+      const runId = await runOf(setup.caller, setup.link.id);
+      const before = Date.now();
+      await applySyncResult(githubResult(setup, runId, [], { status, error: status === 'failed' ? 'GitHub: Not Found (404): the repository is gone or the token cannot see it' : null }), trace);
+      const link = await listed(setup.caller, setup.project.id, setup.link.id);
+      expect(link.lastSync.status).toBe(status);
+      waits.push(Math.round((Date.parse(link.nextSyncAt) - before) / 60_000));
+      // Due again now, for the next round of this test.
+      await sql('UPDATE integration_links SET next_sync_at = now() WHERE id = $1', [setup.link.id]);
+    }
+    expect(waits).toEqual([5, 10, 20, 0]);
+    expect((await linkRow(setup.link.id)).consecutive_failures).toBe('0');
+  });
+
   it('waits for a rate limit\'s reset before the next run', async () => {
     const setup = await linked('github');
     const runId = await runOf(setup.caller, setup.link.id);
@@ -273,6 +304,13 @@ describe('applying GitHub results', () => {
     expect(link).toMatchObject({ running: false, lastSync: { status: 'rate_limited', error: 'GitHub rate limit reached', changes: 0 } });
     expect(Math.abs(Date.parse(link.nextSyncAt) - Date.parse(retryAt))).toBeLessThan(1_000);
     expect((await dispatchFor(setup.caller)).claimed).toBe(0);
+    // The organization's other GitHub links share the token: they wait too; its calendar links do not.
+    const other = await invoke('createLink', setup.caller, { params: { projectId: setup.project.id }, body: { type: 'github', target: 'acme/other' } });
+    const calendar = await invoke('createLink', setup.caller, { params: { projectId: setup.project.id }, body: { type: 'googleCalendar', target: 'team@example.com' } });
+    expect([other.status, calendar.status]).toEqual([201, 201]);
+    expect(await dispatchFor(setup.caller)).toMatchObject({ claimed: 1, github: 0, unchanged: 1 });
+    await sql("UPDATE integration_links SET next_sync_at = now() WHERE id = $1", [setup.link.id]); // the reset has come
+    expect(await dispatchFor(setup.caller)).toMatchObject({ github: 2 });
   });
 
   it('does not let the outcome of a stale run overwrite the link, but imports its issues (a late page is not lost)', async () => {
@@ -340,7 +378,7 @@ describe('calendar runs', () => {
     expect(await dispatchFor(setup.caller)).toMatchObject({ claimed: 1, googleCalendar: 1 });
     const [first] = await messagesFor('googleCalendar', setup.link.id);
     const request = CalendarSyncRequest.parse(first);
-    const eventId = calendarEventId(setup.link.id, due.id);
+    const eventId = calendarEventId(setup.link.target, due.id);
     expect(eventId).toMatch(/^[a-v0-9]{32}$/);
     expect(request).toMatchObject({ calendarId: setup.link.target, projectId: setup.project.id, organizationId: setup.caller.orgId });
     expect(request.changes).toEqual([
@@ -374,7 +412,7 @@ describe('calendar runs', () => {
     expect((await invoke('updateTask', setup.caller, { params: { taskId: due.id }, body: { version: 3, dueDate: null } })).status).toBe(200);
     expect(await dispatchFor(setup.caller)).toMatchObject({ googleCalendar: 1 });
     const [third] = await messagesFor('googleCalendar', setup.link.id);
-    expect(third.changes).toEqual([{ action: 'delete', taskId: due.id, eventId }]);
+    expect(third.changes).toEqual([{ action: 'delete', taskId: due.id, eventId, version: 4 }]);
     await applySyncResult(result(third.runId, [{ taskId: due.id, eventId, version: null }], { status: 'ok', error: null }), trace);
     expect(await events()).toEqual([]);
     expect(await dispatchFor(setup.caller)).toMatchObject({ claimed: 1, unchanged: 1 });
@@ -383,7 +421,7 @@ describe('calendar runs', () => {
   it('deletes the event of a deleted task, and sends at most 100 changes a run', async () => {
     const setup = await linked('googleCalendar');
     const gone = await createTask(setup.caller, setup.project.id, { title: 'Gone', dueDate: '2031-01-01' });
-    const eventId = calendarEventId(setup.link.id, gone.id);
+    const eventId = calendarEventId(setup.link.target, gone.id);
     await sql('INSERT INTO calendar_events (link_id, task_id, event_id, synced_version) VALUES ($1, $2, $3, 1)', [setup.link.id, gone.id, eventId]);
     expect((await invoke('deleteTask', setup.caller, { params: { taskId: gone.id } })).status).toBe(204);
     await sql(
@@ -394,6 +432,6 @@ describe('calendar runs', () => {
     await dispatchFor(setup.caller);
     const [message] = await messagesFor('googleCalendar', setup.link.id);
     expect(message.changes).toHaveLength(100);
-    expect(message.changes.filter((change: { action: string }) => change.action === 'delete')).toEqual([{ action: 'delete', taskId: gone.id, eventId }]);
+    expect(message.changes.filter((change: { action: string }) => change.action === 'delete')).toEqual([{ action: 'delete', taskId: gone.id, eventId, version: null }]);
   });
 });

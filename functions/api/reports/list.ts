@@ -1,5 +1,5 @@
 import { listReports } from '../../domain/reports';
-import { ListReportsQuery } from '../../domain/schemas';
+import { ListReportsQuery } from '../../domain/sync-schemas';
 import { httpHandler, idParam } from '../../shared/http';
 
 export const handler = httpHandler({ query: ListReportsQuery }, async (request) => ({

@@ -22,6 +22,8 @@ CREATE TABLE integration_links (
   last_sync_status text CHECK (last_sync_status IN ('ok', 'unchanged', 'rate_limited', 'failed')),
   last_sync_error text,
   last_sync_changes bigint,
+  -- Runs in a row that ended failed (a repository that is gone, a calendar not shared): each waits longer.
+  consecutive_failures bigint NOT NULL DEFAULT 0,
   UNIQUE (project_id, type, target),
   FOREIGN KEY (organization_id, project_id) REFERENCES projects (organization_id, id) ON DELETE CASCADE
 );
