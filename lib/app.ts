@@ -267,9 +267,9 @@ const routes = [
   },
   {
     method: 'POST', path: '/projects/{projectId}/links', operationId: 'createLink', auth: 'jwt',
-    summary: 'Link the project to a GitHub repository (its issues are imported as tasks) or a Google calendar (tasks with a due date become events); synced every 5 minutes. The same link again answers 200 with it',
+    summary: 'Link the project (an organization admin) to a GitHub repository (its issues are imported as tasks) or a Google calendar (tasks with a due date become events); synced every 5 minutes. The same link again answers 200 with it',
     function: mutation('links/create', 'Link a repository or a calendar'),
-    request: { body: sync.CreateLinkBody }, response: { status: 201, body: sync.Link }, errors: [404],
+    request: { body: sync.CreateLinkBody }, response: { status: 201, body: sync.Link }, errors: [403, 404],
   },
   {
     method: 'GET', path: '/projects/{projectId}/links', operationId: 'listLinks', auth: 'jwt',
@@ -279,9 +279,9 @@ const routes = [
   },
   {
     method: 'DELETE', path: '/links/{linkId}', operationId: 'deleteLink', auth: 'jwt',
-    summary: 'Unlink a repository or a calendar: syncing stops; imported tasks and written events stay',
+    summary: 'Unlink a repository or a calendar (an organization admin): syncing stops; imported tasks and written events stay',
     function: mutation('links/delete', 'Unlink a repository or a calendar'),
-    response: { status: 204 }, errors: [404],
+    response: { status: 204 }, errors: [403, 404],
   },
   {
     method: 'GET', path: '/projects/{projectId}/reports', operationId: 'listReports', auth: 'jwt',

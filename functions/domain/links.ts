@@ -25,14 +25,14 @@ const linkJson = (l: string) => `json_build_object(
  * another link is 409 ID_CONFLICT. Links have no event: nothing in the feed or notifications is about them.
  */
 export async function createLink(caller: Caller, projectId: string, input: CreateLinkInput): Promise<Creation<LinkDto>> {
-  const params = [caller.orgId, projectId, input.type, input.target, caller.userId, input.id ?? null];
+  const params = [caller.orgId, projectId, input.type, input.target, caller.userId, input.id ?? null, caller.role === 'admin'];
   const { rows } = await db
     .query<{ doc: LinkDto | null; existing: LinkDto | null; same: boolean | null; project: boolean }>(
       `WITH project AS (
          SELECT id FROM projects WHERE organization_id = $1 AND id = $2
        ), inserted AS (
          INSERT INTO integration_links (id, organization_id, project_id, type, target, created_by, next_sync_at)
-         SELECT coalesce($6::uuid, gen_random_uuid()), $1, p.id, $3, $4, $5, now() FROM project p
+         SELECT coalesce($6::uuid, gen_random_uuid()), $1, p.id, $3, $4, $5, now() FROM project p WHERE $7
          ON CONFLICT DO NOTHING
          RETURNING ${linkJson('integration_links')} AS doc
        )
@@ -50,6 +50,7 @@ export async function createLink(caller: Caller, projectId: string, input: Creat
   const { doc, existing, same, project } = rows[0]!;
   if (doc) return { doc, created: true };
   if (!project) throw notFound('Project');
+  if (caller.role !== 'admin') throw adminOnly();
   if (same === false) throw idConflict();
   if (existing) return { doc: existing, created: false };
   // A concurrent create of the same link committed after this statement's snapshot: read it now.
@@ -66,6 +67,9 @@ export async function createLink(caller: Caller, projectId: string, input: Creat
 }
 
 const idConflict = () => new Problem(409, 'ID_CONFLICT', 'This id is already taken', 'Generate a new UUID for a new resource.');
+// The GitHub token and the Google service account are the deployment's: what they can see, a link imports into
+// the organization. Deciding that is an organization admin's.
+const adminOnly = () => new Problem(403, 'ADMIN_ONLY', 'Only an organization admin may link or unlink a repository or a calendar');
 
 /** The project's links, oldest first, each with its last sync (one read; 404 for a project not in the organization). */
 export async function listLinks(caller: Caller, projectId: string): Promise<{ items: LinkDto[] }> {
@@ -85,6 +89,11 @@ export async function listLinks(caller: Caller, projectId: string): Promise<{ it
  * with it (ON DELETE CASCADE); imported tasks and the events written in Google Calendar stay.
  */
 export async function deleteLink(caller: Caller, linkId: string): Promise<void> {
-  const { rows } = await db.query('DELETE FROM integration_links WHERE organization_id = $1 AND id = $2 RETURNING id', [caller.orgId, linkId]);
+  const { rows } = await db.query<{ deleted: boolean }>(
+    `WITH deleted AS (DELETE FROM integration_links WHERE organization_id = $1 AND id = $2 AND $3 RETURNING id)
+     SELECT EXISTS (SELECT 1 FROM deleted) AS deleted FROM integration_links WHERE organization_id = $1 AND id = $2`,
+    [caller.orgId, linkId, caller.role === 'admin'],
+  );
   if (!rows[0]) throw notFound('Link');
+  if (!rows[0].deleted) throw adminOnly();
 }

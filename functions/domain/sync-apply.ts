@@ -30,8 +30,10 @@ const QUOTA_RETRY = "interval '1 hour'";
 // minutes for ever: the next run waits 5 minutes after the first failure, doubling with each one, at most a day.
 const FAILURE_BACKOFF = "interval '5 minutes'";
 const FAILURE_BACKOFF_CAP = "interval '24 hours'";
-// Concurrent imports of the same new issue: the loser's statement inserted nothing for it and runs again.
+// Concurrent imports of the same new issue: the loser's statement inserted nothing for it and runs again (so does
+// a statement PostgreSQL ended in a deadlock).
 const MAX_ATTEMPTS = 3;
+const DEADLOCK = '40P01';
 const CALENDAR_EVENT_ID = /^[a-v0-9]{5,1024}$/;
 
 /**
@@ -141,7 +143,7 @@ async function applyIssues(result: GithubResult, trace: Trace): Promise<Applied>
       quotaError,
     });
     const status = "CASE WHEN i.closed THEN 'done' WHEN b.status = 'done' THEN 'todo' ELSE b.status END";
-    const { rows } = await db.query<{
+    const statement = db.query<{
       found: boolean; applies: boolean; created: string; updated: string; refused: string; conflicted: boolean; finished: boolean;
       outbox: OutboxEntry[]; used: string | null; plan: PlanName | null;
     }>(
@@ -237,6 +239,19 @@ async function applyIssues(result: GithubResult, trace: Trace): Promise<Applied>
          ${OUTBOX_ENTRIES}, ${QUOTA_STATE}`,
       values,
     );
+    // Concurrent imports into one project may deadlock (PostgreSQL ends one statement, which changed nothing):
+    // that one runs again, as after a conflict.
+    const rows = await statement.then(
+      (result) => result.rows,
+      (error: { code?: string }) => {
+        if (error.code === DEADLOCK && attempt < MAX_ATTEMPTS) return null;
+        throw error;
+      },
+    );
+    if (!rows) {
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 100 * attempt));
+      continue;
+    }
     const row = rows[0]!;
     await publishNow(row.outbox);
     const created = Number(row.created);

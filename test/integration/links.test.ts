@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { Link, LinkList } from '../../functions/domain/sync-schemas';
-import { createProject, createTask, invoke, newCaller, type Caller } from '../support/api';
+import { createProject, createTask, invoke, memberOf, newCaller, type Caller } from '../support/api';
 import { sql } from '../support/sql';
 
 // Issue 6: a project's links to a GitHub repository or a Google calendar, each with its last sync.
@@ -14,7 +14,7 @@ const repo = () => `acme/repo-${randomUUID().slice(0, 8)}`;
 
 describe('links', () => {
   it('links a repository (201), answers 200 with the same link when asked again, and lists it', async () => {
-    const alice = newCaller();
+    const alice = newCaller('admin');
     const project = await createProject(alice);
     const target = repo();
     const created = await link(alice, project.id, { type: 'github', target });
@@ -42,7 +42,7 @@ describe('links', () => {
   });
 
   it('takes the client\'s id: a retry answers 200 with the same link; an id taken by another link is 409', async () => {
-    const alice = newCaller();
+    const alice = newCaller('admin');
     const project = await createProject(alice);
     const id = randomUUID();
     const first = await link(alice, project.id, { id, type: 'github', target: repo() });
@@ -57,7 +57,7 @@ describe('links', () => {
   });
 
   it('answers 201 to a keyed create and to its retry, and 200 to another key for the same link', async () => {
-    const alice = newCaller();
+    const alice = newCaller('admin');
     const project = await createProject(alice);
     const body = { type: 'github', target: repo() };
     const headers = { 'Idempotency-Key': randomUUID() };
@@ -71,8 +71,22 @@ describe('links', () => {
     expect(otherKey.body.id).toBe(first.body.id);
   });
 
+  it('lets only an organization admin link or unlink (the deployment\'s GitHub token and Google account are behind it); members see the links', async () => {
+    const alice = newCaller('admin');
+    const bob = memberOf(alice);
+    const project = await createProject(alice);
+    const refused = await link(bob, project.id, { type: 'github', target: repo() });
+    expect(refused.status).toBe(403);
+    expect(refused.body.code).toBe('ADMIN_ONLY');
+    expect(await sql('SELECT id FROM integration_links WHERE organization_id = $1', [alice.orgId])).toHaveLength(0);
+    const created = await link(alice, project.id, { type: 'github', target: repo() });
+    expect((await invoke('deleteLink', bob, { params: { linkId: created.body.id } })).status).toBe(403);
+    expect((await invoke('listLinks', bob, { params: { projectId: project.id } })).body.items).toHaveLength(1);
+    expect((await invoke('deleteLink', alice, { params: { linkId: created.body.id } })).status).toBe(204);
+  });
+
   it('refuses bad input with problem+json 400', async () => {
-    const alice = newCaller();
+    const alice = newCaller('admin');
     const project = await createProject(alice);
     for (const body of [
       { type: 'github', target: 'not a repository' },
@@ -96,8 +110,8 @@ describe('links', () => {
   });
 
   it('answers 404 for a project or link of another organization, and for one that does not exist', async () => {
-    const alice = newCaller();
-    const mallory = newCaller();
+    const alice = newCaller('admin');
+    const mallory = newCaller('admin');
     const project = await createProject(alice);
     const created = await link(alice, project.id, { type: 'github', target: repo() });
     expect((await link(mallory, project.id, { type: 'github', target: repo() })).status).toBe(404);
@@ -112,7 +126,7 @@ describe('links', () => {
   });
 
   it('deletes a link with its calendar events; the tasks stay', async () => {
-    const alice = newCaller();
+    const alice = newCaller('admin');
     const project = await createProject(alice);
     const task = await createTask(alice, project.id, { dueDate: '2030-01-01' });
     const calendar = await link(alice, project.id, { type: 'googleCalendar', target: `cal-${randomUUID()}` });
@@ -125,7 +139,7 @@ describe('links', () => {
   });
 
   it('shows the last finished run: when, how it ended, why, and how many changes', async () => {
-    const alice = newCaller();
+    const alice = newCaller('admin');
     const project = await createProject(alice);
     const created = await link(alice, project.id, { type: 'github', target: repo() });
     await sql(

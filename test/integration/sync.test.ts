@@ -32,7 +32,7 @@ afterAll(async () => {
 const trace = { requestId: 'sync-test', traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' };
 const dispatchFor = (caller: Caller) => dispatch(trace, { organizationId: caller.orgId });
 
-async function linked(type: 'github' | 'googleCalendar', caller = newCaller()) {
+async function linked(type: 'github' | 'googleCalendar', caller = newCaller('admin')) {
   const project = await createProject(caller);
   const target = type === 'github' ? `acme/repo-${randomUUID().slice(0, 8)}` : `cal-${randomUUID()}@group.calendar.google.com`;
   const response = await invoke('createLink', caller, { params: { projectId: project.id }, body: { type, target } });
@@ -129,7 +129,7 @@ describe('dispatch', () => {
   });
 
   it('releases the claim of a link whose run could not be sent, and goes on with the others', async () => {
-    const caller = newCaller();
+    const caller = newCaller('admin');
     const calendar = await linked('googleCalendar', caller);
     const github = await linked('github', caller);
     await createTask(caller, calendar.project.id, { title: 'Due', dueDate: '2031-05-01' });

@@ -4,8 +4,8 @@ import { createProject, createTask, invoke, newCaller, type Call, type Operation
 import { sql } from '../support/sql';
 
 // Eve (another organization) aims at Alice's ids on every route.
-const alice = newCaller();
-const eve = newCaller();
+const alice = newCaller('admin'); // an admin: she links a repository
+const eve = newCaller('admin'); // an admin of her own organization: not of Alice's
 let ids: { projectId: string; taskId: string; linkId: string };
 
 beforeAll(async () => {
