@@ -179,7 +179,10 @@ async function applyIssues(result: GithubResult, trace: Trace): Promise<Applied>
          SELECT b.id, b.status AS old_status, b.assignee_id, i.title, i.body, ${status} AS status, i.updated_at,
            (b.title IS DISTINCT FROM i.title OR b.description IS DISTINCT FROM i.body OR b.status IS DISTINCT FROM ${status}) AS real
          FROM before b JOIN incoming i ON i.external_id = b.external_id
+         -- GitHub's updated_at is in whole seconds: a copy of the same second that differs is an edit made in the second
+         -- the last copy was read (the next run lists that second again, so the newest copy of it lands last).
          WHERE b.external_updated_at IS NULL OR i.updated_at > b.external_updated_at
+           OR (i.updated_at = b.external_updated_at AND (b.title IS DISTINCT FROM i.title OR b.description IS DISTINCT FROM i.body OR b.status IS DISTINCT FROM ${status}))
        ), rewritten AS (
          UPDATE tasks t SET title = n.title, description = n.body, status = n.status, external_updated_at = n.updated_at,
            version = t.version + CASE WHEN n.real THEN 1 ELSE 0 END, updated_at = CASE WHEN n.real THEN now() ELSE t.updated_at END

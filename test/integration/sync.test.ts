@@ -341,6 +341,17 @@ describe('applying GitHub results', () => {
     expect(await eventsOf(setup.project.id, 'task.updated')).toHaveLength(0);
   });
 
+  it('applies an edit made in the second its issue was last read (GitHub\'s updated_at has whole seconds)', async () => {
+    const setup = await linked('github');
+    const runId = await runOf(setup.caller, setup.link.id);
+    const read = issue(1, { updatedAt: '2031-05-05T10:00:00Z' });
+    await applySyncResult(githubResult(setup, runId, [read]), trace);
+    const edited = { ...read, title: 'Edited in the same second' };
+    expect(await applySyncResult(githubResult(setup, runId, [edited]), trace)).toMatchObject({ updated: 1 });
+    expect(await applySyncResult(githubResult(setup, runId, [edited]), trace)).toMatchObject({ updated: 0 });
+    expect((await importedTasks(setup.project.id))[0]).toMatchObject({ title: 'Edited in the same second', version: '2' });
+  });
+
   it('drops the results of a link that no longer exists', async () => {
     const setup = await linked('github');
     const runId = await runOf(setup.caller, setup.link.id);
