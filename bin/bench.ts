@@ -1,4 +1,4 @@
-// `npm run bench`: the DESIGN.md performance budgets, measured. Figures are printed beside them;
+// `npm run bench`: the performance budgets of docs/architecture.md, measured. Figures are printed beside them;
 // nothing here fails a build (budgets are checked by reading, never by a timed test).
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -12,7 +12,8 @@ import { createScratchDatabase, startDatabase } from '../lib/local/database';
 import { startDynamoDb } from '../lib/local/dynamodb';
 import { startSqs } from '../lib/local/sqs';
 import { invokeRoute, type Call, type Identity } from '../lib/local/invoke';
-import { TaskFlowStack } from '../lib/stacks/taskflow-stack';
+import { STACK_BUDGET, stackSizes } from '../lib/stacks/budget';
+import { TaskFlow } from '../lib/stacks/taskflow';
 import { feedLatency } from './bench-feed';
 
 const BUDGET = { bundleKb: 250, initMs: 100, readTrips: 1, mutationTrips: 2 };
@@ -32,14 +33,20 @@ async function bundles() {
     // The feature flags `cdk synth` reads from cdk.json, so the bundles are the deployed ones.
     const { context } = JSON.parse(readFileSync(new URL('../cdk.json', import.meta.url), 'utf8')) as { context: Record<string, unknown> };
     const app = new App({ outdir, context });
-    const stack = new TaskFlowStack(app, taskflow.name);
+    new TaskFlow(app);
     const assembly = app.synth();
-    const template = assembly.getStackByName(stack.stackName).template as {
-      Resources: Record<string, { Type: string; Properties?: { Code?: { S3Key?: unknown } } }>;
-    };
+    console.log('\nStacks (what `cdk deploy --all` deploys, in order)');
+    console.log(`${'stack'.padEnd(34)} ${'resources'.padStart(9)} ${'KB'.padStart(7)}   budget: ≤ ${STACK_BUDGET.resources} resources, ≤ ${STACK_BUDGET.templateKb} KB`);
+    for (const { name, resources, templateKb } of stackSizes(assembly)) {
+      const flag = resources > STACK_BUDGET.resources || templateKb > STACK_BUDGET.templateKb ? '  ✗ over budget' : '';
+      console.log(`${name.padEnd(34)} ${String(resources).padStart(9)} ${fmt(templateKb)}${flag}`);
+    }
+    const resources = assembly.stacks.flatMap((stack) =>
+      Object.entries((stack.template as { Resources: Record<string, { Type: string; Properties?: { Code?: { S3Key?: unknown } } }> }).Resources),
+    );
     console.log('\nFunction bundles (the assets `cdk synth` builds; init = importing the bundle in a fresh Node process)');
     console.log(`${'function'.padEnd(34)} ${'KB'.padStart(7)} ${'init ms'.padStart(7)}   budget: ≤ ${BUDGET.bundleKb} KB, ≤ ${BUDGET.initMs} ms`);
-    for (const [logicalId, resource] of Object.entries(template.Resources)) {
+    for (const [logicalId, resource] of resources) {
       const key = resource.Properties?.Code?.S3Key;
       if (resource.Type !== 'AWS::Lambda::Function' || typeof key !== 'string') continue;
       const name = logicalId.replace(/[0-9A-F]{8}$/, '');

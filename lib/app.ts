@@ -74,7 +74,7 @@ const queues = {
   },
   googleCalendar: {
     description: 'Google Calendar sync runs: one message per linked calendar and run, with the events to write or delete',
-    consumer: worker('google-calendar', 'Writes and deletes the events of a linked Google calendar', 300, ['google-calendar', 'integrations'], ['syncResults']),
+    consumer: worker('google-calendar', 'Writes and deletes the events of a linked Google calendar', 300, ['googleCalendar', 'integrations'], ['syncResults']),
     integration: 'googleCalendar',
     batchSize: 1,
     maxReceiveCount: 10,
@@ -317,7 +317,7 @@ export const taskflow = {
       description: 'Verifies RS256 bearer JWTs against the issuer JWKS',
       memoryMb: 256,
       timeoutSeconds: 10,
-      needs: [],
+      needs: ['auth'],
     },
     migrate: {
       entry: 'functions/migrate/handler.ts',

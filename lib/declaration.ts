@@ -1,55 +1,9 @@
 import type { $ZodType as ZodType } from 'zod/v4/core';
+import type { IntegrationName } from '../functions/integrations/services';
+import type { Capability } from './capabilities';
 
-/**
- * What a function needs from its surroundings; CDK and the local runtime turn each into grants and environment:
- * - `database`: PostgreSQL through RDS Proxy (in the VPC);
- * - `database-admin`: the instance itself, with the master secret (migrations);
- * - `idempotency`: the idempotency table;
- * - `files`: the files bucket (`FILES_BUCKET_NAME`): attachments under `pending/` and `attachments/`;
- * - `rate-limits`: the rate-limit table (token buckets and hourly request counts), which every JWT route's
- *   function checks before it serves a request (`httpHandler`);
- * - `slack`: Slack's Web API (`SLACK_API_URL`, the bot token); `sendgrid`: SendGrid's v3 API
- *   (`SENDGRID_API_URL`, the API key, `NOTIFICATION_FROM_EMAIL`). Both reach the internet, so such a
- *   function stays out of the VPC (which has no NAT) and must not need the database.
- * - `github`: GitHub's REST API (`GITHUB_API_URL`, a token with read access to the linked repositories' issues);
- *   `google-calendar`: Google Calendar's API (`GOOGLE_CALENDAR_API_URL`, a service account's key, JSON, with
- *   access to the linked calendars). Out of the VPC like `slack`, so never with the database.
- * - `reports`: reads the files bucket's `reports/` prefix (`FILES_BUCKET_NAME`): the weekly reports' download
- *   links; `reports-writer`: writes there too (the weekly job).
- * - `read-replica`: the database's read replica where the stack has one (`DB_READ_HOST`; `DATABASE_READ_URL`
- *   locally), for long reads that would otherwise load the primary; without one, reads go to the primary.
- * - `connections`: the connections table (`CONNECTIONS_TABLE_NAME`): the WebSocket connection registry,
- *   each organization's feed head and the clients' acknowledged positions.
- * - `websocket`: posts to and closes WebSocket connections through the `@connections` management API
- *   (`WEBSOCKET_MANAGEMENT_URL`). That endpoint is public and no VPC endpoint serves it, so such a function
- *   stays out of the VPC and must not need the database either.
- * - `integrations`: the integrations table (`INTEGRATIONS_TABLE_NAME`): each third-party service's circuit
- *   breaker, shared by every Lambda environment, and its last success and failure. Written by the functions
- *   that call a service (`slack`, `sendgrid`, `github`, `google-calendar`), read by the others (the degraded header, the health).
- * - `queue-status`: reads the depth of every declared queue and its dead-letter queue (`QUEUE_STATUS`: their
- *   URLs by queue name), for the integrations' health.
- * - `feed-probe`: the synthetic feed probe's settings: the public WebSocket and REST URLs
- *   (`WEBSOCKET_URL`, `API_URL`) and the OAuth client credentials it gets a token with
- *   (`FEED_PROBE_CREDENTIALS`, a secret). Out of the VPC: it connects as a browser would.
- */
-export type Capability =
-  | 'database'
-  | 'database-admin'
-  | 'idempotency'
-  | 'rate-limits'
-  | 'files'
-  | 'slack'
-  | 'sendgrid'
-  | 'github'
-  | 'google-calendar'
-  | 'reports'
-  | 'reports-writer'
-  | 'read-replica'
-  | 'connections'
-  | 'websocket'
-  | 'feed-probe'
-  | 'integrations'
-  | 'queue-status';
+/** What a function needs from its surroundings: each capability is a module of lib/capabilities/ (its variables, grants, placement and local provision). */
+export type { Capability };
 
 export interface FunctionDeclaration {
   /** Handler module, relative to the repository root; it exports `handler`. */
@@ -104,7 +58,7 @@ export interface QueueDeclaration {
   /** Concurrent invocations at most (the event source's maximum concurrency): a bulkhead for what it calls. */
   maxConcurrency: number;
   /** The third-party service its consumer calls: the queue is that integration's backlog in its health. */
-  integration?: 'slack' | 'sendgrid' | 'github' | 'googleCalendar';
+  integration?: IntegrationName;
 }
 
 /** A function run on a fixed rate by EventBridge. */
@@ -176,4 +130,9 @@ export function outboxRoutes(queues: Record<string, QueueDeclaration>): Record<s
     for (const type of queue.events ?? []) (routes[type] ??= []).push(name);
   }
   return routes;
+}
+
+/** Queue name → the integration its consumer calls (the queue is that integration's backlog in its health). */
+export function queueIntegrations(queues: Record<string, QueueDeclaration>): Record<string, IntegrationName> {
+  return Object.fromEntries(Object.entries(queues).flatMap(([name, queue]) => (queue.integration ? [[name, queue.integration]] : [])));
 }

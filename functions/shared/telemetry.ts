@@ -30,14 +30,6 @@ export const DELIVERY_METRICS = { refused: 'NotificationsRefused' } as const;
  */
 export const BREAKER_METRICS = { open: 'IntegrationBreakerOpen' } as const;
 
-/** The integrations' base URLs in AWS; the local runtime points the same variables at its sandboxes. */
-export const INTEGRATION_URLS = {
-  SLACK_API_URL: 'https://slack.com/api',
-  SENDGRID_API_URL: 'https://api.sendgrid.com',
-  GITHUB_API_URL: 'https://api.github.com',
-  GOOGLE_CALENDAR_API_URL: 'https://www.googleapis.com/calendar/v3',
-} as const;
-
 /** Quota alerting (review M4): an organization went past 80 % of a plan limit. */
 export const QUOTA_METRICS = { thresholdCrossed: 'QuotaThresholdCrossed' } as const;
 

@@ -1,49 +1,29 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
-import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
-import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { functionId, type RouteDeclaration } from '../declaration';
+import type { RouteDeclaration } from '../declaration';
 import { CORS_ALLOW_HEADERS, CORS_ALLOW_ORIGIN, CORS_EXPOSE_HEADERS } from '../../functions/shared/cors';
-import type { Database } from './database';
-import { type OutboxQueues, TaskFlowFunction } from './function';
 import { acknowledgeNag } from './nag';
 import { addProblemResponses } from './problem-responses';
-import { RateLimitAlarms } from './rate-limit-alarms';
-
-export interface AuthConfig {
-  /** Token issuer (`iss`), e.g. https://tenant.auth0.com/ */
-  readonly issuer: string;
-  /** Expected audience (`aud`). */
-  readonly audience: string;
-  /** JWKS URL; undefined (or a token resolving to AWS::NoValue): derived from the issuer by the authorizer. */
-  readonly jwksUrl?: string;
-  /** Claim holding the caller's role (`admin` or not); Auth0 custom claims are namespaced URLs. */
-  readonly roleClaim: string;
-}
 
 export interface ApiProps {
+  /** The API's name: CloudWatch's `ApiName` dimension of its metrics. */
   readonly name: string;
   readonly routes: readonly RouteDeclaration[];
+  /** Each route's function (in the stack of its route group). */
+  readonly functionOf: (route: RouteDeclaration) => lambda.IFunction;
   /** The JWT authorizer function (shared with the WebSocket API's `$connect`): here a TOKEN authorizer on Authorization. */
-  readonly authorizerFunction: TaskFlowFunction;
-  readonly database: Database;
-  /** Where mutating routes keep their Idempotency-Key records. */
-  readonly idempotencyTable: dynamodb.ITable;
-  /** Where the JWT routes keep their rate-limit buckets and hourly request counts. */
-  readonly rateLimitTable: dynamodb.ITable;
-  readonly filesBucket: s3.IBucket;
-  /** For the routes that need `connections` (the health check reads the feed probe's last result). */
-  readonly connectionsTable: dynamodb.ITable;
-  readonly integrationsTable: dynamodb.ITable;
-  /** Where mutating routes publish the events they write (the outbox fast path). */
-  readonly queues: OutboxQueues;
-  /** @default v1 */
+  readonly authorizerFunction: lambda.IFunction;
+  /** @default REST_STAGE */
   readonly stageName?: string;
   /** @default one year */
   readonly accessLogRetention?: logs.RetentionDays;
 }
+
+/** The REST API's stage: its URL's path and the `Stage` dimension of its metrics. */
+export const REST_STAGE = 'v1';
 
 
 /** API Gateway's stage throttling: requests a second, steady and in a burst, for the whole API. */
@@ -73,18 +53,13 @@ const ACCESS_LOG_FORMAT = `{${[
 ].join(',')}}`;
 
 /**
- * The REST API, built from the declared routes: one function per route, the JWT (TOKEN) authorizer
- * on every `jwt` route, problem+json gateway errors, CORS preflight, and a `v1` stage with JSON access
+ * The REST API, built from the declared routes: a method per route integrating its function, the JWT (TOKEN)
+ * authorizer on every `jwt` route, problem+json gateway errors, CORS preflight, and a `v1` stage with JSON access
  * logs, execution logs, metrics, X-Ray and throttling as the outer guard.
  */
 export class Api extends Construct {
   readonly restApi: apigateway.RestApi;
   readonly stage: apigateway.Stage;
-  readonly authorizerFunction: TaskFlowFunction;
-  /** Route functions by operationId. */
-  readonly routeFunctions: ReadonlyMap<string, TaskFlowFunction>;
-  /** Alarms on the share of requests refused by the rate limits, and on checks failing open. */
-  readonly rateLimits: RateLimitAlarms;
 
   constructor(scope: Construct, id: string, props: ApiProps) {
     super(scope, id);
@@ -101,7 +76,7 @@ export class Api extends Construct {
       // Execution logging needs the account-level CloudWatch role; the feature flag turns the default off.
       cloudWatchRole: true,
       deployOptions: {
-        stageName: props.stageName ?? 'v1',
+        stageName: props.stageName ?? REST_STAGE,
         accessLogDestination: new apigateway.LogGroupLogDestination(accessLogs),
         accessLogFormat: apigateway.AccessLogFormat.custom(ACCESS_LOG_FORMAT),
         loggingLevel: apigateway.MethodLoggingLevel.ERROR,
@@ -125,34 +100,20 @@ export class Api extends Construct {
       },
     });
     this.stage = this.restApi.deploymentStage;
-    this.rateLimits = new RateLimitAlarms(this, 'RateLimits', { stage: this.stage });
     // The stack outputs the URL itself (ApiUrl); drop the generated duplicate.
     this.restApi.node.tryRemoveChild('Endpoint');
     addProblemResponses(this.restApi);
 
-    this.authorizerFunction = props.authorizerFunction;
     const authorizer = new apigateway.TokenAuthorizer(this, 'JwtAuthorizer', {
-      handler: this.authorizerFunction,
+      handler: props.authorizerFunction,
       identitySource: apigateway.IdentitySource.header('Authorization'),
       resultsCacheTtl: Duration.minutes(5),
     });
 
-    const routeFunctions = new Map<string, TaskFlowFunction>();
     for (const route of props.routes) {
-      const fn = new TaskFlowFunction(this, functionId(route), {
-        declaration: route.function,
-        database: props.database,
-        idempotencyTable: props.idempotencyTable,
-        rateLimitTable: props.rateLimitTable,
-        filesBucket: props.filesBucket,
-        connectionsTable: props.connectionsTable,
-        integrationsTable: props.integrationsTable,
-        queues: props.queues,
-      });
-      routeFunctions.set(route.operationId, fn);
       const method = this.restApi.root.resourceForPath(route.path).addMethod(
         route.method,
-        new apigateway.LambdaIntegration(fn, { allowTestInvoke: false }),
+        new apigateway.LambdaIntegration(props.functionOf(route), { allowTestInvoke: false }),
         {
           operationName: route.operationId,
           ...(route.auth === 'jwt'
@@ -176,7 +137,6 @@ export class Api extends Construct {
         });
       }
     }
-    this.routeFunctions = routeFunctions;
 
     for (const method of this.restApi.methods.filter((m) => m.httpMethod === 'OPTIONS')) {
       acknowledgeNag(
@@ -215,14 +175,4 @@ export class Api extends Construct {
   get url(): string {
     return this.restApi.url;
   }
-}
-
-/** The authorizer function's environment: whose JWTs it accepts and where it finds the caller's role. */
-export function authorizerEnvironment(auth: AuthConfig): Record<string, string> {
-  return {
-    AUTH_ISSUER: auth.issuer,
-    AUTH_AUDIENCE: auth.audience,
-    AUTH_ROLE_CLAIM: auth.roleClaim,
-    ...(auth.jwksUrl === undefined ? {} : { AUTH_JWKS_URL: auth.jwksUrl }),
-  };
 }

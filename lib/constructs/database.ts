@@ -1,14 +1,19 @@
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import type { DatabaseAccess } from '../capabilities/capability';
+import { DATABASE_NAME, DATABASE_PORT, DATABASE_USERS } from '../capabilities/database-names';
 import { acknowledgeNag } from './nag';
 import type { Network } from './network';
 
 export interface DatabaseProps {
   readonly network: Network;
+  /** The instance's identifier (the replica's ends in `-replica`); fixed, so a replacement fails loudly. */
+  readonly instanceIdentifier: string;
   /** @default db.t4g.medium */
   readonly instanceType?: ec2.InstanceType;
   /** @default one month */
@@ -26,26 +31,19 @@ const POSTGRES_LOGS = ['postgresql', 'upgrade'] as const;
  * which connects to the instance directly) and `taskflow_app` (data access only, used by the API
  * through the proxy with IAM authentication). Each kind of client gets its own security group.
  */
-export class Database extends Construct {
-  static readonly DATABASE_NAME = 'taskflow';
-  static readonly APP_USER = 'taskflow_app';
-  /** Reads the replica with IAM auth (the migrate function creates it: functions/migrate/handler.ts READER_ROLE). */
-  static readonly READ_USER = 'taskflow_reader';
-  static readonly MASTER_USER = 'taskflow_admin';
-  static readonly PORT = 5432;
-
+export class Database extends Construct implements DatabaseAccess {
   readonly vpc: ec2.IVpc;
   /** Where database clients (Lambda functions) run. */
   readonly clientSubnets: ec2.SubnetSelection;
   readonly instance: rds.DatabaseInstance;
   /** The read replica, when `readReplica` was asked for: functions that need `read-replica` connect to it directly, with IAM auth. */
-  readonly readReplica?: rds.DatabaseInstanceReadReplica;
+  readonly replica?: rds.DatabaseInstanceReadReplica;
   readonly proxy: rds.DatabaseProxy;
   /** Master credentials, rotated every 30 days. */
   readonly masterSecret: secretsmanager.ISecret;
   /** `taskflow_app` credentials: the proxy logs in with them; the migrate function sets the role's password from them. */
   readonly appSecret: secretsmanager.ISecret;
-  /** Functions in this group may connect to the proxy (and nothing else in the database tier). */
+  /** Functions in this group may connect to the proxy and the SQS endpoint (and nothing else in the database tier). */
   readonly proxyClients: ec2.SecurityGroup;
   /** Functions in this group may connect to the instance directly (the migrate function). */
   readonly adminClients: ec2.SecurityGroup;
@@ -68,7 +66,7 @@ export class Database extends Construct {
 
     // A fixed identifier lets the exported log groups exist (with retention) before RDS writes to them,
     // and makes an accidental replacement fail loudly instead of silently creating a new database.
-    const instanceIdentifier = `${Stack.of(this).stackName.toLowerCase()}-postgres`;
+    const { instanceIdentifier } = props;
     // Named log groups are deleted with the stack (which the instance's deletion protection already
     // guards): retained, they would block creating the stack again.
     const logGroups = POSTGRES_LOGS.map(
@@ -93,9 +91,9 @@ export class Database extends Construct {
       vpc: this.vpc,
       vpcSubnets: network.databaseSubnets,
       securityGroups: [instanceSecurityGroup],
-      credentials: rds.Credentials.fromGeneratedSecret(Database.MASTER_USER),
-      databaseName: Database.DATABASE_NAME,
-      port: Database.PORT,
+      credentials: rds.Credentials.fromGeneratedSecret(DATABASE_USERS.master),
+      databaseName: DATABASE_NAME,
+      port: DATABASE_PORT,
       parameterGroup,
       multiAz: true,
       deletionProtection: true,
@@ -115,8 +113,8 @@ export class Database extends Construct {
     this.masterSecret = this.instance.secret!;
 
     const appSecret = new rds.DatabaseSecret(this, 'AppSecret', {
-      username: Database.APP_USER,
-      dbname: Database.DATABASE_NAME,
+      username: DATABASE_USERS.app,
+      dbname: DATABASE_NAME,
     });
     this.appSecret = appSecret.attach(this.instance);
 
@@ -144,7 +142,9 @@ export class Database extends Construct {
       vpc: this.vpc,
       description: 'TaskFlow functions that reach PostgreSQL through RDS Proxy',
     });
-    this.proxy.connections.allowFrom(this.proxyClients, ec2.Port.tcp(Database.PORT), 'TaskFlow functions to RDS Proxy');
+    this.proxy.connections.allowFrom(this.proxyClients, ec2.Port.tcp(DATABASE_PORT), 'TaskFlow functions to RDS Proxy');
+    // Functions in the VPC publish their outbox entries to the queues through the SQS endpoint.
+    network.sqsEndpoint.connections.allowDefaultPortFrom(this.proxyClients, 'TaskFlow functions to SQS');
 
     this.adminClients = new ec2.SecurityGroup(this, 'AdminClients', {
       vpc: this.vpc,
@@ -154,7 +154,7 @@ export class Database extends Construct {
 
     if (props.readReplica) {
       // Asynchronous: reads there may lag the primary by seconds, which a weekly report does not mind.
-      this.readReplica = new rds.DatabaseInstanceReadReplica(this, 'ReadReplica', {
+      this.replica = new rds.DatabaseInstanceReadReplica(this, 'ReadReplica', {
         sourceDatabaseInstance: this.instance,
         instanceIdentifier: `${instanceIdentifier}-replica`,
         instanceType: props.instanceType ?? ec2.InstanceType.of(ec2.InstanceClass.T4G, ec2.InstanceSize.MEDIUM),
@@ -171,20 +171,20 @@ export class Database extends Construct {
         deletionProtection: true,
         removalPolicy: RemovalPolicy.DESTROY,
       });
-      this.readReplica.connections.allowDefaultPortFrom(this.proxyClients, 'TaskFlow functions to the read replica');
-      acknowledgeNag(this.readReplica, {
+      this.replica.connections.allowDefaultPortFrom(this.proxyClients, 'TaskFlow functions to the read replica');
+      acknowledgeNag(this.replica, {
         id: 'AwsSolutions-RDS2',
         reason:
           'A read replica is encrypted when its source is (this one is, with the same key); CloudFormation refuses ' +
           'StorageEncrypted on a replica, which is what this rule reads.',
       });
-      acknowledgeNag(this.readReplica, {
+      acknowledgeNag(this.replica, {
         id: 'AwsSolutions-RDS3',
         reason:
           'The replica serves the weekly reports only: when it is down, their run fails and the next day\'s run does the week ' +
           '(one report per project and week); the primary, which every request needs, is Multi-AZ.',
       });
-      acknowledgeNag(this.readReplica, {
+      acknowledgeNag(this.replica, {
         id: 'AwsSolutions-RDS11',
         reason: 'As the primary: PostgreSQL\'s default port, in isolated subnets that only TaskFlow\'s functions may reach.',
       });
@@ -205,5 +205,26 @@ export class Database extends Construct {
           'the migrate function sets the role password from this secret at every deploy, so a scheduled rotation would race it. ' +
           'No client ever reads it. Rotate by updating the secret and redeploying.',
     });
+  }
+
+  get proxyEndpoint(): string {
+    return this.proxy.endpoint;
+  }
+
+  grantProxyConnect(grantee: iam.IGrantable, user: string): void {
+    this.proxy.grantConnect(grantee, user);
+  }
+
+  get instanceEndpointAddress(): string {
+    return this.instance.dbInstanceEndpointAddress;
+  }
+
+  get instanceEndpointPort(): string {
+    return this.instance.dbInstanceEndpointPort;
+  }
+
+  get readReplica(): DatabaseAccess['readReplica'] {
+    const { replica } = this;
+    return replica && { endpointAddress: replica.dbInstanceEndpointAddress, grantConnect: (grantee, user) => void replica.grantConnect(grantee, user) };
   }
 }

@@ -2,8 +2,8 @@ import { Duration } from 'aws-cdk-lib';
 import type { ICommandHooks } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { InvocationType, Trigger } from 'aws-cdk-lib/triggers';
 import { Construct } from 'constructs';
+import type { DatabaseAccess } from '../capabilities/capability';
 import { DEFAULT_TIMEOUT_SECONDS, type FunctionDeclaration } from '../declaration';
-import type { Database } from './database';
 import { TaskFlowFunction } from './function';
 
 /** Where the SQL migrations live, relative to the repository root. */
@@ -12,11 +12,7 @@ export const MIGRATIONS_SOURCE = 'functions/db/migrations';
 export interface MigrationsProps {
   /** The migrate function (`taskflow.functions.migrate`). */
   readonly declaration: FunctionDeclaration;
-  readonly database: Database;
-  /** What must exist before the migrations run (the database, the network and its endpoints). */
-  readonly executeAfter: Construct[];
-  /** What must wait for the migrations (every route function: new code meets the new schema only). */
-  readonly executeBefore: Construct[];
+  readonly database: DatabaseAccess;
 }
 
 /** The migrator reads `new URL('./migrations/', import.meta.url)`: the SQL files go beside the bundle. */
@@ -30,9 +26,9 @@ const copyMigrations: ICommandHooks = {
 };
 
 /**
- * Deploy-time schema migrations: a CDK trigger invokes the migrate function (synchronously; a failure
- * fails the deployment) once the database exists and before any route function is created or updated,
- * and again whenever the function (its code or the bundled SQL files) changes.
+ * Deploy-time schema migrations: a CDK trigger invokes the migrate function (synchronously; a failure fails the
+ * deployment) whenever the function (its code or the bundled SQL files) changes. Its stack deploys after the data
+ * stack and before every stack of functions, so new code meets the new schema only (lib/stacks/taskflow.ts).
  */
 export class Migrations extends Construct {
   readonly function: TaskFlowFunction;
@@ -43,7 +39,7 @@ export class Migrations extends Construct {
 
     this.function = new TaskFlowFunction(this, 'Migrate', {
       declaration: props.declaration,
-      database: props.database,
+      platform: { database: props.database },
       commandHooks: copyMigrations,
     });
 
@@ -54,8 +50,6 @@ export class Migrations extends Construct {
       executeOnHandlerChange: true,
       // How long the trigger waits for the invocation: the function's own timeout plus a margin.
       timeout: runFor.plus(Duration.minutes(1)),
-      executeAfter: props.executeAfter,
-      executeBefore: props.executeBefore,
     });
   }
 }

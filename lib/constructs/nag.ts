@@ -24,3 +24,16 @@ export function acknowledgeNag(scope: IConstruct, ...acknowledgments: NagAcknowl
     for (const finding of appliesTo) validations.acknowledge({ id: `${id}[${finding}]`, reason });
   }
 }
+
+/**
+ * A resolved value as cdk-nag writes it in a finding (`Resource::…`): `{Ref: X}` is `<X>`, `{Fn::GetAtt: [X, A]}`
+ * is `<X.A>`, joins are flattened. Acknowledgments name the exact resource, not a pattern.
+ */
+export function nagReference(value: unknown): string {
+  if (typeof value === 'string') return value;
+  const node = value as { 'Fn::Join'?: [string, unknown[]]; 'Fn::GetAtt'?: [string, string]; Ref?: string };
+  if (node['Fn::Join']) return node['Fn::Join'][1].map(nagReference).join(node['Fn::Join'][0]);
+  if (node['Fn::GetAtt']) return `<${node['Fn::GetAtt'][0]}.${node['Fn::GetAtt'][1]}>`;
+  if (node.Ref) return `<${node.Ref}>`;
+  throw new Error(`Cannot name ${JSON.stringify(value)} as cdk-nag does`);
+}

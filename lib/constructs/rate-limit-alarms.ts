@@ -1,12 +1,12 @@
 import { Duration } from 'aws-cdk-lib';
-import type * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { Construct } from 'constructs';
 import { METRICS_NAMESPACE, RATE_LIMIT_METRICS, SERVICE_NAME } from '../../functions/shared/telemetry';
 
 export interface RateLimitAlarmsProps {
-  /** The stage whose requests (API Gateway's `Count`) the refusals are a share of. */
-  readonly stage: apigateway.Stage;
+  /** The REST API and stage whose requests (API Gateway's `Count`) the refusals are a share of. */
+  readonly apiName: string;
+  readonly stageName: string;
 }
 
 /**
@@ -30,7 +30,13 @@ export class RateLimitAlarms extends Construct {
       // Only with enough requests for a share to mean something.
       expression: 'IF(FILL(requests, 0) >= 100, 100 * FILL(refused, 0) / requests, 0)',
       usingMetrics: {
-        requests: props.stage.metricCount({ statistic: 'Sum', period }),
+        requests: new cloudwatch.Metric({
+          namespace: 'AWS/ApiGateway',
+          metricName: 'Count',
+          dimensionsMap: { ApiName: props.apiName, Stage: props.stageName },
+          statistic: 'Sum',
+          period,
+        }),
         refused: metric(RATE_LIMIT_METRICS.refused),
       },
       period,

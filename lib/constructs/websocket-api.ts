@@ -3,13 +3,12 @@ import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { WebSocketLambdaAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
-import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { type Platform, platformWith, type WebSocketSettings } from '../capabilities/capability';
 import { webSocketFunctionId, type WebSocketRouteDeclaration } from '../declaration';
-import type { Database } from './database';
-import { TaskFlowFunction, type WebSocketSettings } from './function';
+import { TaskFlowFunction } from './function';
 import { acknowledgeNag } from './nag';
 
 export interface WebSocketApiProps {
@@ -18,14 +17,16 @@ export interface WebSocketApiProps {
   readonly routes: readonly WebSocketRouteDeclaration[];
   /** The REST API's JWT authorizer function: here a REQUEST authorizer on `$connect`, with the token from the query string. */
   readonly authorizerFunction: lambda.IFunction;
-  /** For route functions that need `database` (the replay). */
-  readonly database: Database;
-  readonly connectionsTable: dynamodb.ITable;
+  /** What the route functions need (the connections table; the database for the replay). */
+  readonly platform: Platform;
   /** @default v1 */
   readonly stageName?: string;
   /** @default one year */
   readonly accessLogRetention?: logs.RetentionDays;
 }
+
+/** The WebSocket API's stage: its URLs' path. */
+export const WEBSOCKET_STAGE = 'v1';
 
 /**
  * Messages a second, steady and in a burst, for each route of the stage: the outer guard, as on the REST API.
@@ -33,6 +34,13 @@ export interface WebSocketApiProps {
  * clients send; it bounds a flood, chiefly of replays, which read the database.
  */
 export const WEBSOCKET_STAGE_THROTTLING = { rateLimit: 500, burstLimit: 1_000 } as const;
+
+/** execute-api ARNs of a stage's `@connections/*`: POST sends a frame, GET reads a connection's state, DELETE closes it. */
+export function manageConnectionsArns(stack: Stack, apiId: string, stageName: string): string[] {
+  return ['POST', 'GET', 'DELETE'].map((method) =>
+    stack.formatArn({ service: 'execute-api', resource: apiId, resourceName: `${stageName}/${method}/@connections/*` }),
+  );
+}
 
 /** One line of JSON per connection, message and disconnection (every value a string, `-` when API Gateway has none). */
 const ACCESS_LOG_FORMAT = `{${[
@@ -81,7 +89,7 @@ export class WebSocketApi extends Construct {
     });
     this.stage = new apigwv2.WebSocketStage(this, 'Stage', {
       webSocketApi: this.api,
-      stageName: props.stageName ?? 'v1',
+      stageName: props.stageName ?? WEBSOCKET_STAGE,
       // Routes and integrations take effect without a deployment resource to replace on each change.
       autoDeploy: true,
       throttle: WEBSOCKET_STAGE_THROTTLING,
@@ -91,17 +99,10 @@ export class WebSocketApi extends Construct {
       },
     });
 
-    const connections = (method: string) =>
-      Stack.of(this).formatArn({
-        service: 'execute-api',
-        resource: this.api.apiId,
-        resourceName: `${this.stage.stageName}/${method}/@connections/*`,
-      });
     this.settings = {
       url: this.stage.url,
       managementUrl: this.stage.callbackUrl,
-      // POST sends a frame, GET reads a connection's state, DELETE closes it.
-      manageConnectionsArns: ['POST', 'GET', 'DELETE'].map(connections),
+      manageConnectionsArns: manageConnectionsArns(Stack.of(this), this.api.apiId, this.stage.stageName),
     };
 
     // Browsers cannot set headers on the handshake: the bearer token comes as ?token= (a missing one is a 401
@@ -114,9 +115,7 @@ export class WebSocketApi extends Construct {
     for (const route of props.routes) {
       const fn = new TaskFlowFunction(this, webSocketFunctionId(route), {
         declaration: route.function,
-        database: props.database,
-        connectionsTable: props.connectionsTable,
-        webSocket: this.settings,
+        platform: platformWith(props.platform, { webSocket: this.settings }),
       });
       routeFunctions.set(route.route, fn);
       const added = this.api.addRoute(route.route, {

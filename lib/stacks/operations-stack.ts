@@ -1,0 +1,69 @@
+import { CfnCondition, CfnOutput, CfnParameter, Fn, Stack, type StackProps } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import type { Construct } from 'constructs';
+import { INTEGRATION_NAMES } from '../../functions/integrations/services';
+import { taskflow } from '../app';
+import { AlarmTopic } from '../constructs/alarm-topic';
+import { REST_STAGE } from '../constructs/api';
+import { BreakerAlarms } from '../constructs/breaker-alarms';
+import { ConflictRateAlarm } from '../constructs/conflict-alarm';
+import { DeadLetterAlarms } from '../constructs/dead-letter-alarms';
+import { FeedProbeAlarms } from '../constructs/feed-probe-alarm';
+import { OutboxAlarms } from '../constructs/outbox-alarms';
+import { QuotaAlarm } from '../constructs/quota-alarm';
+import { RateLimitAlarms } from '../constructs/rate-limit-alarms';
+import type { WorkersStack } from './workers-stack';
+
+type QueueName = keyof typeof taskflow.queues;
+
+/**
+ * Watching TaskFlow: the alarm topic and every alarm (dead-letter queues, outbox lag, the feed probe, conflicts,
+ * quotas, circuit breakers, rate limits), from the metrics the other stacks' resources and functions emit, found by
+ * their declared names. Deployed last. Dashboards, SLOs, canaries, backups and fault-injection templates go here too.
+ */
+export class OperationsStack extends Stack {
+  readonly alarms: AlarmTopic;
+  readonly deadLetters: DeadLetterAlarms<QueueName>;
+  readonly outbox: OutboxAlarms;
+  readonly feedProbe: FeedProbeAlarms;
+  readonly conflictRate: ConflictRateAlarm;
+  readonly quotaThreshold: QuotaAlarm;
+  readonly breakers: BreakerAlarms;
+  readonly rateLimits: RateLimitAlarms;
+
+  constructor(scope: Construct, id: string, props: StackProps & { readonly workers: WorkersStack }) {
+    super(scope, id, { description: 'TaskFlow operations: alarms and the topic they notify', ...props });
+    const alarmEmail = new CfnParameter(this, 'AlarmEmail', {
+      type: 'String',
+      default: '',
+      description: 'E-mail address that receives every TaskFlow alarm (it confirms the subscription once); empty: none, subscribe to AlarmTopicArn yourself',
+      allowedPattern: '^([^@\\s]+@[^@\\s]+\\.[^@\\s]+)?$',
+      constraintDescription: 'empty, or an e-mail address such as ops@your-domain.example',
+    });
+    const hasAlarmEmail = new CfnCondition(this, 'HasAlarmEmail', {
+      expression: Fn.conditionNot(Fn.conditionEquals(alarmEmail.valueAsString, '')),
+    });
+
+    this.deadLetters = new DeadLetterAlarms(this, 'Queues', { name: taskflow.name, queues: taskflow.queues });
+    this.outbox = new OutboxAlarms(this, 'Outbox', {
+      relay: lambda.Function.fromFunctionName(this, 'OutboxRelay', props.workers.shared.read(this, 'outbox-relay-name')),
+    });
+    this.feedProbe = new FeedProbeAlarms(this, 'FeedProbe');
+    this.conflictRate = new ConflictRateAlarm(this, 'ConflictRate');
+    this.quotaThreshold = new QuotaAlarm(this, 'QuotaThreshold');
+    this.breakers = new BreakerAlarms(this, 'Breakers', { integrations: INTEGRATION_NAMES });
+    this.rateLimits = new RateLimitAlarms(this, 'RateLimits', { apiName: taskflow.name, stageName: REST_STAGE });
+
+    this.alarms = new AlarmTopic(this, 'Alarms', {
+      displayName: `${taskflow.name} alarms`,
+      email: { address: alarmEmail.valueAsString, condition: hasAlarmEmail },
+    });
+    // Every alarm of the stack, whichever construct made it: none stays silent.
+    this.alarms.notify(...this.node.findAll().filter((construct) => construct instanceof cloudwatch.Alarm));
+    new CfnOutput(this, 'AlarmTopicArn', {
+      value: this.alarms.topic.topicArn,
+      description: 'SNS topic every TaskFlow alarm notifies (into ALARM and back to OK): subscribe e-mail, chat or paging to it',
+    });
+  }
+}

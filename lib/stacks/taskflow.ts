@@ -1,0 +1,60 @@
+import { App, type Stack } from 'aws-cdk-lib';
+import { taskflow } from '../app';
+import type { RouteDeclaration } from '../declaration';
+import { ApiStack } from './api-stack';
+import { DataStack } from './data-stack';
+import { FeedStack } from './feed-stack';
+import { OperationsStack } from './operations-stack';
+import { RoutesStack } from './routes-stack';
+import { SchemaStack } from './schema-stack';
+import { WorkersStack } from './workers-stack';
+
+/**
+ * TaskFlow on AWS, built from the one declaration (lib/app.ts) as stacks by lifecycle, in the order they deploy
+ * (`cdk deploy --all` follows their dependencies):
+ *
+ *   data → schema → reads, mutations → api → feed → workers → operations
+ *
+ * The data stack holds what TaskFlow keeps and changes only when the data's shape does; the schema stack migrates the
+ * database before any function takes new code; the function stacks are the unit of a code deploy; operations watches
+ * them all. Stacks hand values on through SSM parameters, never exports (lib/stacks/shared-values.ts).
+ * Environment-agnostic (no lookups): `cdk synth` works offline.
+ */
+export class TaskFlow {
+  readonly data: DataStack;
+  readonly schema: SchemaStack;
+  readonly reads: RoutesStack;
+  readonly mutations: RoutesStack;
+  readonly api: ApiStack;
+  readonly feed: FeedStack;
+  readonly workers: WorkersStack;
+  readonly operations: OperationsStack;
+
+  constructor(app: App) {
+    const name = (stack: string) => `${taskflow.name}-${stack}`;
+    // `cdk deploy -c readReplica=true`: the weekly reports read from a replica; without it, from the primary.
+    const readReplica = [true, 'true'].includes(app.node.tryGetContext('readReplica') as boolean | string);
+    this.data = new DataStack(app, name('Data'), { readReplica });
+    this.schema = new SchemaStack(app, name('Schema'), { data: this.data });
+    const afterSchema = <S extends Stack>(stack: S) => {
+      stack.addStackDependency(this.schema, 'new code only once the schema is migrated');
+      return stack;
+    };
+    const routes: readonly RouteDeclaration[] = taskflow.routes;
+    const reads = routes.filter((route) => route.method === 'GET');
+    this.reads = afterSchema(new RoutesStack(app, name('Reads'), { data: this.data, group: 'reads', routes: reads }));
+    this.mutations = afterSchema(
+      new RoutesStack(app, name('Mutations'), { data: this.data, group: 'mutations', routes: routes.filter((route) => route.method !== 'GET') }),
+    );
+    this.api = new ApiStack(app, name('Api'), { routeGroups: [this.reads, this.mutations] });
+    this.feed = afterSchema(new FeedStack(app, name('Feed'), { data: this.data, api: this.api }));
+    this.workers = afterSchema(new WorkersStack(app, name('Workers'), { data: this.data, api: this.api, feed: this.feed }));
+    this.operations = new OperationsStack(app, name('Operations'), { workers: this.workers });
+    for (const stack of this.stacks) if (stack !== this.operations) this.operations.addStackDependency(stack, 'watches every stack');
+  }
+
+  /** Every stack, in deploy order. */
+  get stacks(): Stack[] {
+    return [this.data, this.schema, this.reads, this.mutations, this.api, this.feed, this.workers, this.operations];
+  }
+}
