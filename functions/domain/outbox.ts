@@ -24,12 +24,14 @@ export const OUTBOX_ENTRIES = `(SELECT coalesce(json_agg(json_build_object(
     'id', o.id, 'destination', o.destination, 'body', o.body, 'requestId', o.request_id, 'traceparent', o.traceparent)), '[]'::json)
   FROM outboxed o) AS outbox`;
 
-let routes: Record<string, string[]> | undefined;
+// OUTBOX_ROUTES as last parsed (read at each use: a function not given it fails, as it would in Lambda).
+let parsed: { text: string; routes: Record<string, string[]> } | undefined;
 
 /** The queues an event type goes to (OUTBOX_ROUTES, built from the declaration), as an SQL array literal. */
 export function destinationsOf(type: string): string {
-  routes ??= JSON.parse(requiredEnv('OUTBOX_ROUTES')) as Record<string, string[]>;
-  const names = routes[type] ?? [];
+  const text = requiredEnv('OUTBOX_ROUTES');
+  if (parsed?.text !== text) parsed = { text, routes: JSON.parse(text) as Record<string, string[]> };
+  const names = parsed.routes[type] ?? [];
   // Queue names become SQL text: only plain identifiers pass.
   for (const name of names) if (!/^[a-z][a-z0-9-]*$/.test(name)) throw new Error(`bad queue name ${name} in OUTBOX_ROUTES`);
   return `'{${names.join(',')}}'::text[]`;

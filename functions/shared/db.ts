@@ -68,25 +68,30 @@ function newPool(config: pg.PoolConfig, name: string, queryTimeoutMs: number): p
   return created;
 }
 
-let pool: pg.Pool | undefined;
+// The pools of this environment by their connection settings, read at each use: in Lambda one each (the settings
+// never change); on the local runtime, where one process plays every function, a function without the database's
+// variables finds no pool of another's, and fails as it would in Lambda.
+const pools = new Map<string, pg.Pool>();
+const NO_REPLICA = 'none';
 
-function getPool(): pg.Pool {
-  // The application role's statement_timeout is 5 s.
-  pool ??= newPool(connectionConfig(), 'database', Number(process.env.DB_QUERY_TIMEOUT_MS ?? 6_000));
-  return pool;
+function pooled(key: string, make: () => pg.Pool): pg.Pool {
+  let found = pools.get(key);
+  if (!found) pools.set(key, (found = make()));
+  return found;
 }
 
-// The replica's own pool (one connection per environment, like the primary's); `null` once it is known
-// that there is no replica.
-let replicaPool: pg.Pool | null | undefined;
+function getPool(): pg.Pool {
+  const key = process.env.DATABASE_URL ?? `${requiredEnv('DB_HOST')}:${process.env.DB_PORT ?? 5432}/${requiredEnv('DB_NAME')}?${requiredEnv('DB_USER')}`;
+  // The application role's statement_timeout is 5 s.
+  return pooled(`primary ${key}`, () => newPool(connectionConfig(), 'database', Number(process.env.DB_QUERY_TIMEOUT_MS ?? 6_000)));
+}
 
+/** The replica's own pool (one connection per environment, like the primary's); null without a replica. */
 function getReplicaPool(): pg.Pool | null {
-  if (replicaPool === undefined) {
-    const config = replicaConfig();
-    // The reader role's statement_timeout is 60 s (long report reads).
-    replicaPool = config ? newPool(config, 'read replica', Number(process.env.DB_READ_QUERY_TIMEOUT_MS ?? 65_000)) : null;
-  }
-  return replicaPool;
+  const key = process.env.DATABASE_READ_URL ?? process.env.DB_READ_HOST ?? NO_REPLICA;
+  if (key === NO_REPLICA) return null;
+  // The reader role's statement_timeout is 60 s (long report reads).
+  return pooled(`replica ${key}`, () => newPool(replicaConfig()!, 'read replica', Number(process.env.DB_READ_QUERY_TIMEOUT_MS ?? 65_000)));
 }
 
 // The connection is gone or could not be made: a fresh connection may well succeed. (A write that
@@ -156,8 +161,7 @@ export async function replicaRead<R extends pg.QueryResultRow>(text: string, par
 
 /** Closes the pools, the primary's and the replica's (local runtime shutdown, tests). */
 export async function closeDatabase(): Promise<void> {
-  const closing = [pool, replicaPool ?? undefined];
-  pool = undefined;
-  replicaPool = undefined;
-  await Promise.all(closing.map((each) => each?.end()));
+  const closing = [...pools.values()];
+  pools.clear();
+  await Promise.all(closing.map((each) => each.end()));
 }

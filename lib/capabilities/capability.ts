@@ -119,7 +119,7 @@ export interface AwsProvision {
 /** What the local runtime runs (lib/local/runtime.ts): each capability takes the addresses it needs. */
 export interface LocalServices {
   database: { url: string; readUrl?: string };
-  dynamodb: { endpoint: string; tableName(name: TableName): string };
+  dynamodb: { endpoint: string; tableName(name: TableName): string; callTimeoutMs: string };
   sqs: {
     endpoint: string;
     queueUrl(name: string, deadLetter?: boolean): string;

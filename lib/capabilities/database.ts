@@ -26,5 +26,6 @@ export const database: CapabilityModule = {
       grant: (fn) => db.grantProxyConnect(fn, DATABASE_USERS.app),
     };
   },
-  local: ({ database }) => ({ DATABASE_URL: database.url }),
+  // One process stands in for many Lambda environments, so it may hold a few connections.
+  local: ({ database }) => ({ DATABASE_URL: database.url, DB_POOL_MAX: '4' }),
 };

@@ -1,7 +1,7 @@
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { tableNameVariable } from '../declaration';
-import { type CapabilityModule, required, type TableName } from './capability';
+import { type CapabilityModule, type LocalServices, required, type TableName } from './capability';
 
 /**
  * A capability that is one declared DynamoDB table: its name in `<TABLE>_TABLE_NAME` (the endpoint too, locally),
@@ -10,7 +10,11 @@ import { type CapabilityModule, required, type TableName } from './capability';
 export function dynamoDbTable(
   table: TableName,
   capability: string,
-  description: Pick<CapabilityModule, 'summary' | 'settings'> & { missing: string; grant(table: dynamodb.ITable, fn: lambda.Function, needs: ReadonlySet<string>): void; local?: Record<string, string> },
+  description: Pick<CapabilityModule, 'summary' | 'settings'> & {
+    missing: string;
+    grant(table: dynamodb.ITable, fn: lambda.Function, needs: ReadonlySet<string>): void;
+    local?(dynamodb: LocalServices['dynamodb']): Record<string, string>;
+  },
 ): CapabilityModule {
   return {
     summary: description.summary,
@@ -25,7 +29,7 @@ export function dynamoDbTable(
     local: ({ dynamodb }) => ({
       AWS_ENDPOINT_URL_DYNAMODB: dynamodb.endpoint,
       [tableNameVariable(table)]: dynamodb.tableName(table),
-      ...description.local,
+      ...description.local?.(dynamodb),
     }),
   };
 }

@@ -15,6 +15,6 @@ export const integrations = dynamoDbTable('integrations', 'integrations', {
     if (INTEGRATION_NAMES.some((service) => needs.has(service))) table.grantReadWriteData(fn);
     else table.grantReadData(fn);
   },
-  // As the rate limits' (1 s in AWS): dynalite serves one call at a time.
-  local: { BREAKER_TIMEOUT_MS: '10000' },
+  // dynalite is slower than DynamoDB under a burst (lib/local/dynamodb.ts).
+  local: (dynamodb) => ({ BREAKER_TIMEOUT_MS: dynamodb.callTimeoutMs }),
 });

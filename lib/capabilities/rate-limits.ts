@@ -10,8 +10,6 @@ export const rateLimits = dynamoDbTable('rateLimits', 'rate-limits', {
   settings: ['RATE_LIMIT_SCALE', 'RATE_LIMIT_TIMEOUT_MS'],
   // Conditional updates and a consistent read: all the limiter does.
   grant: (table, fn) => table.grant(fn, 'dynamodb:GetItem', 'dynamodb:UpdateItem'),
-  // dynalite answers one call at a time, and one process here plays many Lambda environments: a burst of requests
-  // queues calls for seconds, which the limiter's 1 s timeout (meant for DynamoDB) would take for an outage and fail
-  // open on.
-  local: { RATE_LIMIT_TIMEOUT_MS: '10000' },
+  // dynalite is slower than DynamoDB under a burst (lib/local/dynamodb.ts).
+  local: (dynamodb) => ({ RATE_LIMIT_TIMEOUT_MS: dynamodb.callTimeoutMs }),
 });

@@ -4,8 +4,17 @@ import dynalite from 'dynalite';
 import { DynamoDbError, dynamoDb } from '../../functions/shared/dynamodb';
 import { tableNameVariable, type TableDeclaration } from '../declaration';
 
+/**
+ * How long a call to dynalite may take before the rate limiter and the circuit breakers give up on it (1 s in AWS):
+ * dynalite answers one call at a time, and one process here plays many Lambda environments, so a burst of requests
+ * queues calls for seconds, which a 1 s timeout would take for an outage (and the rate limiter fail open on).
+ */
+export const LOCAL_CALL_TIMEOUT_MS = '10000';
+
 export interface LocalDynamoDb {
   endpoint: string;
+  /** A declared table's name here. */
+  tableName(name: string): string;
   /** Environment the handlers need to reach it: endpoint, region, credentials, table names. */
   environment: Record<string, string>;
   stop(): Promise<void>;
@@ -29,24 +38,20 @@ export async function startDynamoDb(tables: Record<string, TableDeclaration>, da
     // dynalite checks no signature; the signer still wants credentials.
     AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'local',
     AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'local',
-    // dynalite answers one call at a time, and one process here plays many Lambda environments: a burst
-    // of requests queues calls for seconds, which the rate limiter's 1 s timeout (meant for DynamoDB)
-    // would take for an outage and fail open on.
-    RATE_LIMIT_TIMEOUT_MS: '10000',
-    // The same for the circuit breakers' reads and writes (1 s in AWS).
-    BREAKER_TIMEOUT_MS: '10000',
+    RATE_LIMIT_TIMEOUT_MS: LOCAL_CALL_TIMEOUT_MS,
+    BREAKER_TIMEOUT_MS: LOCAL_CALL_TIMEOUT_MS,
   };
   const call = dynamoDb(environment);
+  const tableName = (name: string) => `taskflow-${name}`;
   for (const [name, table] of Object.entries(tables)) {
-    const tableName = `taskflow-${name}`;
-    environment[tableNameVariable(name)] = tableName;
+    environment[tableNameVariable(name)] = tableName(name);
     const keys = [
       { AttributeName: table.partitionKey, KeyType: 'HASH' },
       ...(table.sortKey ? [{ AttributeName: table.sortKey, KeyType: 'RANGE' }] : []),
     ];
     try {
       await call('CreateTable', {
-        TableName: tableName,
+        TableName: tableName(name),
         AttributeDefinitions: keys.map(({ AttributeName }) => ({ AttributeName, AttributeType: 'S' })),
         KeySchema: keys,
         BillingMode: 'PAY_PER_REQUEST',
@@ -57,6 +62,7 @@ export async function startDynamoDb(tables: Record<string, TableDeclaration>, da
   }
   return {
     endpoint,
+    tableName,
     environment,
     stop: () => new Promise<void>((done) => server.close(() => done())),
   };

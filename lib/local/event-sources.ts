@@ -1,6 +1,6 @@
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type MessageAttributeValue } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSMessageAttribute, SQSRecord } from 'aws-lambda';
-import { DEFAULT_TIMEOUT_SECONDS, queueName, type AppDeclaration, type QueueDeclaration } from '../declaration';
+import { DEFAULT_TIMEOUT_SECONDS, queueName, type AppDeclaration, type FunctionDeclaration, type QueueDeclaration } from '../declaration';
 import { loadHandler } from './invoke';
 import { Invocations, pascal, pause, type AsyncHandler } from './lambda';
 import { LOCAL_ACCOUNT_ID, sqsClient, type LocalSqs } from './sqs';
@@ -17,6 +17,12 @@ export interface EventSourceOptions {
   concurrency?: number;
   /** Pause after a receive that found nothing. */
   idlePollMs?: number;
+  /**
+   * The handler to invoke for a declared function (the local runtime's: run in the function's own environment);
+   * by default its module's `handler`, in this process's environment.
+   */
+  handlerFor?<H extends AsyncHandler<never, unknown>>(functionName: string, declaration: FunctionDeclaration): H;
+
   log?: (line: string) => void;
 }
 
@@ -95,7 +101,7 @@ export function startEventSources(options: EventSourceOptions): EventSourceMappi
       const event: SQSEvent = { Records: messages.map((message) => sqsRecord(message, arn, region)) };
       let failed: ReadonlySet<string> | 'all';
       try {
-        const result = await invocations.invoke(() => loadHandler<SqsConsumer>(queue.consumer.entry), event, functionName, timeoutMs);
+        const result = await invocations.invoke(async () => (options.handlerFor ? options.handlerFor<SqsConsumer>(functionName, queue.consumer) : loadHandler<SqsConsumer>(queue.consumer.entry)), event, functionName, timeoutMs);
         failed = batchItemFailures(result, event);
         if (failed === 'all') log(`${functionName}: invalid partial batch response; the whole batch stays on the queue`);
       } catch (error) {

@@ -1,15 +1,26 @@
 import { createServer, type Server } from 'node:http';
+import type { Context } from 'aws-lambda';
+import type { IntegrationName } from '../../functions/integrations/services';
 import { taskflow } from '../app';
-import type { RouteDeclaration, WebSocketRouteDeclaration } from '../declaration';
+import type { LocalServices } from '../capabilities/capability';
+import {
+  type FunctionDeclaration,
+  functionId,
+  outboxRoutes,
+  queueIntegrations,
+  type RouteDeclaration,
+  webSocketFunctionId,
+  type WebSocketRouteDeclaration,
+} from '../declaration';
 import { openApiDocument } from '../openapi';
 import { startDatabase, type LocalDatabase } from './database';
-import { startDynamoDb, type LocalDynamoDb } from './dynamodb';
+import { LOCAL_CALL_TIMEOUT_MS, startDynamoDb, type LocalDynamoDb } from './dynamodb';
 import { startEventSources } from './event-sources';
-import { loadHandler } from './invoke';
+import { localHandler } from './functions';
 import { feedProbeClient, LOCAL_AUDIENCE, LOCAL_ISSUER, localIssuer, tokenEndpoint, type LocalIssuer } from './issuer';
 import { restGateway, type ProxyHandler, type TokenAuthorizer } from './rest-gateway';
 import { startS3, type LocalS3 } from './s3';
-import { startSandboxes, type Sandboxes } from './sandboxes';
+import { SANDBOX_CREDENTIALS, startSandboxes, type Sandboxes } from './sandboxes';
 import { scheduleRunEndpoint, startSchedules } from './schedules';
 import { startSqs, type LocalSqs } from './sqs';
 import { startWebSocketGateway, type RequestAuthorizer, type WebSocketGateway, type WebSocketRouteHandler } from './ws-gateway';
@@ -58,6 +69,13 @@ export interface LocalRuntime {
   websocketUrl: string;
   /** The WebSocket API: its connections, and faults (dropConnection, dropAll, forget). */
   websocket: WebSocketGateway;
+  /** What the capabilities give functions here (lib/capabilities/): the addresses of the local services. */
+  services: LocalServices;
+  /**
+   * The third-party credentials the functions are given, as the secrets hold them in AWS (the sandboxes' own to start
+   * with). Replacing one plays an operator storing a wrong key: the functions use it from their next invocation.
+   */
+  credentials: Record<IntegrationName, string>;
   /** Runs a schedule's function now; resolves when that run ends. Rejects with UnknownSchedule for an undeclared name. */
   runSchedule(name: string): Promise<void>;
   stop(): Promise<void>;
@@ -76,7 +94,18 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     for (const part of started.reverse()) await part.stop().catch(() => undefined);
   };
   let database: LocalDatabase, dynamo: LocalDynamoDb, sqs: LocalSqs, s3: LocalS3, sandboxes: Sandboxes, issuer: LocalIssuer;
+  let credentials: Record<IntegrationName, string>;
   let websocket: WebSocketGateway;
+  // Known once every service has started; no function is invoked before.
+  let services: LocalServices | undefined;
+  const handlers = new Map<string, unknown>();
+  const handlerOf = <H extends (event: never, context: Context) => Promise<unknown>>(name: string, declaration: FunctionDeclaration): H => {
+    if (!services) throw new Error(`${name} invoked before the local runtime started`);
+    if (!handlers.has(name)) handlers.set(name, localHandler(name, declaration, services));
+    return handlers.get(name) as H;
+  };
+  // The one authorizer function, for both APIs (a TOKEN event from REST, a REQUEST event at $connect).
+  const authorizer = (event: never, context: Context) => handlerOf('Authorizer', taskflow.functions.authorizer)(event, context);
   const server = createServer();
   try {
     database = await startDatabase({ dataDir: options.dataDir, ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}) });
@@ -92,11 +121,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     started.push(s3);
     sandboxes = await startSandboxes({ port: options.sandboxPort ?? 0 });
     started.push(sandboxes);
+    credentials = { ...sandboxes.credentials };
     websocket = await startWebSocketGateway({
       routes: taskflow.websocket.routes,
-      handlerFor: (route: WebSocketRouteDeclaration) => loadHandler<WebSocketRouteHandler>(route.function.entry),
-      // Loaded at the first handshake, once the environment below is set (the authorizer reads it as it loads).
-      authorizer: async (event, context) => (await loadHandler<RequestAuthorizer>(taskflow.functions.authorizer.entry))(event, context),
+      handlerFor: async (route: WebSocketRouteDeclaration) => handlerOf<WebSocketRouteHandler>(webSocketFunctionId(route), route.function),
+      // Invoked at the first handshake, once the services below are known.
+      authorizer: (event, context) => (authorizer as RequestAuthorizer)(event, context),
       port: options.wsPort ?? 0,
       ...(options.log ? { log: options.log } : {}),
     });
@@ -118,52 +148,40 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   const probeClient = feedProbeClient();
   const url = `http://localhost:${port}`;
 
-  // The handlers read their configuration from the environment, as in Lambda.
-  Object.assign(process.env, {
-    ...dynamo.environment,
-    ...sqs.environment,
-    // AWS_ENDPOINT_URL_S3 and FILES_BUCKET_NAME.
-    ...s3.environment,
-    // SLACK_API_URL, SENDGRID_API_URL and the credentials the sandboxes accept.
-    ...sandboxes.environment,
-    DATABASE_URL: database.url,
-    // One process stands in for many Lambda environments, so it may hold a few connections.
-    DB_POOL_MAX: process.env.DB_POOL_MAX ?? '4',
-    AUTH_ISSUER: LOCAL_ISSUER,
-    AUTH_AUDIENCE: LOCAL_AUDIENCE,
+  // What each function's capabilities give it (lib/capabilities/): every invocation sees its own function's
+  // variables only, as in Lambda (lib/local/functions.ts).
+  services = {
+    database: { url: database.url },
+    dynamodb: { endpoint: dynamo.endpoint, tableName: dynamo.tableName, callTimeoutMs: LOCAL_CALL_TIMEOUT_MS },
+    sqs: { endpoint: sqs.endpoint, queueUrl: sqs.queueUrl, names: Object.keys(taskflow.queues), routes: outboxRoutes(taskflow.queues), integrations: queueIntegrations(taskflow.queues) },
+    s3: { endpoint: s3.endpoint, bucket: s3.bucket },
+    sandboxes: { urls: sandboxes.urls, credentials, notificationFromEmail: SANDBOX_CREDENTIALS.NOTIFICATION_FROM_EMAIL },
+    websocket: { url: `ws://127.0.0.1:${websocket.port}`, managementUrl: websocket.managementUrl },
+    api: { url: `http://127.0.0.1:${port}` },
     // The address the server listens on, whatever `localhost` resolves to here.
-    AUTH_JWKS_URL: `http://127.0.0.1:${port}/.well-known/jwks.json`,
-    // Where the broadcast worker posts to connections (the @connections API).
-    WEBSOCKET_MANAGEMENT_URL: websocket.managementUrl,
-    // The public URLs, for the feed probe.
-    WEBSOCKET_URL: `ws://127.0.0.1:${websocket.port}`,
-    API_URL: `http://127.0.0.1:${port}`,
+    auth: { issuer: LOCAL_ISSUER, audience: LOCAL_AUDIENCE, jwksUrl: `http://127.0.0.1:${port}/.well-known/jwks.json` },
     // The probe signs in as a client-credentials application of the local issuer (Auth0 in AWS).
-    FEED_PROBE_CREDENTIALS: JSON.stringify({
+    feedProbeCredentials: JSON.stringify({
       tokenUrl: `http://127.0.0.1:${port}/oauth/token`,
       clientId: probeClient.clientId,
       clientSecret: probeClient.clientSecret,
       audience: LOCAL_AUDIENCE,
     }),
-  });
+  };
   const scaleBefore = process.env.RATE_LIMIT_SCALE;
   if (options.rateLimitScale !== undefined) process.env.RATE_LIMIT_SCALE = String(options.rateLimitScale);
-  const authorizer = await loadHandler<TokenAuthorizer>(taskflow.functions.authorizer.entry).catch(async (error: unknown) => {
-    await stopStarted();
-    throw error;
-  });
   const openapi = openApiDocument(taskflow);
   const gateway = restGateway({
     routes: taskflow.routes,
-    authorizer,
-    handlerFor: (route: RouteDeclaration) => loadHandler<ProxyHandler>(route.function.entry),
+    authorizer: authorizer as TokenAuthorizer,
+    handlerFor: async (route: RouteDeclaration) => handlerOf<ProxyHandler>(functionId(route), route.function),
     documents: { '/openapi.json': () => openapi, '/.well-known/jwks.json': () => issuer.jwks },
     ...(options.log ? { log: options.log } : {}),
   });
 
   // After the REST server: the consumers and the schedules use what the handlers use.
-  const eventSources = startEventSources({ app: taskflow, sqs, ...(options.log ? { log: options.log } : {}) });
-  const schedules = startSchedules({ app: taskflow, timers: options.schedules ?? true, ...(options.log ? { log: options.log } : {}) });
+  const eventSources = startEventSources({ app: taskflow, sqs, handlerFor: handlerOf, ...(options.log ? { log: options.log } : {}) });
+  const schedules = startSchedules({ app: taskflow, timers: options.schedules ?? true, handlerFor: handlerOf, ...(options.log ? { log: options.log } : {}) });
   server.on('request', tokenEndpoint(issuer, [probeClient], scheduleRunEndpoint(schedules, gateway, options.log)));
 
   return {
@@ -177,6 +195,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     sandboxes,
     websocketUrl: websocket.url,
     websocket,
+    services,
+    credentials,
     runSchedule: (name) => schedules.run(name),
     async stop() {
       // First what invokes handlers on its own, waiting for the invocations under way.

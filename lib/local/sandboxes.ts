@@ -2,6 +2,7 @@ import { createHash, createPublicKey, generateKeyPair, randomBytes, verify, type
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import { promisify } from 'node:util';
 import { pause } from './lambda';
+import { INTEGRATIONS, INTEGRATION_NAMES, type IntegrationName } from '../../functions/integrations/services';
 
 // Local stand-ins for the third-party APIs TaskFlow calls (Slack, SendGrid, GitHub, Google Calendar and Google's
 // OAuth token endpoint): one HTTP server on loopback that answers like each API, records every call, and fails on
@@ -85,8 +86,8 @@ export interface SandboxAnswer {
 interface SandboxService {
   /** Its base URL's path on the sandbox server, e.g. `/slack/api`. */
   base: string;
-  /** The variables the functions need to call it here, given the base URL. */
-  environment(baseUrl: string): Record<string, string>;
+  /** The credential it accepts, for a service TaskFlow calls (functions/integrations/services.ts). */
+  credential?(): string;
   handle(request: SandboxRequest): SandboxAnswer;
   /** What it answers when told to fail with `status` (`error`) or to rate-limit (429). */
   failure(status: number): SandboxAnswer;
@@ -118,7 +119,7 @@ function slack(): SandboxService {
   });
   return {
     base: '/slack/api',
-    environment: (baseUrl) => ({ SLACK_API_URL: baseUrl, SLACK_BOT_TOKEN: SANDBOX_CREDENTIALS.SLACK_BOT_TOKEN }),
+    credential: () => SANDBOX_CREDENTIALS.SLACK_BOT_TOKEN,
     failure: (status) => json(status, { ok: false, error: status === 429 ? 'ratelimited' : 'service_unavailable' }),
     handle(request) {
       const token = bearer(request.headers);
@@ -154,11 +155,7 @@ function sendgrid(): SandboxService {
   const error = (message: string, field: string | null) => ({ message, field, help: null });
   return {
     base: '/sendgrid',
-    environment: (baseUrl) => ({
-      SENDGRID_API_URL: baseUrl,
-      SENDGRID_API_KEY: SANDBOX_CREDENTIALS.SENDGRID_API_KEY,
-      NOTIFICATION_FROM_EMAIL: SANDBOX_CREDENTIALS.NOTIFICATION_FROM_EMAIL,
-    }),
+    credential: () => SANDBOX_CREDENTIALS.SENDGRID_API_KEY,
     failure: (status) => json(status, { errors: [error(status === 429 ? 'Too many requests' : 'Service unavailable', null)] }),
     handle(request) {
       if (bearer(request.headers) !== SANDBOX_CREDENTIALS.SENDGRID_API_KEY) {
@@ -470,7 +467,7 @@ function github(context: SandboxContext): SandboxService {
     json(status, body, { ...model.rateHeaders(), 'X-GitHub-Api-Version-Selected': GITHUB_API_VERSION, 'X-GitHub-Request-Id': randomBytes(8).toString('hex').toUpperCase(), ...headers });
   return {
     base: '/github',
-    environment: (baseUrl) => ({ GITHUB_API_URL: baseUrl, GITHUB_TOKEN: SANDBOX_CREDENTIALS.GITHUB_TOKEN }),
+    credential: () => SANDBOX_CREDENTIALS.GITHUB_TOKEN,
     failure: (status) =>
       answer(status, {
         message:
@@ -718,7 +715,6 @@ function googleOAuth(context: SandboxContext): SandboxService {
   const google = context.google;
   return {
     base: '/oauth2',
-    environment: () => ({}),
     failure: (status) => json(status, { error: status === 429 ? 'rate_limit_exceeded' : 'internal_failure', error_description: status === 429 ? 'Rate limit exceeded' : 'Internal error' }),
     handle(request) {
       if (request.path !== '/token') return json(404, { error: 'not_found', error_description: `No endpoint at /oauth2${request.path}` });
@@ -771,7 +767,7 @@ function googleCalendar(context: SandboxContext): SandboxService {
   const conditionNotMet = () => googleError(412, 'Precondition Failed', 'conditionNotMet', { locationType: 'header', location: 'If-Match' });
   return {
     base: '/calendar/v3',
-    environment: (baseUrl) => ({ GOOGLE_CALENDAR_API_URL: baseUrl, GOOGLE_CALENDAR_CREDENTIALS: JSON.stringify(google.credentials()) }),
+    credential: () => JSON.stringify(google.credentials()),
     failure: (status) =>
       status === 429
         ? json(429, { error: { code: 429, message: 'Rate Limit Exceeded', errors: [{ domain: 'usageLimits', reason: 'rateLimitExceeded', message: 'Rate Limit Exceeded' }] } })
@@ -901,9 +897,11 @@ export interface Sandboxes {
   url: string;
   /** Each service's base URL (what replaces e.g. https://slack.com/api). */
   urls: Record<SandboxServiceName, string>;
+  /** The credential each service accepts (Google's: a service account's JSON, clientEmail, privateKey, tokenUri). */
+  credentials: Record<IntegrationName, string>;
   /**
-   * SLACK_API_URL, SLACK_BOT_TOKEN, SENDGRID_API_URL, SENDGRID_API_KEY, NOTIFICATION_FROM_EMAIL, GITHUB_API_URL,
-   * GITHUB_TOKEN, GOOGLE_CALENDAR_API_URL, GOOGLE_CALENDAR_CREDENTIALS (JSON: clientEmail, privateKey, tokenUri).
+   * For a function invoked in this process: each service's base URL and credential under the variables of
+   * functions/integrations/services.ts (SLACK_API_URL, SLACK_BOT_TOKEN, …), and NOTIFICATION_FROM_EMAIL.
    */
   environment: Record<string, string>;
   /** The recorded calls, oldest first (all services when none is named). */
@@ -1144,11 +1142,21 @@ export async function startSandboxes(options: { port?: number } = {}): Promise<S
   });
   url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   const urls = Object.fromEntries(Object.entries(services).map(([name, service]) => [name, `${url}${service.base}`])) as Record<SandboxServiceName, string>;
-  const environment = Object.assign({}, ...Object.entries(services).map(([name, service]) => service.environment(urls[name as SandboxServiceName])));
+  const credentials = Object.fromEntries(INTEGRATION_NAMES.map((name) => [name, services[name].credential!()])) as Record<IntegrationName, string>;
+  const environment: Record<string, string> = {
+    ...Object.fromEntries(
+      INTEGRATION_NAMES.flatMap((name) => [
+        [INTEGRATIONS[name].baseUrlVariable, urls[name]],
+        [INTEGRATIONS[name].credentialVariable, credentials[name]],
+      ]),
+    ),
+    NOTIFICATION_FROM_EMAIL: SANDBOX_CREDENTIALS.NOTIFICATION_FROM_EMAIL,
+  };
 
   return {
     url,
     urls,
+    credentials,
     environment,
     calls,
     clearCalls,

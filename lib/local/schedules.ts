@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { RequestListener, ServerResponse } from 'node:http';
 import type { ScheduledEvent } from 'aws-lambda';
 import { Problem, problemBody } from '../../functions/shared/problem';
-import { DEFAULT_TIMEOUT_SECONDS, type AppDeclaration } from '../declaration';
+import { DEFAULT_TIMEOUT_SECONDS, type AppDeclaration, type FunctionDeclaration } from '../declaration';
 import { loadHandler } from './invoke';
 import { Invocations, pascal, type AsyncHandler } from './lambda';
 import { LOCAL_ACCOUNT_ID } from './sqs';
@@ -17,6 +17,11 @@ export interface ScheduleOptions {
    */
   timers?: boolean | readonly string[];
   region?: string;
+  /**
+   * The handler to invoke for a declared function (the local runtime's: run in the function's own environment);
+   * by default its module's `handler`, in this process's environment.
+   */
+  handlerFor?<H extends AsyncHandler<never, unknown>>(functionName: string, declaration: FunctionDeclaration): H;
   log?: (line: string) => void;
 }
 
@@ -68,7 +73,7 @@ export function startSchedules(options: ScheduleOptions): Schedules {
     };
     try {
       const timeoutMs = (schedule.function.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS) * 1000;
-      await invocations.invoke(() => loadHandler<ScheduledHandler>(schedule.function.entry), event, functionName, timeoutMs);
+      await invocations.invoke(async () => (options.handlerFor ? options.handlerFor<ScheduledHandler>(functionName, schedule.function) : loadHandler<ScheduledHandler>(schedule.function.entry)), event, functionName, timeoutMs);
     } catch (error) {
       log(`${functionName}: ${(error as Error).stack ?? String(error)}`);
     }

@@ -220,14 +220,14 @@ describe('the event pipeline under faults', () => {
     const [ann, bob] = [await person(org, 'Ann', 'Lee'), await person(org, 'Bob', 'Stone')];
     await call(bob, 'GET', '/projects');
     const project = await call(ann, 'POST', '/projects', { name: 'Keys' });
-    const rightKey = process.env.SENDGRID_API_KEY;
-    process.env.SENDGRID_API_KEY = 'SG.revoked';
+    const rightKey = runtime.credentials.sendgrid;
+    runtime.credentials.sendgrid = 'SG.revoked';
     runtime.sandboxes.clearCalls();
     await call(ann, 'POST', `/projects/${project.id}/tasks`, { title: 'needs-a-key', assigneeId: bob.user });
     await eventually('the e-mail in the DLQ', async () => (await depth('email', true)) === 1, 60_000);
     // One call per receive: the email queue's maxReceiveCount (a 401 is not retried within a receive).
     expect(runtime.sandboxes.calls('sendgrid').map((c) => c.status)).toEqual(Array(taskflow.queues.email.maxReceiveCount).fill(401));
-    process.env.SENDGRID_API_KEY = rightKey;
+    runtime.credentials.sendgrid = rightKey;
     await redrive('email');
     await eventually('the redriven e-mail', async () => sent().mail.length === 1 && (await depth('email')) === 0);
     await new Promise((resolve) => setTimeout(resolve, 1_000));

@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import type { AppDeclaration, FunctionDeclaration } from '../../lib/declaration';
+import { taskflow } from '../../lib/app';
+import { functionEnvironment } from '../../lib/local/functions';
 import { startLocalRuntime } from '../../lib/local/runtime';
 import { scheduleRunEndpoint, startSchedules, UnknownSchedule, type Schedules } from '../../lib/local/schedules';
 import { runs } from '../support/fake-scheduled';
@@ -126,9 +128,12 @@ describe('the local runtime', () => {
     const logged: string[] = [];
     const runtime = await startLocalRuntime({ port: 0, dataDir, databaseUrl: inject('databaseUrl'), schedules: false, log: (line) => logged.push(line) });
     try {
-      expect(process.env.AWS_ENDPOINT_URL_SQS).toBe(runtime.sqs.endpoint);
-      expect(process.env.NOTIFICATIONS_QUEUE_URL).toBe(runtime.sqs.queueUrl('notifications'));
-      expect(process.env).toMatchObject({
+      // Each function sees what it declares (lib/local/functions.ts): the relay the queues, the senders their sandbox.
+      const environmentOf = (declaration: FunctionDeclaration) => functionEnvironment('Probe', declaration, runtime.services)();
+      const relay = environmentOf(taskflow.schedules.outboxRelay.function);
+      expect(relay.AWS_ENDPOINT_URL_SQS).toBe(runtime.sqs.endpoint);
+      expect(relay.NOTIFICATIONS_QUEUE_URL).toBe(runtime.sqs.queueUrl('notifications'));
+      expect({ ...environmentOf(taskflow.queues.slack.consumer), ...environmentOf(taskflow.queues.email.consumer) }).toMatchObject({
         SLACK_API_URL: `${runtime.sandboxes.url}/slack/api`,
         SENDGRID_API_URL: `${runtime.sandboxes.url}/sendgrid`,
         SLACK_BOT_TOKEN: 'xoxb-local-sandbox',

@@ -1,0 +1,81 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ScheduledEvent } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { taskflow } from '../../lib/app';
+import type { FunctionDeclaration } from '../../lib/declaration';
+import { localHandler } from '../../lib/local/functions';
+import { lambdaContext } from '../../lib/local/proxy-event';
+import { startLocalRuntime, type LocalRuntime } from '../../lib/local/runtime';
+
+// The local runtime as strict as Lambda: each invocation sees only the variables its declaration gives it, so a
+// function that forgot a capability fails on `npm start` as it would after `cdk deploy`.
+
+let runtime: LocalRuntime;
+let dataDir: string;
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'taskflow-strict-'));
+  runtime = await startLocalRuntime({ port: 0, dataDir, databaseUrl: inject('databaseUrl'), schedules: false });
+});
+
+afterAll(async () => {
+  await runtime.stop();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+type Environment = Record<string, string | undefined>;
+const probe = (name: string, declaration: Omit<FunctionDeclaration, 'entry' | 'description'>) =>
+  localHandler<{ pauseMs?: number }, Environment>(name, { entry: 'test/support/environment-probe.ts', description: 'probe', ...declaration }, runtime.services);
+const invoke = <R>(handler: (event: never, context: ReturnType<typeof lambdaContext>) => Promise<R>, name: string, event: unknown) =>
+  handler(event as never, lambdaContext(name, 10_000));
+const sweep = (needs: FunctionDeclaration['needs']) =>
+  localHandler<ScheduledEvent, { checked: number; removed: number }>('AttachmentSweep', { ...taskflow.schedules.attachmentSweep.function, needs }, runtime.services);
+const scheduled = { id: 'strictness', 'detail-type': 'Scheduled Event', source: 'aws.events', time: new Date().toISOString() };
+
+describe('the local runtime gives each function only its own environment', () => {
+  it('a function sees what Lambda sets, TaskFlow\'s defaults and its capabilities\' variables, nothing else', async () => {
+    const seen = await invoke(probe('Probe', { needs: ['idempotency'], sendsTo: ['slack'] }), 'Probe', {});
+    expect(Object.keys(seen).sort()).toEqual(
+      [
+        'AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_LAMBDA_FUNCTION_NAME', 'AWS_LAMBDA_FUNCTION_MEMORY_SIZE',
+        'POWERTOOLS_SERVICE_NAME', 'POWERTOOLS_LOG_LEVEL', 'POWERTOOLS_METRICS_DISABLED', 'NODE_OPTIONS',
+        'AWS_ENDPOINT_URL_DYNAMODB', 'IDEMPOTENCY_TABLE_NAME',
+        'AWS_ENDPOINT_URL_SQS', 'SLACK_QUEUE_URL', 'OUTBOX_ROUTES',
+        'SET_BY_THE_PROBE',
+      ].sort(),
+    );
+    expect(seen).toMatchObject({ AWS_LAMBDA_FUNCTION_NAME: 'Probe', SLACK_QUEUE_URL: runtime.sqs.queueUrl('slack') });
+    // What the runtime itself has (its PATH, the suite's database URL) stays outside.
+    expect(process.env.PATH).toBeTruthy();
+    expect(seen.PATH).toBeUndefined();
+    expect(seen.DATABASE_URL).toBeUndefined();
+  });
+
+  it('keeps overlapping invocations apart, and what one sets inside', async () => {
+    const [slow, quick] = await Promise.all([
+      invoke(probe('Slow', { needs: ['sendgrid'] }), 'Slow', { pauseMs: 200 }),
+      invoke(probe('Quick', { needs: ['database'] }), 'Quick', { pauseMs: 10 }),
+    ]);
+    expect(slow).toMatchObject({ AWS_LAMBDA_FUNCTION_NAME: 'Slow', SENDGRID_API_KEY: runtime.credentials.sendgrid });
+    expect(slow.DATABASE_URL).toBeUndefined();
+    expect(quick).toMatchObject({ AWS_LAMBDA_FUNCTION_NAME: 'Quick', DATABASE_URL: runtime.databaseUrl });
+    expect(quick.SENDGRID_API_KEY).toBeUndefined();
+    expect(process.env.SET_BY_THE_PROBE).toBeUndefined();
+  });
+
+  it('fails a function that forgot a capability as Lambda would, and runs it as declared', async () => {
+    // The attachment sweep reads the database and the files bucket; without `database` it has no DB_HOST (nor
+    // DATABASE_URL), as in AWS, even though other functions of this process hold a pool to the same database.
+    await expect(invoke(sweep(['files']), 'AttachmentSweep', scheduled)).rejects.toThrow('DB_HOST is not set');
+    await expect(invoke(sweep(taskflow.schedules.attachmentSweep.function.needs), 'AttachmentSweep', scheduled)).resolves.toMatchObject({
+      checked: expect.any(Number),
+      removed: expect.any(Number),
+    });
+  });
+
+  it('refuses a declaration whose capabilities cannot go together, as the CDK app does', () => {
+    expect(() => probe('Refused', { needs: ['database', 'slack'] })).toThrow(/no route to the internet/);
+  });
+});
