@@ -25,6 +25,8 @@ export interface IntegrationSettings {
   credentialVariable: string;
   /** What the credential is, as the secret holding it describes it. */
   credential: string;
+  /** The secret's name in the data stack (its construct id, and its output's `<name>SecretArn`). */
+  secretName: string;
   timeouts: Timeouts;
   /** For logs, errors and status pages. */
   displayName: string;
@@ -40,6 +42,7 @@ export const INTEGRATIONS: Readonly<Record<IntegrationName, IntegrationSettings>
     baseUrlVariable: 'SLACK_API_URL',
     baseUrl: 'https://slack.com/api',
     credentialVariable: 'SLACK_BOT_TOKEN',
+    secretName: 'SlackBotToken',
     credential: 'the Slack bot token (xoxb-…) as the plain SecretString',
     timeouts: NOTIFICATION_TIMEOUTS,
     displayName: 'Slack',
@@ -48,6 +51,7 @@ export const INTEGRATIONS: Readonly<Record<IntegrationName, IntegrationSettings>
     baseUrlVariable: 'SENDGRID_API_URL',
     baseUrl: 'https://api.sendgrid.com',
     credentialVariable: 'SENDGRID_API_KEY',
+    secretName: 'SendGridApiKey',
     credential: 'the SendGrid API key (mail send permission) as the plain SecretString',
     timeouts: NOTIFICATION_TIMEOUTS,
     displayName: 'SendGrid',
@@ -56,6 +60,7 @@ export const INTEGRATIONS: Readonly<Record<IntegrationName, IntegrationSettings>
     baseUrlVariable: 'GITHUB_API_URL',
     baseUrl: 'https://api.github.com',
     credentialVariable: 'GITHUB_TOKEN',
+    secretName: 'GitHubToken',
     credential:
       'a GitHub token with read access to the issues of the repositories projects link to (a fine-grained personal access ' +
       'token or a GitHub App token) as the plain SecretString',
@@ -66,6 +71,7 @@ export const INTEGRATIONS: Readonly<Record<IntegrationName, IntegrationSettings>
     baseUrlVariable: 'GOOGLE_CALENDAR_API_URL',
     baseUrl: 'https://www.googleapis.com/calendar/v3',
     credentialVariable: 'GOOGLE_CALENDAR_CREDENTIALS',
+    secretName: 'GoogleCalendarCredentials',
     credential:
       'a Google service account\'s JSON key (client_email, private_key) as the SecretString; share each linked calendar with ' +
       'the service account ("make changes to events")',

@@ -9,7 +9,9 @@ import { cachedSecretsExtension } from './third-party';
 export const feedProbe: CapabilityModule = {
   summary: 'The public WebSocket and REST URLs and the probe\'s OAuth client credentials; out of the VPC, as a browser',
   network: 'internet',
-  internetBecause: 'it connects to the public WebSocket and REST URLs as a browser would, and the VPC has no route to them (no NAT)',
+  internetBecause:
+    'it connects to the public WebSocket and REST URLs as a browser would, which from the VPC are as far out of reach as the ' +
+    '@connections endpoint (no NAT)',
   aws(platform) {
     const missing = 'the integration settings (its credentials), the WebSocket settings and the REST API URL';
     const secret = required(platform.credentials, 'feed-probe', missing).feedProbe;

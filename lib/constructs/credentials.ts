@@ -1,3 +1,4 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { INTEGRATIONS, INTEGRATION_NAMES, type IntegrationName } from '../../functions/integrations/services';
@@ -15,8 +16,10 @@ export class Credentials extends Construct {
 
   constructor(scope: Construct, id: string) {
     super(scope, id);
-    const secret = (name: IntegrationName | 'feedProbe', description: string, issuer: string) => {
-      const created = new secretsmanager.Secret(this, secretId(name), { description: `TaskFlow: ${description}; set it after the first deploy` });
+    const secret = (id: string, description: string, issuer: string) => {
+      const created = new secretsmanager.Secret(this, id, { description: `TaskFlow: ${description}; set it after the first deploy` });
+      // It holds what only the operator knows: deleting the stack leaves it.
+      created.applyRemovalPolicy(RemovalPolicy.RETAIN);
       acknowledgeNag(created, {
         id: 'AwsSolutions-SMG4',
         reason:
@@ -27,10 +30,10 @@ export class Credentials extends Construct {
     };
     this.secrets = {
       ...(Object.fromEntries(
-        INTEGRATION_NAMES.map((name) => [name, secret(name, INTEGRATIONS[name].credential, INTEGRATIONS[name].displayName)]),
+        INTEGRATION_NAMES.map((name) => [name, secret(INTEGRATIONS[name].secretName, INTEGRATIONS[name].credential, INTEGRATIONS[name].displayName)]),
       ) as Record<IntegrationName, secretsmanager.Secret>),
       feedProbe: secret(
-        'feedProbe',
+        FEED_PROBE_SECRET,
         'the feed probe\'s OAuth client credentials, JSON {"tokenUrl","clientId","clientSecret","audience"} of an ' +
           'Auth0 machine-to-machine application whose tokens carry the probe organization',
         'Auth0 (the machine-to-machine application\'s client secret is rotated in the Auth0 dashboard)',
@@ -39,5 +42,5 @@ export class Credentials extends Construct {
   }
 }
 
-/** `googleCalendar` → `GoogleCalendarCredentials`: the construct id (and output name prefix) of a credential's secret. */
-export const secretId = (name: IntegrationName | 'feedProbe') => `${name.charAt(0).toUpperCase()}${name.slice(1)}Credentials`;
+/** The feed probe's secret's name (its construct id, and its output's `<name>SecretArn`). */
+export const FEED_PROBE_SECRET = 'FeedProbeCredentials';

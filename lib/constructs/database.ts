@@ -117,6 +117,9 @@ export class Database extends Construct implements DatabaseAccess {
       dbname: DATABASE_NAME,
     });
     this.appSecret = appSecret.attach(this.instance);
+    // The instance is snapshotted when the stack goes; its credentials stay with the snapshot.
+    // (The master secret is the one the instance generated; `instance.secret` is its attachment.)
+    for (const secret of [this.instance.node.findChild('Secret') as rds.DatabaseSecret, appSecret]) secret.applyRemovalPolicy(RemovalPolicy.RETAIN);
 
     this.instance.addRotationSingleUser({
       automaticallyAfter: Duration.days(30),

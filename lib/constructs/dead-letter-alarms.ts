@@ -1,13 +1,14 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { Construct } from 'constructs';
+import { taskflow } from '../app';
 import { type QueueDeclaration, queueName } from '../declaration';
 import { queueId } from './queues';
 
 export interface DeadLetterAlarmsProps<QueueName extends string> {
-  /** The application name: queues are named `<name>-<queue>` and `<name>-<queue>-dlq`. */
-  readonly name: string;
   readonly queues: Readonly<Record<QueueName, QueueDeclaration>>;
+  /** The name of a declared queue's dead-letter queue (CloudWatch's `QueueName` dimension). */
+  readonly deadLetterQueueName: (queue: QueueName) => string;
 }
 
 /** An alarm per declared queue as soon as its dead-letter queue holds a message (review S2). */
@@ -18,12 +19,12 @@ export class DeadLetterAlarms<QueueName extends string = string> extends Constru
     super(scope, id);
     const alarms = {} as Record<QueueName, cloudwatch.Alarm>;
     for (const [name, declaration] of Object.entries(props.queues) as [QueueName, QueueDeclaration][]) {
-      const sourceName = queueName(props.name, name);
-      const deadLetterName = queueName(props.name, name, true);
+      const sourceName = queueName(taskflow.name, name);
+      const deadLetterName = queueName(taskflow.name, name, true);
       alarms[name] = new cloudwatch.Metric({
         namespace: 'AWS/SQS',
         metricName: 'ApproximateNumberOfMessagesVisible',
-        dimensionsMap: { QueueName: deadLetterName },
+        dimensionsMap: { QueueName: props.deadLetterQueueName(name) },
         period: Duration.minutes(1),
         statistic: cloudwatch.Stats.MAXIMUM,
       }).createAlarm(this, `${queueId(name)}DeadLetterAlarm`, {

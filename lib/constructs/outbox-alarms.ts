@@ -1,6 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import { METRICS_NAMESPACE, OUTBOX_METRICS, SERVICE_NAME } from '../../functions/shared/telemetry';
 
@@ -8,8 +7,8 @@ import { METRICS_NAMESPACE, OUTBOX_METRICS, SERVICE_NAME } from '../../functions
 export const OUTBOX_AGE_THRESHOLD_SECONDS = 5;
 
 export interface OutboxAlarmsProps {
-  /** The outbox relay function (the `outboxRelay` schedule). */
-  readonly relay: lambda.IFunction;
+  /** The name of the outbox relay function (the `outboxRelay` schedule). */
+  readonly relayFunctionName: string;
 }
 
 /**
@@ -42,9 +41,13 @@ export class OutboxAlarms extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.BREACHING,
     });
 
-    this.relayErrorsAlarm = props.relay
-      .metricErrors({ period: Duration.minutes(1), statistic: cloudwatch.Stats.SUM })
-      .createAlarm(this, 'RelayErrorsAlarm', {
+    this.relayErrorsAlarm = new cloudwatch.Metric({
+      namespace: 'AWS/Lambda',
+      metricName: 'Errors',
+      dimensionsMap: { FunctionName: props.relayFunctionName },
+      period: Duration.minutes(1),
+      statistic: cloudwatch.Stats.SUM,
+    }).createAlarm(this, 'RelayErrorsAlarm', {
         alarmDescription: 'The outbox relay failed (an error or a timeout) in 2 of the last 3 minutes; see its logs.',
         threshold: 0,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,

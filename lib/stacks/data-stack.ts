@@ -2,7 +2,7 @@ import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { INTEGRATIONS, INTEGRATION_NAMES } from '../../functions/integrations/services';
 import { taskflow } from '../app';
-import { Credentials, secretId } from '../constructs/credentials';
+import { Credentials, FEED_PROBE_SECRET } from '../constructs/credentials';
 import { Database } from '../constructs/database';
 import { Network } from '../constructs/network';
 import { queueId, Queues } from '../constructs/queues';
@@ -46,7 +46,7 @@ export class DataStack extends Stack {
       readReplica: props.readReplica,
     });
     this.storage = new Storage(this, 'Storage', { tables: taskflow.tables });
-    this.credentials = new Credentials(this, 'Credentials');
+    this.credentials = new Credentials(this, 'Integrations');
     this.queues = new Queues(this, 'Queues', { name: taskflow.name, queues: taskflow.queues });
 
     this.shared = new SharedValues(this, taskflow.name, 'data');
@@ -84,6 +84,7 @@ export class DataStack extends Stack {
     for (const [name, queue] of Object.entries(this.queues.deadLetterQueues)) {
       share(`dlq-${name}-arn`, queue.queueArn, `the ${name} dead-letter queue`);
       share(`dlq-${name}-url`, queue.queueUrl, `the ${name} dead-letter queue's URL`);
+      share(`dlq-${name}-name`, queue.queueName, `the ${name} dead-letter queue's name`);
     }
   }
 
@@ -93,12 +94,12 @@ export class DataStack extends Stack {
       new CfnOutput(this, `${tableId(name)}TableName`, { value: table.tableName, description: taskflow.tables[name].description });
     }
     for (const name of INTEGRATION_NAMES) {
-      new CfnOutput(this, `${secretId(name)}SecretArn`, {
+      new CfnOutput(this, `${INTEGRATIONS[name].secretName}SecretArn`, {
         value: this.credentials.secrets[name].secretArn,
         description: `Store ${INTEGRATIONS[name].credential} here`,
       });
     }
-    new CfnOutput(this, `${secretId('feedProbe')}SecretArn`, {
+    new CfnOutput(this, `${FEED_PROBE_SECRET}SecretArn`, {
       value: this.credentials.secrets.feedProbe.secretArn,
       description:
         'Store the feed probe\'s OAuth client credentials here, as JSON {"tokenUrl","clientId","clientSecret","audience"} ' +

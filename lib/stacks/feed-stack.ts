@@ -29,6 +29,8 @@ export class FeedStack extends Stack {
       platform: data,
     });
 
+    // WebSocket logging goes through the account's API Gateway CloudWatch role, which the REST API sets.
+    this.addStackDependency(props.api, 'the account\'s API Gateway CloudWatch role, which the REST API sets');
     this.shared = new SharedValues(this, taskflow.name, 'feed');
     this.shared.share(this, 'url', this.webSocket.url, 'the activity feed\'s WebSocket URL');
     this.shared.share(this, 'management-url', this.webSocket.managementUrl, 'the activity feed\'s @connections management URL');

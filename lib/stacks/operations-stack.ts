@@ -1,6 +1,5 @@
 import { CfnCondition, CfnOutput, CfnParameter, Fn, Stack, type StackProps } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { Construct } from 'constructs';
 import { INTEGRATION_NAMES } from '../../functions/integrations/services';
 import { taskflow } from '../app';
@@ -13,6 +12,7 @@ import { FeedProbeAlarms } from '../constructs/feed-probe-alarm';
 import { OutboxAlarms } from '../constructs/outbox-alarms';
 import { QuotaAlarm } from '../constructs/quota-alarm';
 import { RateLimitAlarms } from '../constructs/rate-limit-alarms';
+import type { DataStack } from './data-stack';
 import type { WorkersStack } from './workers-stack';
 
 type QueueName = keyof typeof taskflow.queues;
@@ -32,7 +32,7 @@ export class OperationsStack extends Stack {
   readonly breakers: BreakerAlarms;
   readonly rateLimits: RateLimitAlarms;
 
-  constructor(scope: Construct, id: string, props: StackProps & { readonly workers: WorkersStack }) {
+  constructor(scope: Construct, id: string, props: StackProps & { readonly data: DataStack; readonly workers: WorkersStack }) {
     super(scope, id, { description: 'TaskFlow operations: alarms and the topic they notify', ...props });
     const alarmEmail = new CfnParameter(this, 'AlarmEmail', {
       type: 'String',
@@ -45,10 +45,11 @@ export class OperationsStack extends Stack {
       expression: Fn.conditionNot(Fn.conditionEquals(alarmEmail.valueAsString, '')),
     });
 
-    this.deadLetters = new DeadLetterAlarms(this, 'Queues', { name: taskflow.name, queues: taskflow.queues });
-    this.outbox = new OutboxAlarms(this, 'Outbox', {
-      relay: lambda.Function.fromFunctionName(this, 'OutboxRelay', props.workers.shared.read(this, 'outbox-relay-name')),
+    this.deadLetters = new DeadLetterAlarms(this, 'Queues', {
+      queues: taskflow.queues,
+      deadLetterQueueName: (name) => props.data.shared.read(this, `dlq-${name}-name`),
     });
+    this.outbox = new OutboxAlarms(this, 'Outbox', { relayFunctionName: props.workers.shared.read(this, 'outbox-relay-name') });
     this.feedProbe = new FeedProbeAlarms(this, 'FeedProbe');
     this.conflictRate = new ConflictRateAlarm(this, 'ConflictRate');
     this.quotaThreshold = new QuotaAlarm(this, 'QuotaThreshold');

@@ -30,7 +30,7 @@ export class SharedValues {
   share(scope: Construct, key: string, value: string, description: string): void {
     if (Stack.of(scope) !== this.owner) throw new Error(`${this.parameterName(key)} is written by ${this.owner.stackName} only`);
     this.keys.add(key);
-    new ssm.StringParameter(scope, `Shared-${key}`, {
+    new ssm.StringParameter(scope, `Shared-${this.name}-${key}`, {
       parameterName: this.parameterName(key),
       stringValue: value,
       description: `TaskFlow: ${description} (read by the stacks that deploy after ${this.owner.stackName})`,

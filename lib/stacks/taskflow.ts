@@ -49,7 +49,7 @@ export class TaskFlow {
     this.api = new ApiStack(app, name('Api'), { routeGroups: [this.reads, this.mutations] });
     this.feed = afterSchema(new FeedStack(app, name('Feed'), { data: this.data, api: this.api }));
     this.workers = afterSchema(new WorkersStack(app, name('Workers'), { data: this.data, api: this.api, feed: this.feed }));
-    this.operations = new OperationsStack(app, name('Operations'), { workers: this.workers });
+    this.operations = new OperationsStack(app, name('Operations'), { data: this.data, workers: this.workers });
     for (const stack of this.stacks) if (stack !== this.operations) this.operations.addStackDependency(stack, 'watches every stack');
   }
 

@@ -5,33 +5,30 @@ import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { taskflow } from '../../lib/app';
 import type { Capability } from '../../lib/declaration';
+import { Credentials } from '../../lib/constructs/credentials';
 import { Database } from '../../lib/constructs/database';
 import { TaskFlowFunction } from '../../lib/constructs/function';
-import { Integrations } from '../../lib/constructs/integrations';
 import { Network } from '../../lib/constructs/network';
-import type { TaskFlowStack } from '../../lib/stacks/taskflow-stack';
-import { SYNTH_TIMEOUT_MS, synthesizeTaskFlow } from './synth';
+import type { TaskFlow } from '../../lib/stacks/taskflow';
+import { logicalId, type Resource, routeFunctions, SYNTH_TIMEOUT_MS, synthesizeTaskFlow } from './synth';
 
 // The outbox pipeline as an operator meets it: queues with their dead-letter queues and alarms, the
 // consumers, the relay schedule and its alarms, what each function is given to send and notify, and the
 // topic every alarm notifies.
 
-type Resource = { Type: string; Properties: Record<string, any>; DependsOn?: string[] };
 type Statement = { Effect: string; Action: string | string[]; Resource: unknown };
 type QueueName = keyof typeof taskflow.queues;
 
 let template: Template;
-let stack: TaskFlowStack;
+let stacks: TaskFlow;
 let resources: Record<string, Resource>;
 
 beforeAll(() => {
-  ({ template, stack } = synthesizeTaskFlow());
-  resources = template.toJSON().Resources as Record<string, Resource>;
+  ({ template, stacks, resources } = synthesizeTaskFlow());
 }, SYNTH_TIMEOUT_MS);
 
 const queueNames = Object.keys(taskflow.queues) as QueueName[];
 const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
-const logicalId = (construct: IConstruct) => stack.getLogicalId(construct.node.defaultChild as CfnResource);
 const ref = (id: string) => ({ Ref: id });
 const arnOf = (id: string) => ({ 'Fn::GetAtt': [id, 'Arn'] });
 const propsOf = (construct: IConstruct) => resources[logicalId(construct)]!.Properties;
@@ -69,22 +66,22 @@ const reads = taskflow.routes.filter((route) => route.method === 'GET');
 
 /** Every TaskFlow function of the stack, by a readable name. */
 const allFunctions = (): [string, TaskFlowFunction][] => [
-  ...[...stack.api.routeFunctions].map(([operationId, fn]): [string, TaskFlowFunction] => [operationId, fn]),
-  ...[...stack.webSocket.routeFunctions].map(([route, fn]): [string, TaskFlowFunction] => [`WebSocket ${route}`, fn]),
-  ['authorizer', stack.api.authorizerFunction],
-  ['migrate', stack.migrations.function],
-  ...queueNames.map((name): [string, TaskFlowFunction] => [`${name} consumer`, stack.queues.consumers[name]]),
-  ...Object.entries(stack.schedules.functions).map(([name, fn]): [string, TaskFlowFunction] => [name, fn]),
+  ...[...routeFunctions(stacks)].map(([operationId, fn]): [string, TaskFlowFunction] => [operationId, fn]),
+  ...[...stacks.feed.webSocket.routeFunctions].map(([route, fn]): [string, TaskFlowFunction] => [`WebSocket ${route}`, fn]),
+  ['authorizer', stacks.api.authorizerFunction],
+  ['migrate', stacks.schema.migrations.function],
+  ...queueNames.map((name): [string, TaskFlowFunction] => [`${name} consumer`, stacks.workers.consumers.consumers[name]]),
+  ...Object.entries(stacks.workers.schedules.functions).map(([name, fn]): [string, TaskFlowFunction] => [name, fn]),
 ];
 /** What the template gives a function: the queues whose URL it has, and those it may send to. */
 const queueUrlsOf = (fn: IConstruct) => queueNames.filter((name) => envOf(fn)[`${name.toUpperCase()}_QUEUE_URL`] !== undefined).sort();
 const sendableBy = (fn: IConstruct) =>
-  queueNames.filter((name) => actionsOn(fn, logicalId(stack.queues.queues[name])).includes('sqs:SendMessage')).sort();
+  queueNames.filter((name) => actionsOn(fn, logicalId(stacks.data.queues.queues[name])).includes('sqs:SendMessage')).sort();
 
 describe('queues', () => {
   it.each(queueNames)('%s: named TaskFlow-<queue>, moved to its own dead-letter queue after its declared receives', (name) => {
-    const queue = propsOf(stack.queues.queues[name]);
-    const deadLetterId = logicalId(stack.queues.deadLetterQueues[name]);
+    const queue = propsOf(stacks.data.queues.queues[name]);
+    const deadLetterId = logicalId(stacks.data.queues.deadLetterQueues[name]);
     expect(queue.QueueName).toBe(`TaskFlow-${name}`);
     // 3; 10 for the integrations' queues, whose refusals while a breaker is open are receives too; 5 for sync results.
     const receives = ['slack', 'email', 'github', 'googleCalendar'].includes(name) ? 10 : name === 'syncResults' ? 5 : 3;
@@ -97,7 +94,7 @@ describe('queues', () => {
   });
 
   it.each(queueNames)('%s: its dead-letter queue accepts messages from that queue only (redrive-allow by queue)', (name) => {
-    const { RedriveAllowPolicy } = propsOf(stack.queues.deadLetterQueues[name]);
+    const { RedriveAllowPolicy } = propsOf(stacks.data.queues.deadLetterQueues[name]);
     expect(RedriveAllowPolicy.redrivePermission).toBe('byQueue');
     expect(RedriveAllowPolicy.sourceQueueArns.map(resolveArn)).toEqual([`arn:aws:sqs:eu-west-1:123456789012:TaskFlow-${name}`]);
   });
@@ -116,17 +113,17 @@ describe('queues', () => {
   });
 
   it.each(queueNames)('%s: hides a received message for 6 times its consumer\'s timeout', (name) => {
-    const timeout = propsOf(stack.queues.consumers[name]).Timeout as number;
+    const timeout = propsOf(stacks.workers.consumers.consumers[name]).Timeout as number;
     expect(timeout).toBe(taskflow.queues[name].consumer.timeoutSeconds);
-    expect(propsOf(stack.queues.queues[name]).VisibilityTimeout).toBe(6 * timeout);
+    expect(propsOf(stacks.data.queues.queues[name]).VisibilityTimeout).toBe(6 * timeout);
   });
 
   it.each(queueNames)('%s: alarms as soon as its dead-letter queue holds a message', (name) => {
-    const alarm = propsOf(stack.queues.deadLetterAlarms[name]);
+    const alarm = propsOf(stacks.operations.deadLetters.alarms[name]);
     expect(alarm).toMatchObject({
       Namespace: 'AWS/SQS',
       MetricName: 'ApproximateNumberOfMessagesVisible',
-      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(stack.queues.deadLetterQueues[name]), 'QueueName'] } }],
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(stacks.data.queues.deadLetterQueues[name]), 'QueueName'] } }],
       Statistic: 'Maximum',
       Period: 60,
       EvaluationPeriods: 1,
@@ -140,15 +137,15 @@ describe('queues', () => {
     const outputs = template.toJSON().Outputs;
     for (const name of queueNames) {
       const id = name.charAt(0).toUpperCase() + name.slice(1);
-      expect(outputs[`${id}QueueUrl`].Value).toEqual(ref(logicalId(stack.queues.queues[name])));
-      expect(outputs[`${id}DeadLetterQueueUrl`].Value).toEqual(ref(logicalId(stack.queues.deadLetterQueues[name])));
+      expect(outputs[`${id}QueueUrl`].Value).toEqual(ref(logicalId(stacks.data.queues.queues[name])));
+      expect(outputs[`${id}DeadLetterQueueUrl`].Value).toEqual(ref(logicalId(stacks.data.queues.deadLetterQueues[name])));
     }
   });
 
   it('has no dependency cycle: each dead-letter queue names its source queue by a built ARN, not a reference', () => {
     for (const name of queueNames) {
-      const allowed = JSON.stringify(propsOf(stack.queues.deadLetterQueues[name]).RedriveAllowPolicy);
-      expect(allowed).not.toContain(logicalId(stack.queues.queues[name]));
+      const allowed = JSON.stringify(propsOf(stacks.data.queues.deadLetterQueues[name]).RedriveAllowPolicy);
+      expect(allowed).not.toContain(logicalId(stacks.data.queues.queues[name]));
     }
     // The assertions library refuses a template whose resources depend on each other in a circle.
     expect(() => Template.fromJSON(template.toJSON())).not.toThrow();
@@ -157,22 +154,22 @@ describe('queues', () => {
 
 describe('consumers', () => {
   it.each(queueNames)('%s: its consumer takes batches of the declared size, at most maxConcurrency at once, and reports partial batch failures', (name) => {
-    const consumerId = logicalId(stack.queues.consumers[name]);
+    const consumerId = logicalId(stacks.workers.consumers.consumers[name]);
     const mappings = ofType('AWS::Lambda::EventSourceMapping').filter(([, m]) => m.Properties.FunctionName.Ref === consumerId);
     expect(mappings).toHaveLength(1);
     expect(mappings[0]![1].Properties).toMatchObject({
-      EventSourceArn: arnOf(logicalId(stack.queues.queues[name])),
+      EventSourceArn: arnOf(logicalId(stacks.data.queues.queues[name])),
       BatchSize: taskflow.queues[name].batchSize,
       FunctionResponseTypes: ['ReportBatchItemFailures'],
       ScalingConfig: { MaximumConcurrency: taskflow.queues[name].maxConcurrency },
     });
-    const consume = actionsOn(stack.queues.consumers[name], logicalId(stack.queues.queues[name]));
+    const consume = actionsOn(stacks.workers.consumers.consumers[name], logicalId(stacks.data.queues.queues[name]));
     expect(consume).toEqual(expect.arrayContaining(['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility']));
   });
 
   it('caps each consumer\'s concurrency: notifications 5 and sync results 2 (database connections), slack 2, github 2 and google calendar 2 (their rate limits), email 5, broadcast 5 (@connections rate)', () => {
     const maximum = (name: QueueName) =>
-      ofType('AWS::Lambda::EventSourceMapping').find(([, m]) => m.Properties.FunctionName.Ref === logicalId(stack.queues.consumers[name]))![1]
+      ofType('AWS::Lambda::EventSourceMapping').find(([, m]) => m.Properties.FunctionName.Ref === logicalId(stacks.workers.consumers.consumers[name]))![1]
         .Properties.ScalingConfig?.MaximumConcurrency;
     expect(Object.fromEntries(queueNames.map((name) => [name, maximum(name)]))).toEqual({
       notifications: 5, slack: 2, email: 5, github: 2, googleCalendar: 2, syncResults: 2, broadcast: 5,
@@ -180,20 +177,20 @@ describe('consumers', () => {
   });
 
   it('runs the notifications consumer in the VPC (it reads the database) and lets it queue Slack messages and e-mails', () => {
-    const consumer = stack.queues.consumers.notifications;
-    expect(propsOf(consumer).VpcConfig.SecurityGroupIds).toEqual([{ 'Fn::GetAtt': [logicalId(stack.database.proxyClients), 'GroupId'] }]);
+    const consumer = stacks.workers.consumers.consumers.notifications;
+    expect(propsOf(consumer).VpcConfig.SecurityGroupIds).toEqual([{ 'Fn::GetAtt': [logicalId(stacks.data.database.proxyClients), 'GroupId'] }]);
     expect(envOf(consumer)).toMatchObject({
-      SLACK_QUEUE_URL: ref(logicalId(stack.queues.queues.slack)),
-      EMAIL_QUEUE_URL: ref(logicalId(stack.queues.queues.email)),
+      SLACK_QUEUE_URL: ref(logicalId(stacks.data.queues.queues.slack)),
+      EMAIL_QUEUE_URL: ref(logicalId(stacks.data.queues.queues.email)),
     });
     for (const name of ['slack', 'email'] as const) {
-      expect(actionsOn(consumer, logicalId(stack.queues.queues[name]))).toContain('sqs:SendMessage');
+      expect(actionsOn(consumer, logicalId(stacks.data.queues.queues[name]))).toContain('sqs:SendMessage');
     }
   });
 
   it('keeps the Slack consumer out of the VPC (it calls Slack), with the API URL and its token secret read through the extension', () => {
-    const consumer = stack.queues.consumers.slack;
-    const secretId = logicalId(stack.integrations.slackBotToken);
+    const consumer = stacks.workers.consumers.consumers.slack;
+    const secretId = logicalId(stacks.data.credentials.secrets.slack);
     expect(propsOf(consumer).VpcConfig).toBeUndefined();
     expect(envOf(consumer)).toMatchObject({
       SLACK_API_URL: 'https://slack.com/api',
@@ -207,13 +204,13 @@ describe('consumers', () => {
     for (const arn of extensionLayerArns(consumer)) expect(arn).toMatch(/:layer:AWS-Parameters-and-Secrets-Lambda-Extension-Arm64:\d+$/);
     expect(actionsOn(consumer, secretId)).toContain('secretsmanager:GetSecretValue');
     // Only its own credential.
-    expect(actionsOn(consumer, logicalId(stack.integrations.sendgridApiKey))).toEqual([]);
+    expect(actionsOn(consumer, logicalId(stacks.data.credentials.secrets.sendgrid))).toEqual([]);
     expect(envOf(consumer).SENDGRID_API_KEY_SECRET_ARN).toBeUndefined();
   });
 
   it('keeps the e-mail consumer out of the VPC (it calls SendGrid), with the API URL, its key secret and the From address', () => {
-    const consumer = stack.queues.consumers.email;
-    const secretId = logicalId(stack.integrations.sendgridApiKey);
+    const consumer = stacks.workers.consumers.consumers.email;
+    const secretId = logicalId(stacks.data.credentials.secrets.sendgrid);
     expect(propsOf(consumer).VpcConfig).toBeUndefined();
     expect(envOf(consumer)).toMatchObject({
       SENDGRID_API_URL: 'https://api.sendgrid.com',
@@ -224,14 +221,14 @@ describe('consumers', () => {
     });
     for (const arn of extensionLayerArns(consumer)) expect(arn).toMatch(/:layer:AWS-Parameters-and-Secrets-Lambda-Extension-Arm64:\d+$/);
     expect(actionsOn(consumer, secretId)).toContain('secretsmanager:GetSecretValue');
-    expect(actionsOn(consumer, logicalId(stack.integrations.slackBotToken))).toEqual([]);
+    expect(actionsOn(consumer, logicalId(stacks.data.credentials.secrets.slack))).toEqual([]);
   });
 
   it('outputs the ARNs of the Slack token and SendGrid key secrets for the operator to fill; no credential is in the template', () => {
     const outputs = template.toJSON().Outputs;
-    expect(outputs.SlackBotTokenSecretArn.Value).toEqual(ref(logicalId(stack.integrations.slackBotToken)));
-    expect(outputs.SendGridApiKeySecretArn.Value).toEqual(ref(logicalId(stack.integrations.sendgridApiKey)));
-    for (const secret of [stack.integrations.slackBotToken, stack.integrations.sendgridApiKey]) {
+    expect(outputs.SlackBotTokenSecretArn.Value).toEqual(ref(logicalId(stacks.data.credentials.secrets.slack)));
+    expect(outputs.SendGridApiKeySecretArn.Value).toEqual(ref(logicalId(stacks.data.credentials.secrets.sendgrid)));
+    for (const secret of [stacks.data.credentials.secrets.slack, stacks.data.credentials.secrets.sendgrid]) {
       expect(propsOf(secret).SecretString).toBeUndefined();
     }
   });
@@ -259,13 +256,13 @@ describe('senders', () => {
       expect(queueUrlsOf(fn), name).toEqual(sendsTo);
       expect(sendableBy(fn), name).toEqual(sendsTo);
       if (sendsTo.length > 0) {
-        expect(JSON.parse(envOf(fn).OUTBOX_ROUTES as string), name).toEqual(stack.queues.routes);
+        expect(JSON.parse(envOf(fn).OUTBOX_ROUTES as string), name).toEqual(stacks.data.queues.routes);
       } else {
         expect(envOf(fn).OUTBOX_ROUTES, name).toBeUndefined();
       }
       // Never allowed to send to a dead-letter queue (only a redrive moves messages there and back).
       for (const queue of queueNames) {
-        expect(actionsOn(fn, logicalId(stack.queues.deadLetterQueues[queue])), `${name} ${queue}-dlq`).not.toContain('sqs:SendMessage');
+        expect(actionsOn(fn, logicalId(stacks.data.queues.deadLetterQueues[queue])), `${name} ${queue}-dlq`).not.toContain('sqs:SendMessage');
       }
     }
   });
@@ -273,14 +270,14 @@ describe('senders', () => {
   it('lets each mutation function send to the event queues only (notifications, broadcast), with the outbox routes', () => {
     expect(mutations.length).toBeGreaterThan(0);
     for (const route of mutations) {
-      const fn = stack.api.routeFunctions.get(route.operationId)!;
+      const fn = routeFunctions(stacks).get(route.operationId)!;
       expect(queueUrlsOf(fn), route.operationId).toEqual(['broadcast', 'notifications']);
       expect(sendableBy(fn), route.operationId).toEqual(['broadcast', 'notifications']);
-      expect(envOf(fn).NOTIFICATIONS_QUEUE_URL, route.operationId).toEqual(ref(logicalId(stack.queues.queues.notifications)));
-      expect(envOf(fn).BROADCAST_QUEUE_URL, route.operationId).toEqual(ref(logicalId(stack.queues.queues.broadcast)));
+      expect(envOf(fn).NOTIFICATIONS_QUEUE_URL, route.operationId).toEqual(ref(logicalId(stacks.data.queues.queues.notifications)));
+      expect(envOf(fn).BROADCAST_QUEUE_URL, route.operationId).toEqual(ref(logicalId(stacks.data.queues.queues.broadcast)));
       // Not the workers' queues: an API function cannot make them send arbitrary Slack messages or e-mails.
       for (const worker of ['slack', 'email'] as const) {
-        expect(actionsOn(fn, logicalId(stack.queues.queues[worker])), `${route.operationId} ${worker}`).toEqual([]);
+        expect(actionsOn(fn, logicalId(stacks.data.queues.queues[worker])), `${route.operationId} ${worker}`).toEqual([]);
       }
       expect(JSON.parse(envOf(fn).OUTBOX_ROUTES as string)).toEqual({
         'project.created': ['broadcast'],
@@ -298,22 +295,22 @@ describe('senders', () => {
   it('gives read-only route functions no queue (the integrations health only reads their depth)', () => {
     expect(reads.length).toBeGreaterThan(0);
     for (const route of reads) {
-      const fn = stack.api.routeFunctions.get(route.operationId)!;
+      const fn = routeFunctions(stacks).get(route.operationId)!;
       const depthOnly = (route.function.needs as readonly string[]).includes('queue-status');
       expect(envOf(fn).OUTBOX_ROUTES, route.operationId).toBeUndefined();
       expect(queueUrlsOf(fn), route.operationId).toEqual([]);
       for (const name of queueNames) {
-        expect(actionsOn(fn, logicalId(stack.queues.queues[name])), route.operationId).toEqual(depthOnly ? ['sqs:GetQueueAttributes'] : []);
+        expect(actionsOn(fn, logicalId(stacks.data.queues.queues[name])), route.operationId).toEqual(depthOnly ? ['sqs:GetQueueAttributes'] : []);
       }
     }
   });
 
   it('lets the notifications consumer send to the slack and email queues only, and the senders to none', () => {
-    const notifications = stack.queues.consumers.notifications;
+    const notifications = stacks.workers.consumers.consumers.notifications;
     expect(queueUrlsOf(notifications)).toEqual(['email', 'slack']);
     expect(sendableBy(notifications)).toEqual(['email', 'slack']);
     for (const sender of ['slack', 'email'] as const) {
-      const consumer = stack.queues.consumers[sender];
+      const consumer = stacks.workers.consumers.consumers[sender];
       expect(queueUrlsOf(consumer), sender).toEqual([]);
       expect(sendableBy(consumer), sender).toEqual([]);
       expect(envOf(consumer).OUTBOX_ROUTES, sender).toBeUndefined();
@@ -321,20 +318,20 @@ describe('senders', () => {
   });
 
   it('lets the outbox relay send to every queue', () => {
-    const relay = stack.schedules.functions.outboxRelay;
+    const relay = stacks.workers.schedules.functions.outboxRelay;
     expect(queueUrlsOf(relay)).toEqual([...queueNames].sort());
     expect(sendableBy(relay)).toEqual([...queueNames].sort());
   });
 
   it('lets the functions in the VPC reach SQS through a private interface endpoint', () => {
-    const endpoint = propsOf(stack.network.sqsEndpoint);
+    const endpoint = propsOf(stacks.data.network.sqsEndpoint);
     expect(endpoint.VpcEndpointType).toBe('Interface');
     expect(JSON.stringify(endpoint.ServiceName)).toContain('.sqs');
     expect(endpoint.PrivateDnsEnabled).toBe(true);
-    const endpointGroup = logicalId(stack.network.sqsEndpoint.connections.securityGroups[0]!);
+    const endpointGroup = logicalId(stacks.data.network.sqsEndpoint.connections.securityGroups[0]!);
     template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
       GroupId: { 'Fn::GetAtt': [endpointGroup, 'GroupId'] },
-      SourceSecurityGroupId: { 'Fn::GetAtt': [logicalId(stack.database.proxyClients), 'GroupId'] },
+      SourceSecurityGroupId: { 'Fn::GetAtt': [logicalId(stacks.data.database.proxyClients), 'GroupId'] },
       FromPort: 443,
       ToPort: 443,
     });
@@ -343,9 +340,9 @@ describe('senders', () => {
 
 describe('outbox relay', () => {
   it('runs every minute from an EventBridge rule, without retries (the next run comes a minute later)', () => {
-    const relay = stack.schedules.functions.outboxRelay;
+    const relay = stacks.workers.schedules.functions.outboxRelay;
     const relayId = logicalId(relay);
-    const rule = propsOf(stack.schedules.rules.outboxRelay);
+    const rule = propsOf(stacks.workers.schedules.rules.outboxRelay);
     expect(rule.ScheduleExpression).toBe('rate(1 minute)');
     expect(rule.State).toBe('ENABLED');
     expect(rule.Targets).toEqual([expect.objectContaining({ Arn: arnOf(relayId), RetryPolicy: { MaximumRetryAttempts: 0 } })]);
@@ -353,7 +350,7 @@ describe('outbox relay', () => {
       Action: 'lambda:InvokeFunction',
       FunctionName: arnOf(relayId),
       Principal: 'events.amazonaws.com',
-      SourceArn: arnOf(logicalId(stack.schedules.rules.outboxRelay)),
+      SourceArn: arnOf(logicalId(stacks.workers.schedules.rules.outboxRelay)),
     });
     template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { FunctionName: ref(relayId), MaximumRetryAttempts: 0 });
     // It polls for most of its 90 s, so runs overlap.
@@ -361,16 +358,16 @@ describe('outbox relay', () => {
   });
 
   it('publishes to every queue from the VPC: database, queue URLs and outbox routes', () => {
-    const relay = stack.schedules.functions.outboxRelay;
+    const relay = stacks.workers.schedules.functions.outboxRelay;
     expect(propsOf(relay).VpcConfig).toBeDefined();
     expect(envOf(relay)).toMatchObject({ DB_USER: 'taskflow_app', OUTBOX_ROUTES: expect.any(String) });
     for (const name of queueNames) {
-      expect(actionsOn(relay, logicalId(stack.queues.queues[name]))).toContain('sqs:SendMessage');
+      expect(actionsOn(relay, logicalId(stacks.data.queues.queues[name]))).toContain('sqs:SendMessage');
     }
   });
 
   it('alarms when the oldest unpublished outbox entry is over 5 s old, or when the relay reports nothing', () => {
-    expect(propsOf(stack.outbox.ageAlarm)).toMatchObject({
+    expect(propsOf(stacks.operations.outbox.ageAlarm)).toMatchObject({
       Namespace: 'TaskFlow',
       MetricName: 'OutboxOldestUnpublishedAgeSeconds',
       Dimensions: [{ Name: 'service', Value: 'taskflow' }],
@@ -383,10 +380,10 @@ describe('outbox relay', () => {
   });
 
   it('alarms when the relay keeps failing', () => {
-    expect(propsOf(stack.outbox.relayErrorsAlarm)).toMatchObject({
+    expect(propsOf(stacks.operations.outbox.relayErrorsAlarm)).toMatchObject({
       Namespace: 'AWS/Lambda',
       MetricName: 'Errors',
-      Dimensions: [{ Name: 'FunctionName', Value: ref(logicalId(stack.schedules.functions.outboxRelay)) }],
+      Dimensions: [{ Name: 'FunctionName', Value: ref(logicalId(stacks.workers.schedules.functions.outboxRelay)) }],
       ComparisonOperator: 'GreaterThanThreshold',
       Threshold: 0,
     });
@@ -394,13 +391,13 @@ describe('outbox relay', () => {
 });
 
 describe('alarm notifications', () => {
-  const topicId = () => logicalId(stack.alarms.topic);
+  const topicId = () => logicalId(stacks.operations.alarms.topic);
 
   it('gives every CloudWatch alarm of the stack the alarm topic as its ALARM and OK action', () => {
     const alarms = ofType('AWS::CloudWatch::Alarm');
     // A dead-letter alarm per queue, the outbox age and relay errors, the conflict rate.
     expect(alarms.length).toBeGreaterThanOrEqual(queueNames.length + 3);
-    for (const alarm of [...Object.values(stack.queues.deadLetterAlarms), stack.outbox.ageAlarm, stack.outbox.relayErrorsAlarm, stack.conflictRate.alarm]) {
+    for (const alarm of [...Object.values(stacks.operations.deadLetters.alarms), stacks.operations.outbox.ageAlarm, stacks.operations.outbox.relayErrorsAlarm, stacks.operations.conflictRate.alarm]) {
       expect(alarms.map(([id]) => id)).toContain(logicalId(alarm));
     }
     for (const [id, alarm] of alarms) {
@@ -413,8 +410,8 @@ describe('alarm notifications', () => {
   });
 
   it('encrypts the topic with its own rotated KMS key, which CloudWatch may use to publish', () => {
-    const keyId = logicalId(stack.alarms.key);
-    expect(propsOf(stack.alarms.topic).KmsMasterKeyId).toEqual(arnOf(keyId));
+    const keyId = logicalId(stacks.operations.alarms.key);
+    expect(propsOf(stacks.operations.alarms.topic).KmsMasterKeyId).toEqual(arnOf(keyId));
     const key = resources[keyId]!.Properties;
     expect(key.EnableKeyRotation).toBe(true);
     expect(key.KeyPolicy.Statement).toContainEqual(
@@ -463,11 +460,11 @@ describe('TaskFlowFunction', () => {
   const setup = () => {
     const stack = new Stack(new App(), 'Refusals');
     const network = new Network(stack, 'Network');
-    const database = new Database(stack, 'Database', { network });
-    const integrations = new Integrations(stack, 'Integrations', { notificationFromEmail: 'notifications@acme.example' });
+    const database = new Database(stack, 'Database', { network, instanceIdentifier: 'refusals-postgres' });
+    const credentials = new Credentials(stack, 'Integrations').secrets;
     const notifications = new sqs.Queue(stack, 'Notifications');
-    const queues = { queues: { notifications }, routes: { 'task.created': ['notifications'] }, endpoint: network.sqsEndpoint };
-    return { stack, database, integrations, queues };
+    const queues = { queues: { notifications }, deadLetterQueues: {}, routes: { 'task.created': ['notifications'] }, integrations: {} };
+    return { stack, database, credentials, notificationFromEmail: 'notifications@acme.example', queues };
   };
 
   it.each([
@@ -475,15 +472,17 @@ describe('TaskFlowFunction', () => {
     [['database', 'sendgrid']],
     [['database-admin', 'slack']],
   ] as Capability[][][])('refuses a function that needs %j: the VPC has no route to the internet', (needs) => {
-    const { stack, database, integrations, queues } = setup();
+    const { stack, database, credentials, notificationFromEmail, queues } = setup();
     const declaration = { entry: 'functions/workers/slack.ts', description: 'refused', needs };
-    expect(() => new TaskFlowFunction(stack, 'Refused', { declaration, database, integrations, queues })).toThrow(/no route to the internet/);
+    expect(() => new TaskFlowFunction(stack, 'Refused', { declaration, platform: { database, credentials, notificationFromEmail, queues } })).toThrow(
+      /no route to the internet/,
+    );
   });
 
   it('refuses a sendsTo naming a queue that is not declared', () => {
     const { stack, database, queues } = setup();
     const declaration = { entry: 'functions/api/tasks/create.ts', description: 'refused', needs: ['database'] as const, sendsTo: ['notifications', 'sms'] };
-    expect(() => new TaskFlowFunction(stack, 'Refused', { declaration, database, queues })).toThrow(
+    expect(() => new TaskFlowFunction(stack, 'Refused', { declaration, platform: { database, queues } })).toThrow(
       'functions/api/tasks/create.ts sends to sms, which is not a declared queue (declared: notifications)',
     );
   });
@@ -491,13 +490,13 @@ describe('TaskFlowFunction', () => {
   it('refuses a sendsTo without the queues to send to', () => {
     const { stack, database } = setup();
     const declaration = { entry: 'functions/api/tasks/create.ts', description: 'refused', needs: ['database'] as const, sendsTo: ['notifications'] };
-    expect(() => new TaskFlowFunction(stack, 'Refused', { declaration, database })).toThrow(/requires the queues construct/);
+    expect(() => new TaskFlowFunction(stack, 'Refused', { declaration, platform: { database } })).toThrow(/requires the queues construct/);
   });
 
   it('grants a declared sendsTo: the queue URL, the outbox routes and sqs:SendMessage on that queue', () => {
     const { stack, database, queues } = setup();
     const declaration = { entry: 'functions/api/tasks/create.ts', description: 'allowed', needs: ['database'] as const, sendsTo: ['notifications'] };
-    const fn = new TaskFlowFunction(stack, 'Allowed', { declaration, database, queues });
+    const fn = new TaskFlowFunction(stack, 'Allowed', { declaration, platform: { database, queues } });
     const template = Template.fromStack(stack);
     const fnProps = template.toJSON().Resources[stack.getLogicalId(fn.node.defaultChild as CfnResource)].Properties;
     expect(fnProps.Environment.Variables).toMatchObject({

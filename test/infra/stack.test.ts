@@ -1,32 +1,26 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { Stack } from 'aws-cdk-lib';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
-import type { CfnResource } from 'aws-cdk-lib';
-import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { taskflow } from '../../lib/app';
 import { functionId, type TableDeclaration, tableNameVariable } from '../../lib/declaration';
 import { PROJECT_ROOT } from '../../lib/constructs/function';
-import type { TaskFlowStack } from '../../lib/stacks/taskflow-stack';
-import { assetFolder, SYNTH_TIMEOUT_MS, type Synthesized, synthesizeTaskFlow } from './synth';
-
-type Resource = { Type: string; Properties: Record<string, any>; DependsOn?: string[]; DeletionPolicy?: string };
+import type { TaskFlow } from '../../lib/stacks/taskflow';
+import { assetFolder, logicalId, type Resource, routeFunctions, SYNTH_TIMEOUT_MS, type Synthesized, synthesizeTaskFlow } from './synth';
 
 let synthesized: Synthesized;
 let template: Template;
-let stack: TaskFlowStack;
+let stacks: TaskFlow;
 let resources: Record<string, Resource>;
 
 beforeAll(() => {
   synthesized = synthesizeTaskFlow();
-  ({ template, stack } = synthesized);
-  resources = template.toJSON().Resources as Record<string, Resource>;
+  ({ template, stacks, resources } = synthesized);
 }, SYNTH_TIMEOUT_MS);
 
 const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
-/** The logical id of an L2 construct's CloudFormation resource. */
-const logicalId = (construct: IConstruct) => stack.getLogicalId(construct.node.defaultChild as CfnResource);
-const routeFunctionId = (operationId: string) => logicalId(stack.api.routeFunctions.get(operationId)!);
+const routeFunctionId = (operationId: string) => logicalId(routeFunctions(stacks).get(operationId)!);
 const envOf = (id: string) => resources[id]!.Properties.Environment.Variables as Record<string, unknown>;
 const ref = (id: string) => ({ Ref: id });
 
@@ -83,7 +77,7 @@ describe('database', () => {
     expect(instance.Properties.EnableCloudwatchLogsExports).toContain('postgresql');
     expect(instance.DeletionPolicy).toBe('Snapshot');
     template.hasResource('AWS::RDS::DBInstance', { UpdateReplacePolicy: 'Snapshot' });
-    expect(id).toBe(logicalId(stack.database.instance));
+    expect(id).toBe(logicalId(stacks.data.database.instance));
   });
 
   it('forces TLS through its parameter group', () => {
@@ -118,7 +112,7 @@ describe('database', () => {
 
   it('rotates the master secret', () => {
     template.hasResourceProperties('AWS::SecretsManager::RotationSchedule', {
-      SecretId: ref(logicalId(stack.database.masterSecret)),
+      SecretId: ref(logicalId(stacks.data.database.masterSecret)),
       RotationRules: { ScheduleExpression: 'rate(30 days)' },
     });
   });
@@ -151,16 +145,16 @@ describe('functions', () => {
     template.resourceCountIs('Custom::LogRetention', 0);
     const ids = new Set(ours.map(([id]) => id));
     for (const route of taskflow.routes) expect(ids.has(routeFunctionId(route.operationId))).toBe(true);
-    for (const fn of stack.webSocket.routeFunctions.values()) expect(ids.has(logicalId(fn))).toBe(true);
-    expect(ids.has(logicalId(stack.api.authorizerFunction))).toBe(true);
-    expect(ids.has(logicalId(stack.migrations.function))).toBe(true);
-    for (const consumer of Object.values(stack.queues.consumers)) expect(ids.has(logicalId(consumer))).toBe(true);
-    for (const fn of Object.values(stack.schedules.functions)) expect(ids.has(logicalId(fn))).toBe(true);
+    for (const fn of stacks.feed.webSocket.routeFunctions.values()) expect(ids.has(logicalId(fn))).toBe(true);
+    expect(ids.has(logicalId(stacks.api.authorizerFunction))).toBe(true);
+    expect(ids.has(logicalId(stacks.schema.migrations.function))).toBe(true);
+    for (const consumer of Object.values(stacks.workers.consumers.consumers)) expect(ids.has(logicalId(consumer))).toBe(true);
+    for (const fn of Object.values(stacks.workers.schedules.functions)) expect(ids.has(logicalId(fn))).toBe(true);
   });
 
   it('names each route function after its operation, with the declared description, memory and timeout', () => {
     for (const route of taskflow.routes) {
-      const fn = stack.api.routeFunctions.get(route.operationId)!;
+      const fn = routeFunctions(stacks).get(route.operationId)!;
       expect(fn.node.id).toBe(functionId(route));
       const { Properties } = resources[logicalId(fn)]!;
       expect(Properties.Description).toBe(route.function.description);
@@ -170,8 +164,8 @@ describe('functions', () => {
   });
 
   it('puts route functions in the Application subnets, reaching the database through the proxy as taskflow_app', () => {
-    const proxyId = logicalId(stack.database.proxy);
-    const clientsId = logicalId(stack.database.proxyClients);
+    const proxyId = logicalId(stacks.data.database.proxy);
+    const clientsId = logicalId(stacks.data.database.proxyClients);
     for (const route of taskflow.routes) {
       const id = routeFunctionId(route.operationId);
       const { Properties } = resources[id]!;
@@ -192,7 +186,7 @@ describe('functions', () => {
     }
     // Only the proxy clients' group may reach the proxy, on 5432.
     template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
-      GroupId: { 'Fn::GetAtt': [logicalId(stack.database.proxy.connections.securityGroups[0]!), 'GroupId'] },
+      GroupId: { 'Fn::GetAtt': [logicalId(stacks.data.database.proxy.connections.securityGroups[0]!), 'GroupId'] },
       SourceSecurityGroupId: { 'Fn::GetAtt': [clientsId, 'GroupId'] },
       FromPort: 5432,
       ToPort: 5432,
@@ -200,7 +194,7 @@ describe('functions', () => {
   });
 
   it('gives every POST/PATCH/DELETE function, and only those, the idempotency table: its name and item access', () => {
-    const tableId = logicalId(stack.idempotencyTable);
+    const tableId = logicalId(stacks.data.storage.tables.idempotency);
     for (const route of taskflow.routes) {
       const id = routeFunctionId(route.operationId);
       const mutating = route.method !== 'GET';
@@ -223,7 +217,7 @@ describe('functions', () => {
   });
 
   it('gives every JWT route function, and no other function, the rate-limit table: its name, GetItem and UpdateItem only', () => {
-    const tableId = logicalId(stack.tables.rateLimits);
+    const tableId = logicalId(stacks.data.storage.tables.rateLimits);
     const statementsOn = (id: string, table: string) => {
       const role = resources[id]!.Properties.Role['Fn::GetAtt'][0];
       return ofType('AWS::IAM::Policy')
@@ -232,7 +226,7 @@ describe('functions', () => {
         .filter((s) => JSON.stringify(s.Resource).includes(table));
     };
     const statementsOf = (id: string) => statementsOn(id, tableId);
-    const integrationStatementsOf = (id: string) => statementsOn(id, logicalId(stack.tables.integrations));
+    const integrationStatementsOf = (id: string) => statementsOn(id, logicalId(stacks.data.storage.tables.integrations));
     expect(tableNameVariable('rateLimits')).toBe('RATELIMITS_TABLE_NAME'); // what functions/shared/rate-limit.ts reads
     for (const route of taskflow.routes) {
       const id = routeFunctionId(route.operationId);
@@ -253,7 +247,7 @@ describe('functions', () => {
       expect(envOf(id).RATELIMITS_TABLE_NAME, route.operationId).toEqual(ref(tableId));
       expect(statementsOf(id).flatMap((s) => s.Action).sort(), route.operationId).toEqual(['dynamodb:GetItem', 'dynamodb:UpdateItem']);
     }
-    const others = [stack.api.authorizerFunction, stack.migrations.function, ...Object.values(stack.queues.consumers), ...Object.values(stack.schedules.functions)];
+    const others = [stacks.api.authorizerFunction, stacks.schema.migrations.function, ...Object.values(stacks.workers.consumers.consumers), ...Object.values(stacks.workers.schedules.functions)];
     for (const fn of others) {
       expect(envOf(logicalId(fn)).RATELIMITS_TABLE_NAME).toBeUndefined();
       expect(statementsOf(logicalId(fn))).toEqual([]);
@@ -261,13 +255,13 @@ describe('functions', () => {
   });
 
   it('alarms when more than 5 % of requests are refused by the rate limits, and when their checks keep failing open', () => {
-    const refused = resources[logicalId(stack.api.rateLimits.refusedAlarm)]!.Properties;
+    const refused = resources[logicalId(stacks.operations.rateLimits.refusedAlarm)]!.Properties;
     expect(refused).toMatchObject({ Threshold: 5, ComparisonOperator: 'GreaterThanThreshold', EvaluationPeriods: 2, TreatMissingData: 'notBreaching' });
     const metrics = (refused.Metrics as { MetricStat?: { Metric: { MetricName: string; Namespace: string; Dimensions: { Name: string }[] } } }[])
       .flatMap((m) => (m.MetricStat ? [m.MetricStat.Metric] : []));
     expect(metrics.map((m) => `${m.Namespace}/${m.MetricName}`).sort()).toEqual(['AWS/ApiGateway/Count', 'TaskFlow/RequestsRateLimited']);
     expect(metrics.find((m) => m.MetricName === 'Count')!.Dimensions.map((d) => d.Name).sort()).toEqual(['ApiName', 'Stage']);
-    const failedOpen = resources[logicalId(stack.api.rateLimits.failedOpenAlarm)]!.Properties;
+    const failedOpen = resources[logicalId(stacks.operations.rateLimits.failedOpenAlarm)]!.Properties;
     expect(failedOpen).toMatchObject({
       MetricName: 'RateLimitChecksFailedOpen', Namespace: 'TaskFlow', Dimensions: [{ Name: 'service', Value: 'taskflow' }],
       Statistic: 'Sum', Threshold: 0, ComparisonOperator: 'GreaterThanThreshold', EvaluationPeriods: 2,
@@ -275,7 +269,7 @@ describe('functions', () => {
   });
 
   it('alarms when an organization passes 80 % of a plan quota, on the metric the create handlers emit', () => {
-    const alarm = resources[logicalId(stack.quotaThreshold.alarm)]!.Properties;
+    const alarm = resources[logicalId(stacks.operations.quotaThreshold.alarm)]!.Properties;
     expect(alarm).toMatchObject({
       MetricName: 'QuotaThresholdCrossed', Namespace: 'TaskFlow', Dimensions: [{ Name: 'service', Value: 'taskflow' }],
       Statistic: 'Sum', Threshold: 0, ComparisonOperator: 'GreaterThanThreshold', TreatMissingData: 'notBreaching',
@@ -283,7 +277,7 @@ describe('functions', () => {
   });
 
   it('alarms when more than 1 % of task updates conflict, on the metrics the update handler emits', () => {
-    const alarm = resources[logicalId(stack.conflictRate.alarm)]!.Properties;
+    const alarm = resources[logicalId(stacks.operations.conflictRate.alarm)]!.Properties;
     expect(alarm).toMatchObject({ Threshold: 1, ComparisonOperator: 'GreaterThanThreshold', EvaluationPeriods: 2 });
     const metricNames = (alarm.Metrics as { MetricStat?: { Metric: { MetricName: string; Namespace: string; Dimensions: unknown } } }[])
       .flatMap((m) => (m.MetricStat ? [m.MetricStat.Metric] : []));
@@ -295,7 +289,7 @@ describe('functions', () => {
   });
 
   it('keeps the authorizer out of the VPC, configured from the Auth parameters', () => {
-    const id = logicalId(stack.api.authorizerFunction);
+    const id = logicalId(stacks.api.authorizerFunction);
     expect(resources[id]!.Properties.VpcConfig).toBeUndefined();
     expect(envOf(id)).toMatchObject({
       AUTH_ISSUER: ref('AuthIssuer'),
@@ -313,11 +307,11 @@ describe('functions', () => {
   });
 
   it('gives the migrate function the instance endpoint and read access to both secrets', () => {
-    const id = logicalId(stack.migrations.function);
-    const instanceId = logicalId(stack.database.instance);
+    const id = logicalId(stacks.schema.migrations.function);
+    const instanceId = logicalId(stacks.data.database.instance);
     expect(resources[id]!.Properties.Timeout).toBe(taskflow.functions.migrate.timeoutSeconds);
     expect(resources[id]!.Properties.VpcConfig.SecurityGroupIds).toEqual([
-      { 'Fn::GetAtt': [logicalId(stack.database.adminClients), 'GroupId'] },
+      { 'Fn::GetAtt': [logicalId(stacks.data.database.adminClients), 'GroupId'] },
     ]);
     const env = envOf(id);
     expect(env).toMatchObject({
@@ -346,14 +340,14 @@ describe('functions', () => {
     expect(env.DB_MASTER_SECRET_ARN).not.toEqual(env.DB_APP_SECRET_ARN);
     // It may reach the instance directly (not only the proxy).
     template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
-      SourceSecurityGroupId: { 'Fn::GetAtt': [logicalId(stack.database.adminClients), 'GroupId'] },
+      SourceSecurityGroupId: { 'Fn::GetAtt': [logicalId(stacks.data.database.adminClients), 'GroupId'] },
       FromPort: { 'Fn::GetAtt': [instanceId, 'Endpoint.Port'] },
     });
   });
 
   it('bundles the migrate function as ESM with a require shim, and the SQL migrations beside it', () => {
-    const code = resources[logicalId(stack.migrations.function)]!.Properties.Code;
-    const folder = assetFolder(synthesized.assembly, stack, code.S3Key);
+    const code = resources[logicalId(stacks.schema.migrations.function)]!.Properties.Code;
+    const folder = assetFolder(synthesized.assembly, stacks.schema, code.S3Key);
     const bundle = readFileSync(path.join(folder, 'index.mjs'), 'utf8');
     expect(bundle.startsWith("import { createRequire } from 'module'; const require = createRequire(import.meta.url);")).toBe(true);
     expect(existsSync(path.join(folder, 'index.mjs.map'))).toBe(true);
@@ -408,7 +402,7 @@ describe('REST API', () => {
       AuthorizerResultTtlInSeconds: 300,
     });
     const [[, authorizer]] = ofType('AWS::ApiGateway::Authorizer') as [[string, Resource]];
-    expect(JSON.stringify(authorizer.Properties.AuthorizerUri)).toContain(logicalId(stack.api.authorizerFunction));
+    expect(JSON.stringify(authorizer.Properties.AuthorizerUri)).toContain(logicalId(stacks.api.authorizerFunction));
   });
 
   it('deploys stage v1 with JSON access logs, execution logs, metrics, X-Ray and throttling', () => {
@@ -485,7 +479,7 @@ describe('REST API', () => {
 describe('storage', () => {
   it('declares each table on demand, with its string keys, TTL and point-in-time recovery, retained', () => {
     for (const [name, declaration] of Object.entries(taskflow.tables) as [string, TableDeclaration][]) {
-      const id = logicalId(stack.tables[name as keyof typeof taskflow.tables]);
+      const id = logicalId(stacks.data.storage.tables[name as keyof typeof taskflow.tables]);
       const table = resources[id]!;
       const keys = [declaration.partitionKey, ...(declaration.sortKey ? [declaration.sortKey] : [])];
       expect(table.Properties).toMatchObject({
@@ -502,7 +496,7 @@ describe('storage', () => {
   });
 
   it('keeps files in a versioned, encrypted, private, access-logged bucket that refuses plain HTTP', () => {
-    const bucketId = logicalId(stack.filesBucket);
+    const bucketId = logicalId(stacks.data.storage.filesBucket);
     const bucket = resources[bucketId]!;
     expect(bucket.Properties.VersioningConfiguration).toEqual({ Status: 'Enabled' });
     expect(bucket.Properties.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm).toMatch(/AES256|aws:kms/);
@@ -512,7 +506,7 @@ describe('storage', () => {
       IgnorePublicAcls: true,
       RestrictPublicBuckets: true,
     });
-    expect(bucket.Properties.LoggingConfiguration.DestinationBucketName).toEqual(ref(logicalId(stack.storage.accessLogsBucket)));
+    expect(bucket.Properties.LoggingConfiguration.DestinationBucketName).toEqual(ref(logicalId(stacks.data.storage.accessLogsBucket)));
     expect(bucket.DeletionPolicy).toBe('Retain');
     template.hasResourceProperties('AWS::S3::BucketPolicy', {
       Bucket: ref(bucketId),
@@ -556,9 +550,9 @@ describe('storage', () => {
       'WebSocketManagementUrl',
       'WebSocketUrl',
     ]);
-    expect(outputs.FilesBucketName.Value).toEqual(ref(logicalId(stack.filesBucket)));
-    expect(outputs.IdempotencyTableName.Value).toEqual(ref(logicalId(stack.idempotencyTable)));
-    expect(outputs.RateLimitsTableName.Value).toEqual(ref(logicalId(stack.tables.rateLimits)));
+    expect(outputs.FilesBucketName.Value).toEqual(ref(logicalId(stacks.data.storage.filesBucket)));
+    expect(outputs.IdempotencyTableName.Value).toEqual(ref(logicalId(stacks.data.storage.tables.idempotency)));
+    expect(outputs.RateLimitsTableName.Value).toEqual(ref(logicalId(stacks.data.storage.tables.rateLimits)));
     expect(JSON.stringify(outputs.ApiUrl.Value)).toContain('execute-api');
   });
 });
@@ -567,36 +561,29 @@ describe('migrations', () => {
   it('run in a trigger on every change of the migrate function, after the database and before every other function that may read it', () => {
     const triggers = ofType('Custom::Trigger');
     expect(triggers).toHaveLength(1);
-    const [[triggerId, trigger]] = triggers as [[string, Resource]];
+    const [[, trigger]] = triggers as [[string, Resource]];
     expect(trigger.Properties.ExecuteOnHandlerChange).toBe(true);
     expect(trigger.Properties.InvocationType).toBe('RequestResponse');
     // The trigger invokes the current version of the migrate function, so a new bundle runs it again.
     const version = resources[trigger.Properties.HandlerArn.Ref]!;
     expect(version.Type).toBe('AWS::Lambda::Version');
-    expect(version.Properties.FunctionName).toEqual(ref(logicalId(stack.migrations.function)));
+    expect(version.Properties.FunctionName).toEqual(ref(logicalId(stacks.schema.migrations.function)));
     expect(Number(trigger.Properties.Timeout)).toBeGreaterThan(taskflow.functions.migrate.timeoutSeconds * 1000);
 
-    const after = trigger.DependsOn ?? [];
-    expect(after).toEqual(
-      expect.arrayContaining([
-        logicalId(stack.database.instance),
-        logicalId(stack.database.proxy),
-        logicalId(stack.database.appSecret),
-        logicalId(stack.database.masterSecret),
-        logicalId(stack.network.secretsManagerEndpoint),
-      ]),
-    );
-
-    for (const route of taskflow.routes) {
-      expect(resources[routeFunctionId(route.operationId)]!.DependsOn, route.operationId).toContain(triggerId);
-    }
+    // After the database: the schema stack deploys once the data stack (database, proxy, secrets, endpoints) has.
+    const dependsOn = (stack: Stack, on: Stack): boolean => stack.dependencies.some((direct) => direct === on || dependsOn(direct, on));
+    expect(dependsOn(stacks.schema, stacks.data)).toBe(true);
+    expect(Stack.of(stacks.schema.migrations.trigger)).toBe(stacks.schema);
+    // Before every other function: each stack that holds one deploys only once the schema stack (the trigger) has.
     for (const fn of [
-      ...stack.webSocket.routeFunctions.values(),
-      ...Object.values(stack.queues.consumers),
-      ...Object.values(stack.schedules.functions),
+      ...routeFunctions(stacks).values(),
+      stacks.api.authorizerFunction,
+      ...stacks.feed.webSocket.routeFunctions.values(),
+      ...Object.values(stacks.workers.consumers.consumers),
+      ...Object.values(stacks.workers.schedules.functions),
     ]) {
-      expect(resources[logicalId(fn)]!.DependsOn, fn.node.path).toContain(triggerId);
+      expect(dependsOn(Stack.of(fn), stacks.schema), fn.node.path).toBe(true);
     }
-    expect(resources[logicalId(stack.migrations.function)]!.DependsOn ?? []).not.toContain(triggerId);
+    expect(dependsOn(stacks.schema, stacks.schema)).toBe(false);
   });
 });

@@ -1,34 +1,31 @@
-import { App, type CfnResource, Stack } from 'aws-cdk-lib';
+import { App, Stack } from 'aws-cdk-lib';
 import type { Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { taskflow } from '../../lib/app';
 import { type Capability, webSocketFunctionId } from '../../lib/declaration';
+import { Credentials } from '../../lib/constructs/credentials';
 import { Database } from '../../lib/constructs/database';
 import { TaskFlowFunction } from '../../lib/constructs/function';
-import { Integrations } from '../../lib/constructs/integrations';
 import { Network } from '../../lib/constructs/network';
-import type { TaskFlowStack } from '../../lib/stacks/taskflow-stack';
-import { SYNTH_TIMEOUT_MS, synthesizeTaskFlow } from './synth';
+import type { TaskFlow } from '../../lib/stacks/taskflow';
+import { logicalId, type Resource, routeFunctions, SYNTH_TIMEOUT_MS, synthesizeTaskFlow } from './synth';
 
 // The activity feed as deployed (docs/feed.md): the WebSocket API and its routes, who may post to the
 // connections, the connections table, and the synthetic probe with its alarms.
 
-type Resource = { Type: string; Properties: Record<string, any>; DependsOn?: string[] };
 type Statement = { Effect: string; Action: string | string[]; Resource: unknown };
 
 let template: Template;
-let stack: TaskFlowStack;
+let stacks: TaskFlow;
 let resources: Record<string, Resource>;
 
 beforeAll(() => {
-  ({ template, stack } = synthesizeTaskFlow());
-  resources = template.toJSON().Resources as Record<string, Resource>;
+  ({ template, stacks, resources } = synthesizeTaskFlow());
 }, SYNTH_TIMEOUT_MS);
 
 const routes = taskflow.websocket.routes;
 const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
-const logicalId = (construct: IConstruct) => stack.getLogicalId(construct.node.defaultChild as CfnResource);
 const ref = (id: string) => ({ Ref: id });
 const arnOf = (id: string) => ({ 'Fn::GetAtt': [id, 'Arn'] });
 const propsOf = (construct: IConstruct) => resources[logicalId(construct)]!.Properties;
@@ -57,16 +54,16 @@ const resolve = (value: unknown): string => {
   if (join) return join[1].map(resolve).join(join[0]);
   throw new Error(`cannot resolve ${JSON.stringify(value)}`);
 };
-const apiId = () => logicalId(stack.webSocket.api);
-/** Every TaskFlow function of the stack. */
+const apiId = () => logicalId(stacks.feed.webSocket.api);
+/** Every TaskFlow function of the app. */
 const allFunctions = (): TaskFlowFunction[] =>
-  stack.node.findAll().filter((construct): construct is TaskFlowFunction => construct instanceof TaskFlowFunction);
+  stacks.stacks.flatMap((stack) => stack.node.findAll()).filter((construct): construct is TaskFlowFunction => construct instanceof TaskFlowFunction);
 const manageConnections = (fn: IConstruct) =>
   statementsOf(fn).filter((s) => [s.Action].flat().includes('execute-api:ManageConnections'));
 
 describe('WebSocket API', () => {
   it('routes messages on their action', () => {
-    const api = propsOf(stack.webSocket.api);
+    const api = propsOf(stacks.feed.webSocket.api);
     expect(api).toMatchObject({ ProtocolType: 'WEBSOCKET', RouteSelectionExpression: '$request.body.action' });
     template.resourceCountIs('AWS::ApiGatewayV2::Api', 1);
   });
@@ -76,7 +73,7 @@ describe('WebSocket API', () => {
     expect(declared.map((r) => r.RouteKey).sort()).toEqual(routes.map((r) => r.route).sort());
     const integrations = new Map(ofType('AWS::ApiGatewayV2::Integration').map(([id, i]) => [id, i.Properties]));
     for (const route of routes) {
-      const fn = stack.webSocket.routeFunctions.get(route.route)!;
+      const fn = stacks.feed.webSocket.routeFunctions.get(route.route)!;
       expect(fn.node.id).toBe(webSocketFunctionId(route));
       expect(propsOf(fn).Description).toBe(route.function.description);
       const added = declared.find((r) => r.RouteKey === route.route)!;
@@ -102,7 +99,7 @@ describe('WebSocket API', () => {
       IdentitySource: ['route.request.querystring.token'],
     });
     // The same function as the REST API's TOKEN authorizer: one function, two authorizers.
-    const functionId = logicalId(stack.api.authorizerFunction);
+    const functionId = logicalId(stacks.api.authorizerFunction);
     expect(JSON.stringify(authorizer.Properties.AuthorizerUri)).toContain(`"${functionId}"`);
     const [[, restAuthorizer]] = ofType('AWS::ApiGateway::Authorizer') as [[string, Resource]];
     expect(JSON.stringify(restAuthorizer.Properties.AuthorizerUri)).toContain(`"${functionId}"`);
@@ -155,9 +152,9 @@ describe('WebSocket API', () => {
     expect(resources[logGroupId]!.Type).toBe('AWS::Logs::LogGroup');
     expect(resources[logGroupId]!.Properties.RetentionInDays).toBeGreaterThan(0);
     expect(template.toJSON().Resources[logGroupId].DeletionPolicy).toBe('Retain');
-    // Logging needs the account's API Gateway CloudWatch role, which the REST API sets.
-    const [[accountId]] = ofType('AWS::ApiGateway::Account') as [[string, Resource]];
-    expect(stage.DependsOn).toContain(accountId);
+    // Logging needs the account's API Gateway CloudWatch role, which the REST API sets: its stack deploys first.
+    const account = stacks.api.api.restApi.node.findChild('Account');
+    expect(stacks.feed.dependencies).toContain(Stack.of(account));
   });
 
   it('outputs the wss URL clients connect to and the @connections management URL', () => {
@@ -167,9 +164,9 @@ describe('WebSocket API', () => {
   });
 
   it('puts only the route functions that need the database in the VPC (resume), and gives each the connections table it needs', () => {
-    const tableId = logicalId(stack.tables.connections);
+    const tableId = logicalId(stacks.data.storage.tables.connections);
     for (const route of routes) {
-      const fn = stack.webSocket.routeFunctions.get(route.route)!;
+      const fn = stacks.feed.webSocket.routeFunctions.get(route.route)!;
       const needs = route.function.needs as readonly Capability[];
       expect(propsOf(fn).VpcConfig !== undefined, route.route).toBe(needs.includes('database'));
       if (needs.includes('connections')) {
@@ -180,23 +177,24 @@ describe('WebSocket API', () => {
         expect(actionsOn(fn, tableId), route.route).toEqual([]);
       }
     }
-    expect(propsOf(stack.webSocket.routeFunctions.get('resume')!).VpcConfig.SecurityGroupIds).toEqual([
-      { 'Fn::GetAtt': [logicalId(stack.database.proxyClients), 'GroupId'] },
+    expect(propsOf(stacks.feed.webSocket.routeFunctions.get('resume')!).VpcConfig.SecurityGroupIds).toEqual([
+      { 'Fn::GetAtt': [logicalId(stacks.data.database.proxyClients), 'GroupId'] },
     ]);
   });
 
   it('runs the migrations before any WebSocket route function takes new code', () => {
-    const [[triggerId]] = ofType('Custom::Trigger') as [[string, Resource]];
-    for (const fn of stack.webSocket.routeFunctions.values()) expect(resources[logicalId(fn)]!.DependsOn, fn.node.id).toContain(triggerId);
+    // The feed's stack deploys after the schema stack, which holds the migrations' trigger.
+    expect(Stack.of(stacks.schema.migrations.trigger)).toBe(stacks.schema);
+    for (const fn of stacks.feed.webSocket.routeFunctions.values()) expect(Stack.of(fn).dependencies, fn.node.id).toContain(stacks.schema);
   });
 });
 
 describe('posting to connections', () => {
   it('lets the broadcast worker post to, read and close the stage\'s connections, from outside the VPC', () => {
-    const worker = stack.queues.consumers.broadcast;
+    const worker = stacks.workers.consumers.consumers.broadcast;
     expect(propsOf(worker).VpcConfig).toBeUndefined();
     expect(resolve(envOf(worker).WEBSOCKET_MANAGEMENT_URL)).toBe(`https://<${apiId()}>.execute-api.eu-west-1.amazonaws.com/v1`);
-    expect(envOf(worker).CONNECTIONS_TABLE_NAME).toEqual(ref(logicalId(stack.tables.connections)));
+    expect(envOf(worker).CONNECTIONS_TABLE_NAME).toEqual(ref(logicalId(stacks.data.storage.tables.connections)));
     expect(envOf(worker).DB_HOST).toBeUndefined();
     const statements = manageConnections(worker);
     expect(statements).toHaveLength(1);
@@ -208,13 +206,13 @@ describe('posting to connections', () => {
 
   it('gives ManageConnections to the functions that need websocket (the broadcast worker) and to no other', () => {
     const granted = allFunctions().filter((fn) => manageConnections(fn).length > 0);
-    expect(granted.map((fn) => fn.node.path)).toEqual([stack.queues.consumers.broadcast.node.path]);
+    expect(granted.map((fn) => fn.node.path)).toEqual([stacks.workers.consumers.consumers.broadcast.node.path]);
     for (const fn of allFunctions()) {
       const needs = fn.declaration.needs as readonly Capability[];
       expect(envOf(fn).WEBSOCKET_MANAGEMENT_URL !== undefined, fn.node.path).toBe(needs.includes('websocket'));
     }
     // The replay answers on its own route: it needs no grant, and it is in the VPC, where @connections is out of reach.
-    const resume = stack.webSocket.routeFunctions.get('resume')!;
+    const resume = stacks.feed.webSocket.routeFunctions.get('resume')!;
     expect(propsOf(resume).VpcConfig).toBeDefined();
     expect(manageConnections(resume)).toEqual([]);
   });
@@ -222,7 +220,7 @@ describe('posting to connections', () => {
 
 describe('connections table', () => {
   it('is keyed by pk and sk (strings), expires items on expiration, on demand with point-in-time recovery, retained', () => {
-    const id = logicalId(stack.tables.connections);
+    const id = logicalId(stacks.data.storage.tables.connections);
     expect(resources[id]!.Properties).toMatchObject({
       KeySchema: [
         { AttributeName: 'pk', KeyType: 'HASH' },
@@ -241,7 +239,7 @@ describe('connections table', () => {
   });
 
   it('is named to, and readable and writable by, exactly the functions that need connections (the health check among them)', () => {
-    const tableId = logicalId(stack.tables.connections);
+    const tableId = logicalId(stacks.data.storage.tables.connections);
     for (const fn of allFunctions()) {
       const needs = fn.declaration.needs as readonly Capability[];
       if (needs.includes('connections')) {
@@ -252,29 +250,29 @@ describe('connections table', () => {
         expect(actionsOn(fn, tableId), fn.node.path).toEqual([]);
       }
     }
-    expect(envOf(stack.api.routeFunctions.get('getHealth')!).CONNECTIONS_TABLE_NAME).toEqual(ref(tableId));
+    expect(envOf(routeFunctions(stacks).get('getHealth')!).CONNECTIONS_TABLE_NAME).toEqual(ref(tableId));
   });
 });
 
 describe('feed probe', () => {
   it('runs every 5 minutes from an EventBridge rule, without retries', () => {
-    const probe = stack.schedules.functions.feedProbe;
-    const rule = propsOf(stack.schedules.rules.feedProbe);
+    const probe = stacks.workers.schedules.functions.feedProbe;
+    const rule = propsOf(stacks.workers.schedules.rules.feedProbe);
     expect(rule.ScheduleExpression).toBe('rate(5 minutes)');
     expect(rule.Targets).toEqual([expect.objectContaining({ Arn: arnOf(logicalId(probe)), RetryPolicy: { MaximumRetryAttempts: 0 } })]);
     template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { FunctionName: ref(logicalId(probe)), MaximumRetryAttempts: 0 });
   });
 
   it('connects as a browser would: out of the VPC, with the public WebSocket and REST URLs and its credentials secret', () => {
-    const probe = stack.schedules.functions.feedProbe;
-    const secretId = logicalId(stack.integrations.feedProbeCredentials);
+    const probe = stacks.workers.schedules.functions.feedProbe;
+    const secretId = logicalId(stacks.data.credentials.secrets.feedProbe);
     expect(propsOf(probe).VpcConfig).toBeUndefined();
     const env = envOf(probe);
     expect(resolve(env.WEBSOCKET_URL)).toBe(`wss://<${apiId()}>.execute-api.eu-west-1.amazonaws.com/v1`);
-    expect(resolve(env.API_URL)).toMatch(new RegExp(`^https://<${logicalId(stack.api.restApi)}>\\.execute-api\\.eu-west-1\\.amazonaws\\.com/<\\w+>/$`));
+    expect(resolve(env.API_URL)).toMatch(new RegExp(`^https://<${logicalId(stacks.api.api.restApi)}>\\.execute-api\\.eu-west-1\\.amazonaws\\.com/<\\w+>/$`));
     expect(env).toMatchObject({
       FEED_PROBE_CREDENTIALS_SECRET_ARN: ref(secretId),
-      CONNECTIONS_TABLE_NAME: ref(logicalId(stack.tables.connections)),
+      CONNECTIONS_TABLE_NAME: ref(logicalId(stacks.data.storage.tables.connections)),
       // The Parameters and Secrets extension, caching for 5 minutes.
       PARAMETERS_SECRETS_EXTENSION_CACHE_ENABLED: 'true',
       PARAMETERS_SECRETS_EXTENSION_HTTP_PORT: '2773',
@@ -290,14 +288,14 @@ describe('feed probe', () => {
   });
 
   it('outputs the ARN of its credentials secret for the operator to fill; no credential is in the template', () => {
-    const secret = stack.integrations.feedProbeCredentials;
+    const secret = stacks.data.credentials.secrets.feedProbe;
     expect(template.toJSON().Outputs.FeedProbeCredentialsSecretArn.Value).toEqual(ref(logicalId(secret)));
     expect(propsOf(secret).SecretString).toBeUndefined();
     expect(propsOf(secret).Description).toContain('"tokenUrl","clientId","clientSecret","audience"');
   });
 
   it('alarms when two 5-minute periods in a row had a delivery over 5 s, or none reported', () => {
-    expect(propsOf(stack.feedProbe.deliveryAlarm)).toMatchObject({
+    expect(propsOf(stacks.operations.feedProbe.deliveryAlarm)).toMatchObject({
       Namespace: 'TaskFlow',
       MetricName: 'FeedProbeDeliveryMs',
       Dimensions: [{ Name: 'service', Value: 'taskflow' }],
@@ -312,7 +310,7 @@ describe('feed probe', () => {
   });
 
   it('alarms as soon as a probe run fails', () => {
-    expect(propsOf(stack.feedProbe.failuresAlarm)).toMatchObject({
+    expect(propsOf(stacks.operations.feedProbe.failuresAlarm)).toMatchObject({
       Namespace: 'TaskFlow',
       MetricName: 'FeedProbeFailures',
       Dimensions: [{ Name: 'service', Value: 'taskflow' }],
@@ -326,8 +324,8 @@ describe('feed probe', () => {
   });
 
   it('notifies the alarm topic from both alarms', () => {
-    const topic = ref(logicalId(stack.alarms.topic));
-    for (const alarm of [stack.feedProbe.deliveryAlarm, stack.feedProbe.failuresAlarm]) {
+    const topic = ref(logicalId(stacks.operations.alarms.topic));
+    for (const alarm of [stacks.operations.feedProbe.deliveryAlarm, stacks.operations.feedProbe.failuresAlarm]) {
       expect(propsOf(alarm).AlarmActions).toEqual([topic]);
       expect(propsOf(alarm).OKActions).toEqual([topic]);
     }
@@ -338,14 +336,14 @@ describe('TaskFlowFunction', () => {
   const setup = () => {
     const stack = new Stack(new App(), 'Refusals');
     const network = new Network(stack, 'Network');
-    const database = new Database(stack, 'Database', { network });
-    const integrations = new Integrations(stack, 'Integrations', { notificationFromEmail: 'notifications@acme.example' });
+    const database = new Database(stack, 'Database', { network, instanceIdentifier: 'refusals-postgres' });
+    const credentials = new Credentials(stack, 'Integrations').secrets;
     const webSocket = {
       url: 'wss://example.execute-api.eu-west-1.amazonaws.com/v1',
       managementUrl: 'https://example.execute-api.eu-west-1.amazonaws.com/v1',
       manageConnectionsArns: ['arn:aws:execute-api:eu-west-1:123456789012:example/v1/POST/@connections/*'],
     };
-    return { stack, database, integrations, webSocket, apiUrl: 'https://api.example/v1/' };
+    return { stack, database, credentials, webSocket, apiUrl: 'https://api.example/v1/' };
   };
 
   it.each([
@@ -353,16 +351,16 @@ describe('TaskFlowFunction', () => {
     [['database', 'feed-probe']],
     [['database-admin', 'websocket']],
   ] as Capability[][][])('refuses a function that needs %j: @connections and the public URLs are out of the VPC\'s reach', (needs) => {
-    const { stack, ...props } = setup();
+    const { stack, ...platform } = setup();
     const declaration = { entry: 'functions/workers/broadcast.ts', description: 'refused', needs };
-    expect(() => new TaskFlowFunction(stack, 'Refused', { declaration, ...props })).toThrow(/@connections endpoint/);
+    expect(() => new TaskFlowFunction(stack, 'Refused', { declaration, platform })).toThrow(/@connections endpoint/);
   });
 
   it('refuses websocket without the WebSocket settings, and connections without the table', () => {
     const { stack, database } = setup();
     const websocket = { entry: 'functions/workers/broadcast.ts', description: 'refused', needs: ['websocket'] as const };
-    expect(() => new TaskFlowFunction(stack, 'NoSettings', { declaration: websocket, database })).toThrow(/requires the WebSocket settings/);
+    expect(() => new TaskFlowFunction(stack, 'NoSettings', { declaration: websocket, platform: { database } })).toThrow(/requires the WebSocket settings/);
     const connections = { entry: 'functions/ws/connect.ts', description: 'refused', needs: ['connections'] as const };
-    expect(() => new TaskFlowFunction(stack, 'NoTable', { declaration: connections, database })).toThrow(/requires the connections table/);
+    expect(() => new TaskFlowFunction(stack, 'NoTable', { declaration: connections, platform: { database } })).toThrow(/requires the connections table/);
   });
 });
