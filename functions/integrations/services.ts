@@ -27,6 +27,8 @@ export interface IntegrationSettings {
   credential: string;
   /** The secret's name in the data stack (its construct id, and its output's `<name>SecretArn`). */
   secretName: string;
+  /** It sends from the deployment's verified address (NOTIFICATION_FROM_EMAIL, the NotificationFromEmail parameter). */
+  sender?: true;
   timeouts: Timeouts;
   /** For logs, errors and status pages. */
   displayName: string;
@@ -52,6 +54,7 @@ export const INTEGRATIONS: Readonly<Record<IntegrationName, IntegrationSettings>
     baseUrl: 'https://api.sendgrid.com',
     credentialVariable: 'SENDGRID_API_KEY',
     secretName: 'SendGridApiKey',
+    sender: true,
     credential: 'the SendGrid API key (mail send permission) as the plain SecretString',
     timeouts: NOTIFICATION_TIMEOUTS,
     displayName: 'SendGrid',

@@ -11,7 +11,7 @@ import { queueStatus } from './queue-status';
 import { rateLimits } from './rate-limits';
 import { readReplica } from './read-replica';
 import { reports, reportsWriter } from './reports';
-import { github, googleCalendar, sendgrid, slack } from './third-party';
+import { thirdPartyServices } from './third-party';
 import { websocket } from './websocket';
 
 /** Every capability a function may declare in `needs`, by name: adding one is a module here and a line below. */
@@ -26,10 +26,8 @@ export const CAPABILITIES = {
   files,
   reports,
   'reports-writer': reportsWriter,
-  slack,
-  sendgrid,
-  github,
-  googleCalendar,
+  // slack, sendgrid, github, googleCalendar: the services of functions/integrations/services.ts.
+  ...thirdPartyServices,
   websocket,
   'feed-probe': feedProbe,
   'queue-status': queueStatus,

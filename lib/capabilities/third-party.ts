@@ -1,6 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { INTEGRATIONS, type IntegrationName } from '../../functions/integrations/services';
+import { INTEGRATIONS, INTEGRATION_NAMES, type IntegrationName } from '../../functions/integrations/services';
 import { type CapabilityModule, required } from './capability';
 
 /**
@@ -19,8 +19,9 @@ export const cachedSecretsExtension = () =>
  * its credential (read through the extension, cached 5 minutes); locally the sandbox's URL and the credential itself.
  * Out of the VPC, which has no route to the internet.
  */
-function thirdPartyService(name: IntegrationName, { sender = false } = {}): CapabilityModule {
+function thirdPartyService(name: IntegrationName): CapabilityModule {
   const service = INTEGRATIONS[name];
+  const sender = service.sender === true;
   return {
     summary: `${service.displayName}'s API (${service.baseUrlVariable}, ${service.credentialVariable}); out of the VPC`,
     network: 'internet',
@@ -46,8 +47,5 @@ function thirdPartyService(name: IntegrationName, { sender = false } = {}): Capa
   };
 }
 
-export const slack = thirdPartyService('slack');
-/** SendGrid sends from a verified address (the NotificationFromEmail parameter). */
-export const sendgrid = thirdPartyService('sendgrid', { sender: true });
-export const github = thirdPartyService('github');
-export const googleCalendar = thirdPartyService('googleCalendar');
+/** One capability per service TaskFlow calls, named as the service: adding a service to the catalog adds its capability. */
+export const thirdPartyServices = Object.fromEntries(INTEGRATION_NAMES.map((name) => [name, thirdPartyService(name)])) as Record<IntegrationName, CapabilityModule>;
