@@ -7,6 +7,7 @@ import { requiredEnv } from './env';
 import { logger } from './logger';
 import { metrics } from './metrics';
 import { Problem } from './problem';
+import { tableNameVariable } from './resource-variables';
 import { RATE_LIMIT_METRICS } from './telemetry';
 
 // Review S1: token buckets per user, per organization and per client address, and the plan's requests per
@@ -50,7 +51,7 @@ export function rateLimitScale(env: NodeJS.ProcessEnv = process.env): number {
 // ---------------------------------------------------------------------------------------------------------
 // The table and the environment-local caches
 
-const TABLE_VARIABLE = 'RATELIMITS_TABLE_NAME';
+const TABLE_VARIABLE = tableNameVariable('rateLimits');
 
 type Call = ReturnType<typeof dynamoDb>;
 let client: { endpoint: string | undefined; call: Call } | undefined;

@@ -11,13 +11,8 @@ import { type ICommandHooks, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aw
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
-import {
-  DEFAULT_TIMEOUT_SECONDS,
-  queueUrlVariable,
-  tableNameVariable,
-  type Capability,
-  type FunctionDeclaration,
-} from '../declaration';
+import { DEFAULT_TIMEOUT_SECONDS, type Capability, type FunctionDeclaration } from '../declaration';
+import { queueUrlVariable, tableNameVariable } from '../../functions/shared/resource-variables';
 import { Database } from './database';
 import { INTEGRATION_URLS, SERVICE_NAME } from '../../functions/shared/telemetry';
 import { acknowledgeNag } from './nag';

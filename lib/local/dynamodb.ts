@@ -2,7 +2,8 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import dynalite from 'dynalite';
 import { DynamoDbError, dynamoDb } from '../../functions/shared/dynamodb';
-import { tableNameVariable, type TableDeclaration } from '../declaration';
+import { tableNameVariable } from '../../functions/shared/resource-variables';
+import type { TableDeclaration } from '../declaration';
 
 export interface LocalDynamoDb {
   endpoint: string;
