@@ -1,3 +1,4 @@
+import type { Caller } from '../shared/caller';
 import { db, read } from '../shared/db';
 import { notFound } from '../shared/problem';
 import { copyObject, deleteObject, headObject, presignedGet, presignedPost } from '../shared/s3';
@@ -7,7 +8,6 @@ import { OUTBOX_ENTRIES, publishNow, type OutboxEntry } from './outbox';
 import type { PlanName } from './plans';
 import { atLimit, lockQuota, noteUsage, QUOTA_STATE, quotaExceeded, underQuota } from './quotas';
 import type { AttachmentDto, CreateAttachmentInput } from './schemas';
-import type { Caller } from './tenancy';
 
 export const MAX_ATTACHMENT_BYTES = 50 * 1024 * 1024;
 // Long enough to start an upload, short enough that a leaked form is soon useless.

@@ -1,3 +1,4 @@
+import type { Caller } from '../shared/caller';
 import { db, read } from '../shared/db';
 import { notFound } from '../shared/problem';
 import type { Trace } from '../shared/trace';
@@ -6,7 +7,6 @@ import { OUTBOX_ENTRIES, publishNow, type OutboxEntry } from './outbox';
 import { decodeCursor, page } from './pagination';
 import { existingCreation, type Creation } from './client-ids';
 import type { CommentDto, CreateCommentInput } from './schemas';
-import type { Caller } from './tenancy';
 
 export async function createComment(caller: Caller, trace: Trace, taskId: string, input: CreateCommentInput): Promise<Creation<CommentDto>> {
   let rows: { doc: CommentDto; outbox: OutboxEntry[] }[];

@@ -1,7 +1,7 @@
+import type { Caller } from '../shared/caller';
 import type { Trace } from '../shared/trace';
 import { destinationsOf, FAST_PATH_LEASE } from './outbox';
 import { QUOTA_COLUMNS, type CountedQuota } from './quotas';
-import type { Caller } from './tenancy';
 
 /**
  * The tail of a mutation statement that appends its event to `event_log` and the event's messages to

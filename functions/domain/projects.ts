@@ -1,3 +1,4 @@
+import type { Caller } from '../shared/caller';
 import { db, read } from '../shared/db';
 import { notFound } from '../shared/problem';
 import type { Trace } from '../shared/trace';
@@ -8,7 +9,6 @@ import { atLimit, lockQuota, noteUsage, QUOTA_STATE, quotaExceeded, underQuota }
 import { decodeCursor, page } from './pagination';
 import { existingCreation, type Creation } from './client-ids';
 import type { CreateProjectInput, ProjectDto } from './schemas';
-import type { Caller } from './tenancy';
 
 type ProjectChanges = { name?: string; description?: string };
 

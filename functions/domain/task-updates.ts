@@ -1,4 +1,5 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Caller } from '../shared/caller';
 import { db, read } from '../shared/db';
 import { metrics } from '../shared/metrics';
 import { TASK_UPDATE_METRICS } from '../shared/telemetry';
@@ -9,7 +10,6 @@ import { OUTBOX_ENTRIES, publishNow, type OutboxEntry } from './outbox';
 import { mergeChanges, same, withLabelOps, type FieldName, type TaskFields } from './merge';
 import type { TaskDto, UpdateTaskInput } from './schemas';
 import { appendTaskVersion, etagOf, mutation } from './tasks';
-import type { Caller } from './tenancy';
 
 export type TaskChanges = Omit<UpdateTaskInput, 'version'>;
 
