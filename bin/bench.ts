@@ -151,7 +151,7 @@ async function latencies() {
   }
   const added = p50.get('create + Idempotency-Key')! - p50.get('createTask')!;
   console.log(`Idempotency layer adds ${added.toFixed(2)} ms at p50 to a create (two DynamoDB writes, against local dynalite).`);
-  const { enforceRateLimits } = await import('../functions/shared/rate-limit');
+  const { enforceRateLimits } = await import('../functions/domain/request-quotas');
   const checks: number[] = [];
   for (let i = 0; i < ITERATIONS; i += 1) {
     const started = performance.now();

@@ -103,12 +103,6 @@ export function webSocketFunctionId(route: Pick<WebSocketRouteDeclaration, 'rout
   return `Ws${name.charAt(0).toUpperCase()}${name.slice(1)}`;
 }
 
-/** `idempotency` → IDEMPOTENCY_TABLE_NAME: the variable that names a declared table to its functions. */
-export const tableNameVariable = (name: string) => `${name.toUpperCase()}_TABLE_NAME`;
-
-/** `notifications` → NOTIFICATIONS_QUEUE_URL: the variable that gives a declared queue's URL to its senders. */
-export const queueUrlVariable = (name: string) => `${name.toUpperCase()}_QUEUE_URL`;
-
 /** `notifications` → `TaskFlow-notifications` (and `-dlq`): queue names, the same in AWS and locally. */
 export const queueName = (app: string, name: string, deadLetter = false) => `${app}-${name}${deadLetter ? '-dlq' : ''}`;
 

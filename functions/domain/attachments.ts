@@ -1,13 +1,13 @@
+import type { Caller } from '../shared/caller';
 import { db, read } from '../shared/db';
 import { notFound } from '../shared/problem';
 import { copyObject, deleteObject, headObject, presignedGet, presignedPost } from '../shared/s3';
 import type { Trace } from '../shared/trace';
-import { appendEvent, eventParams } from './events';
-import { OUTBOX_ENTRIES, publishNow, type OutboxEntry } from './outbox';
+import { mutationStatement } from './mutation-statement';
+import { publishNow, type OutboxEntry } from './outbox';
 import type { PlanName } from './plans';
-import { atLimit, lockQuota, noteUsage, QUOTA_STATE, quotaExceeded, underQuota } from './quotas';
+import { atLimit, noteUsage, quotaExceeded, underQuota } from './quotas';
 import type { AttachmentDto, CreateAttachmentInput } from './schemas';
-import type { Caller } from './tenancy';
 
 export const MAX_ATTACHMENT_BYTES = 50 * 1024 * 1024;
 // Long enough to start an upload, short enough that a leaked form is soon useless.
@@ -68,21 +68,34 @@ export async function confirmUpload(caller: Caller, trace: Trace, attachmentId: 
       await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
     }
   }
-  const { rows } = await db.query<{ doc: AttachmentDto | null; outbox: OutboxEntry[]; used: string; plan: PlanName }>(
-    // The task is locked before the organization's row, in the same order as a delete (no deadlock).
-    `WITH task AS (
-       SELECT id, project_id FROM tasks WHERE organization_id = $1 AND id = $6 FOR KEY SHARE
-     ), ${lockQuota('storageBytes')}, inserted AS (
-       INSERT INTO attachments (id, organization_id, task_id, s3_key, file_name, content_type, size, uploaded_by)
-       SELECT $5, $1, task.id, $7, $8, $9, $10, $2 FROM task WHERE ${underQuota('storageBytes', '$10')}
-       ON CONFLICT DO NOTHING
-       RETURNING id, attachment_json(attachments) AS doc
-     ), changed AS (
-       SELECT inserted.id, task.project_id, inserted.doc FROM inserted, task
-     ), ${appendEvent('attachment.added', { counts: [{ quota: 'storageBytes', by: '$10' }] })}
-     SELECT (SELECT doc FROM changed), ${OUTBOX_ENTRIES}, ${QUOTA_STATE}`,
-    [...eventParams(caller, trace), attachmentId, taskId, stored, decodeURIComponent(head.metadata['file-name'] ?? attachmentId), head.contentType, head.size],
-  );
+  const values = {
+    attachmentId,
+    taskId,
+    key: stored,
+    fileName: decodeURIComponent(head.metadata['file-name'] ?? attachmentId),
+    contentType: head.contentType,
+    size: head.size,
+  };
+  const { text, params } = mutationStatement({ organizationId: caller.orgId, actorId: caller.userId, trace, values }, ($) => ({
+    first: {
+      // The task is locked before the organization's row, in the same order as a delete (no deadlock).
+      task: `SELECT id, project_id FROM tasks WHERE organization_id = ${$.organization} AND id = ${$.taskId} FOR KEY SHARE`,
+    },
+    quota: { counted: 'storageBytes' },
+    steps: {
+      inserted: `
+        INSERT INTO attachments (id, organization_id, task_id, s3_key, file_name, content_type, size, uploaded_by)
+        SELECT ${$.attachmentId}, ${$.organization}, task.id, ${$.key}, ${$.fileName}, ${$.contentType}, ${$.size}, ${$.actor}
+        FROM task WHERE ${underQuota('storageBytes', $.size)}
+        ON CONFLICT DO NOTHING
+        RETURNING id, attachment_json(attachments) AS doc`,
+    },
+    change: 'SELECT inserted.id, task.project_id, inserted.doc FROM inserted, task',
+    event: { type: 'attachment.added' },
+    counts: { storageBytes: $.size },
+    select: { columns: '(SELECT doc FROM changed)' },
+  }));
+  const { rows } = await db.query<{ doc: AttachmentDto | null; outbox: OutboxEntry[]; used: string; plan: PlanName }>(text, params);
   const { doc, outbox, used, plan } = rows[0]!;
   if (doc) {
     await publishNow(outbox);
@@ -142,14 +155,15 @@ export async function deleteAttachment(caller: Caller, trace: Trace, attachmentI
 }
 
 async function forget(caller: Pick<Caller, 'orgId' | 'userId'>, trace: Trace, attachmentId: string): Promise<void> {
-  const { rows } = await db.query<{ outbox: OutboxEntry[] }>(
-    `WITH changed AS (
-       DELETE FROM attachments a WHERE a.organization_id = $1 AND a.id = $5
-       RETURNING a.id, (SELECT project_id FROM tasks t WHERE t.id = a.task_id) AS project_id, attachment_json(a) AS doc, a.size
-     ), ${appendEvent('attachment.removed', { counts: [{ quota: 'storageBytes', by: '-(SELECT coalesce(sum(size), 0) FROM changed)' }] })}
-     SELECT ${OUTBOX_ENTRIES} FROM changed`,
-    [...eventParams(caller, trace), attachmentId],
-  );
+  const { text, params } = mutationStatement({ organizationId: caller.orgId, actorId: caller.userId, trace, values: { attachmentId } }, ($) => ({
+    change: `
+      DELETE FROM attachments a WHERE a.organization_id = ${$.organization} AND a.id = ${$.attachmentId}
+      RETURNING a.id, (SELECT project_id FROM tasks t WHERE t.id = a.task_id) AS project_id, attachment_json(a) AS doc, a.size`,
+    event: { type: 'attachment.removed' },
+    counts: { storageBytes: '-(SELECT coalesce(sum(size), 0) FROM changed)' },
+    select: { from: 'changed' },
+  }));
+  const { rows } = await db.query<{ outbox: OutboxEntry[] }>(text, params);
   if (rows[0]) await publishNow(rows[0].outbox);
 }
 

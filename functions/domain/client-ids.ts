@@ -1,6 +1,6 @@
+import type { Caller } from '../shared/caller';
 import { read } from '../shared/db';
 import { Problem } from '../shared/problem';
-import type { Caller } from './tenancy';
 
 const RESOURCES = {
   projects: { json: 'project_json', parent: null },

@@ -1,32 +1,35 @@
+import type { Caller } from '../shared/caller';
 import { db, read } from '../shared/db';
 import { notFound } from '../shared/problem';
 import type { Trace } from '../shared/trace';
-import { appendEvent, eventParams } from './events';
-import { OUTBOX_ENTRIES, publishNow, type OutboxEntry } from './outbox';
+import { mutationStatement } from './mutation-statement';
+import { publishNow, type OutboxEntry } from './outbox';
 import { decodeCursor, page } from './pagination';
 import { existingCreation, type Creation } from './client-ids';
 import type { CommentDto, CreateCommentInput } from './schemas';
-import type { Caller } from './tenancy';
 
 export async function createComment(caller: Caller, trace: Trace, taskId: string, input: CreateCommentInput): Promise<Creation<CommentDto>> {
+  const values = { id: input.id ?? null, taskId, body: input.body };
+  const { text, params } = mutationStatement({ organizationId: caller.orgId, actorId: caller.userId, trace, values }, ($) => ({
+    first: {
+      // Lock the task before the organization row (taken for the event sequence), in the same
+      // order as a delete, so a comment racing a delete waits instead of deadlocking.
+      task: `SELECT id, project_id FROM tasks WHERE organization_id = ${$.organization} AND id = ${$.taskId} FOR KEY SHARE`,
+    },
+    steps: {
+      inserted: `
+        INSERT INTO comments (id, organization_id, task_id, author_id, body)
+        SELECT coalesce(${$.id}::uuid, gen_random_uuid()), ${$.organization}, task.id, ${$.actor}, ${$.body} FROM task
+        ON CONFLICT (id) DO NOTHING
+        RETURNING id, comment_json(comments) AS doc`,
+    },
+    change: 'SELECT inserted.id, task.project_id, inserted.doc FROM inserted, task',
+    event: { type: 'comment.created' },
+    select: { columns: 'doc', from: 'changed' },
+  }));
   let rows: { doc: CommentDto; outbox: OutboxEntry[] }[];
   try {
-    ({ rows } = await db.query<{ doc: CommentDto; outbox: OutboxEntry[] }>(
-      `WITH task AS (
-         -- Lock the task before the organization row (taken for the event sequence), in the same
-         -- order as a delete, so a comment racing a delete waits instead of deadlocking.
-         SELECT id, project_id FROM tasks WHERE organization_id = $1 AND id = $5 FOR KEY SHARE
-       ), inserted AS (
-         INSERT INTO comments (id, organization_id, task_id, author_id, body)
-         SELECT coalesce($7::uuid, gen_random_uuid()), $1, task.id, $2, $6 FROM task
-         ON CONFLICT (id) DO NOTHING
-         RETURNING id, comment_json(comments) AS doc
-       ), changed AS (
-         SELECT inserted.id, task.project_id, inserted.doc FROM inserted, task
-       ), ${appendEvent('comment.created')}
-       SELECT doc, ${OUTBOX_ENTRIES} FROM changed`,
-      [...eventParams(caller, trace), taskId, input.body, input.id ?? null],
-    ));
+    ({ rows } = await db.query<{ doc: CommentDto; outbox: OutboxEntry[] }>(text, params));
   } catch (error) {
     // The task was deleted between the read and the insert of this same statement.
     if ((error as { code?: string }).code === '23503') throw notFound('Task');

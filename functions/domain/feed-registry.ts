@@ -1,6 +1,6 @@
 import { dynamoDb, DynamoDbError, type AttributeValue } from '../shared/dynamodb';
 import { requiredEnv } from '../shared/env';
-import { tableNameVariable } from '../../lib/declaration';
+import { tableNameVariable } from '../shared/resource-variables';
 
 // The connections table (lib/app.ts), one partition per organization:
 // - `org#<org>` / `connection#<id>`: a WebSocket connection, its user, clientId and subscription;

@@ -1,8 +1,8 @@
+import type { Caller } from '../shared/caller';
 import { db, read } from '../shared/db';
 import { notFound, Problem } from '../shared/problem';
 import type { Creation } from './client-ids';
 import type { CreateLinkInput, LinkDto } from './sync-schemas';
-import type { Caller } from './tenancy';
 
 /**
  * A link's API representation (schemas.ts Link), built where the row is: `lastSync` is null until a run

@@ -1,5 +1,5 @@
+import type { Caller } from '../shared/caller';
 import { read } from '../shared/db';
-import type { Caller } from './tenancy';
 
 export type PlanName = 'free' | 'pro' | 'enterprise';
 

@@ -1,28 +1,32 @@
+import type { Caller } from '../shared/caller';
 import { db, read } from '../shared/db';
 import { notFound } from '../shared/problem';
 import type { Trace } from '../shared/trace';
-import { appendEvent, eventParams } from './events';
-import { OUTBOX_ENTRIES, publishNow, type OutboxEntry } from './outbox';
+import { mutationStatement } from './mutation-statement';
+import { publishNow, type OutboxEntry } from './outbox';
 import type { PlanName } from './plans';
-import { atLimit, lockQuota, noteUsage, QUOTA_STATE, quotaExceeded, underQuota } from './quotas';
+import { atLimit, noteUsage, quotaExceeded, underQuota } from './quotas';
 import { decodeCursor, page } from './pagination';
 import { existingCreation, type Creation } from './client-ids';
 import type { CreateProjectInput, ProjectDto } from './schemas';
-import type { Caller } from './tenancy';
 
 type ProjectChanges = { name?: string; description?: string };
 
 export async function createProject(caller: Caller, trace: Trace, input: CreateProjectInput): Promise<Creation<ProjectDto>> {
-  const { rows } = await db.query<{ doc: ProjectDto | null; outbox: OutboxEntry[]; used: number; plan: PlanName }>(
-    `WITH ${lockQuota('projects')}, changed AS (
-       INSERT INTO projects (id, organization_id, name, description, created_by)
-       SELECT coalesce($7::uuid, gen_random_uuid()), $1, $5, $6, $2 WHERE ${underQuota('projects')}
-       ON CONFLICT (id) DO NOTHING
-       RETURNING id, id AS project_id, project_json(projects) AS doc
-     ), ${appendEvent('project.created', { counts: [{ quota: 'projects', by: 1 }] })}
-     SELECT (SELECT doc FROM changed), ${OUTBOX_ENTRIES}, ${QUOTA_STATE}`,
-    [...eventParams(caller, trace), input.name, input.description, input.id ?? null],
-  );
+  const values = { id: input.id ?? null, name: input.name, description: input.description };
+  const { text, params } = mutationStatement({ organizationId: caller.orgId, actorId: caller.userId, trace, values }, ($) => ({
+    quota: { counted: 'projects' },
+    change: `
+      INSERT INTO projects (id, organization_id, name, description, created_by)
+      SELECT coalesce(${$.id}::uuid, gen_random_uuid()), ${$.organization}, ${$.name}, ${$.description}, ${$.actor}
+      WHERE ${underQuota('projects')}
+      ON CONFLICT (id) DO NOTHING
+      RETURNING id, id AS project_id, project_json(projects) AS doc`,
+    event: { type: 'project.created' },
+    counts: { projects: 1 },
+    select: { columns: '(SELECT doc FROM changed)' },
+  }));
+  const { rows } = await db.query<{ doc: ProjectDto | null; outbox: OutboxEntry[]; used: number; plan: PlanName }>(text, params);
   const { doc, outbox, used, plan } = rows[0]!;
   if (doc) {
     await publishNow(outbox);
@@ -61,15 +65,16 @@ export async function getProject(caller: Caller, projectId: string): Promise<Pro
 }
 
 export async function updateProject(caller: Caller, trace: Trace, projectId: string, changes: ProjectChanges): Promise<ProjectDto> {
-  const { rows } = await db.query<{ doc: ProjectDto; outbox: OutboxEntry[] }>(
-    `WITH changed AS (
-       UPDATE projects SET name = coalesce($6, name), description = coalesce($7, description), updated_at = now()
-       WHERE organization_id = $1 AND id = $5
-       RETURNING id, id AS project_id, project_json(projects) AS doc
-     ), ${appendEvent('project.updated')}
-     SELECT doc, ${OUTBOX_ENTRIES} FROM changed`,
-    [...eventParams(caller, trace), projectId, changes.name ?? null, changes.description ?? null],
-  );
+  const values = { projectId, name: changes.name ?? null, description: changes.description ?? null };
+  const { text, params } = mutationStatement({ organizationId: caller.orgId, actorId: caller.userId, trace, values }, ($) => ({
+    change: `
+      UPDATE projects SET name = coalesce(${$.name}, name), description = coalesce(${$.description}, description), updated_at = now()
+      WHERE organization_id = ${$.organization} AND id = ${$.projectId}
+      RETURNING id, id AS project_id, project_json(projects) AS doc`,
+    event: { type: 'project.updated' },
+    select: { columns: 'doc', from: 'changed' },
+  }));
+  const { rows } = await db.query<{ doc: ProjectDto; outbox: OutboxEntry[] }>(text, params);
   if (!rows[0]) throw notFound('Project');
   await publishNow(rows[0].outbox);
   return rows[0].doc;

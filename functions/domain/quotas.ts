@@ -14,24 +14,15 @@ export const QUOTA_COLUMNS: Record<CountedQuota, string> = { projects: 'project_
 const ALERT_AT = 0.8;
 
 /**
- * The CTE `quota` of a create: locks the organization's row first (the row the event sequence takes
- * anyway) and reads the count and plan, so concurrent creates are counted one after the other and the
- * limit is never overshot. The statement then inserts only `WHERE ${underQuota(quota)}`, and its event
- * adds one to the count (appendEvent's `count`).
+ * Room for `amount` more (an SQL expression) under the plan's limit (always, on a plan that is not enforced): the
+ * condition of a create, over the CTE `quota` that a mutation statement's `quota` part locks (mutation-statement.ts).
  */
-export const lockQuota = (quota: CountedQuota) =>
-  `quota AS (SELECT ${QUOTA_COLUMNS[quota]} AS used, plan FROM organizations WHERE id = $1 FOR UPDATE)`;
-
-/** Room for `amount` more (an SQL expression) under the plan's limit (always, on a plan that is not enforced), over `quota`. */
 export function underQuota(quota: CountedQuota, amount = '1'): string {
   const cases = Object.entries(PLANS)
     .map(([name, plan]) => `WHEN '${name}' THEN ${plan.enforced ? `q.used + ${amount} <= ${plan[quota]}` : 'true'}`)
     .join(' ');
   return `(SELECT CASE q.plan ${cases} ELSE false END FROM quota q)`;
 }
-
-/** In the final SELECT: the count before this statement and the plan. */
-export const QUOTA_STATE = '(SELECT used FROM quota) AS used, (SELECT plan FROM quota) AS plan';
 
 /** Whether a create was refused for the quota: the plan enforces it and the count is at its limit. */
 export const atLimit = (quota: CountedQuota, plan: PlanName, used: number, amount = 1) => PLANS[plan].enforced && used + amount > PLANS[plan][quota];

@@ -1,4 +1,5 @@
 import { v5 as uuidv5 } from 'uuid';
+import type { Caller } from '../shared/caller';
 import { db, read, replicaRead } from '../shared/db';
 import { logger } from '../shared/logger';
 import { notFound } from '../shared/problem';
@@ -8,7 +9,6 @@ import type { EmailMessage } from './messages';
 import { FAST_PATH_LEASE, OUTBOX_ENTRIES, publishNow, type OutboxEntry } from './outbox';
 import { decodeCursor, encodeCursor } from './pagination';
 import type { ReportDto, ReportMetricsDto } from './sync-schemas';
-import type { Caller } from './tenancy';
 
 // Weekly project reports (issue 6): for the week that ended (Monday 00:00 to Monday 00:00, UTC), each
 // project's tasks created, completed, overdue at the end of the week and median cycle time, as a JSON

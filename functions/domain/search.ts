@@ -1,6 +1,6 @@
+import type { Caller } from '../shared/caller';
 import { read } from '../shared/db';
 import type { CommentDto, TaskDto } from './schemas';
-import type { Caller } from './tenancy';
 
 export type SearchHit = { type: 'task'; rank: number; task: TaskDto } | { type: 'comment'; rank: number; comment: CommentDto };
 

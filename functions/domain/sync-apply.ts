@@ -2,9 +2,10 @@ import { db } from '../shared/db';
 import { logger } from '../shared/logger';
 import type { Trace } from '../shared/trace';
 import type { ImportedIssue, RunOutcome, SyncResult } from './messages';
-import { destinationsOf, FAST_PATH_LEASE, OUTBOX_ENTRIES, publishNow, type OutboxEntry } from './outbox';
+import { mutationStatement } from './mutation-statement';
+import { publishNow, type OutboxEntry } from './outbox';
 import { PLANS, type PlanName } from './plans';
-import { noteUsage, QUOTA_COLUMNS, QUOTA_STATE, underQuota } from './quotas';
+import { noteUsage, underQuota } from './quotas';
 
 /** What applying one result message did, for the consumer's log. */
 export interface Applied {
@@ -22,8 +23,6 @@ export interface Applied {
   finished: boolean;
 }
 
-// Versions kept per task for merging stale updates (as tasks.ts keeps them).
-const KEPT_VERSIONS = 100;
 // A run stopped by the tasks quota is tried again after this: the organization must make room first.
 const QUOTA_RETRY = "interval '1 hour'";
 // A run that failed (a repository gone, a calendar not shared, a credential refused) is not tried again every 5
@@ -132,116 +131,97 @@ function prepareIssues(issues: readonly ImportedIssue[]) {
 async function applyIssues(result: GithubResult, trace: Trace): Promise<Applied> {
   const issues = prepareIssues(result.issues);
   for (let attempt = 1; ; attempt += 1) {
-    const { values, param } = parameters([result.organizationId, trace.requestId, trace.traceparent, result.linkId, result.projectId, result.runId, JSON.stringify(issues)]);
-    const conflicted = '((SELECT count(*) FROM fresh) - (SELECT n FROM refused) > (SELECT count(*) FROM inserted))';
-    const refused = '((SELECT n FROM refused) > 0)';
-    const quotaError = `(SELECT format('Task quota reached: the %s plan allows %s tasks; %s new issues were not imported. Delete tasks or move to a larger plan.', q.plan, ${PLAN_TASK_LIMIT}, (SELECT n FROM refused)) FROM quota q)`;
-    const update = runUpdate(param, result.outcome, {
-      changes: '(SELECT count(*) FROM changed)',
-      finish: `(${param(result.outcome !== null)}::boolean OR ${refused}) AND NOT ${conflicted}`,
-      refused,
-      quotaError,
+    const values = { linkId: result.linkId, projectId: result.projectId, runId: result.runId, issues: JSON.stringify(issues) };
+    const { text, params } = mutationStatement({ organizationId: result.organizationId, trace, values }, ($, param) => {
+      const conflicted = '((SELECT count(*) FROM fresh) - (SELECT n FROM refused) > (SELECT count(*) FROM inserted))';
+      const refused = '((SELECT n FROM refused) > 0)';
+      const quotaError = `(SELECT format('Task quota reached: the %s plan allows %s tasks; %s new issues were not imported. Delete tasks or move to a larger plan.', q.plan, ${PLAN_TASK_LIMIT}, (SELECT n FROM refused)) FROM quota q)`;
+      const update = runUpdate(param, result.outcome, {
+        changes: '(SELECT count(*) FROM changed)',
+        finish: `(${param(result.outcome !== null)}::boolean OR ${refused}) AND NOT ${conflicted}`,
+        refused,
+        quotaError,
+      });
+      const status = "CASE WHEN i.closed THEN 'done' WHEN b.status = 'done' THEN 'todo' ELSE b.status END";
+      return {
+        first: {
+          link: `
+            SELECT id, project_id, created_by FROM integration_links
+            WHERE id = ${$.linkId} AND organization_id = ${$.organization} AND project_id = ${$.projectId}`,
+          incoming: `
+            SELECT i.ord, i.external_id, left(i.title, 500) AS title, left(i.body, 20000) AS body, i.closed, i.updated_at
+            FROM json_to_recordset(${$.issues}::json) AS i(ord int, external_id text, title text, body text, closed boolean, updated_at timestamptz)`,
+          before: `
+            SELECT t.id, t.external_id, t.title, t.description, t.status, t.assignee_id, t.external_updated_at FROM tasks t, link
+            WHERE t.organization_id = ${$.organization} AND t.project_id = link.project_id AND t.source = 'github'
+              AND t.external_id IN (SELECT external_id FROM incoming)
+            FOR NO KEY UPDATE OF t`,
+        },
+        // After the task rows (the subquery runs first), as an API update locks them.
+        quota: { counted: 'tasks', lockOnlyIf: 'EXISTS (SELECT 1 FROM link) AND EXISTS (SELECT 1 FROM incoming) AND (SELECT count(*) FROM before) >= 0' },
+        steps: {
+          fresh: `
+            SELECT i.*, row_number() OVER (ORDER BY i.ord) AS n FROM incoming i
+            WHERE EXISTS (SELECT 1 FROM link) AND NOT EXISTS (SELECT 1 FROM before b WHERE b.external_id = i.external_id)`,
+          refused: `SELECT count(*) AS n FROM fresh f WHERE NOT ${underQuota('tasks', 'f.n')}`,
+          inserted: `
+            INSERT INTO tasks (id, organization_id, project_id, title, description, status, created_by, source, external_id, external_updated_at)
+            SELECT gen_random_uuid(), ${$.organization}, link.project_id, f.title, f.body, CASE WHEN f.closed THEN 'done' ELSE 'todo' END, link.created_by, 'github', f.external_id, f.updated_at
+            FROM fresh f, link WHERE ${underQuota('tasks', 'f.n')}
+            ON CONFLICT (project_id, source, external_id) WHERE source IS NOT NULL DO NOTHING
+            RETURNING id, project_id, task_json(tasks) AS doc, NULL::json AS previous, 'task.created'::text AS type, external_id`,
+          // Copies newer than what the task shows; real: one that changes what a user sees (a version and an event).
+          newer: `
+            SELECT b.id, b.status AS old_status, b.assignee_id, i.title, i.body, ${status} AS status, i.updated_at,
+              (b.title IS DISTINCT FROM i.title OR b.description IS DISTINCT FROM i.body OR b.status IS DISTINCT FROM ${status}) AS real
+            FROM before b JOIN incoming i ON i.external_id = b.external_id
+            -- GitHub's updated_at is in whole seconds: a copy of the same second that differs is an edit made in the second
+            -- the last copy was read (the next run lists that second again, so the newest copy of it lands last).
+            WHERE b.external_updated_at IS NULL OR i.updated_at > b.external_updated_at
+              OR (i.updated_at = b.external_updated_at AND (b.title IS DISTINCT FROM i.title OR b.description IS DISTINCT FROM i.body OR b.status IS DISTINCT FROM ${status}))`,
+          rewritten: `
+            UPDATE tasks t SET title = n.title, description = n.body, status = n.status, external_updated_at = n.updated_at,
+              version = t.version + CASE WHEN n.real THEN 1 ELSE 0 END, updated_at = CASE WHEN n.real THEN now() ELSE t.updated_at END
+            FROM newer n WHERE t.id = n.id
+            RETURNING t.id, t.project_id, task_json(t) AS doc, json_build_object('status', n.old_status, 'assigneeId', n.assignee_id) AS previous,
+              'task.updated'::text AS type, t.external_id, n.real`,
+          updated: 'SELECT id, project_id, doc, previous, type, external_id FROM rewritten WHERE real',
+        },
+        // With each issue's place in the page: its events are numbered creations first, then in the page's order.
+        change: `
+          SELECT c.*, i.ord FROM (SELECT * FROM inserted UNION ALL SELECT * FROM updated) c
+          JOIN incoming i ON i.external_id = c.external_id`,
+        // The link's creator imports: the tasks' versions and the events are theirs.
+        actor: '(SELECT created_by FROM link)',
+        taskVersion: true,
+        event: { types: ['task.created', 'task.updated'], order: 'c.type, c.ord' },
+        counts: { tasks: '(SELECT count(*) FROM inserted)' },
+        after: {
+          progress: `
+            UPDATE integration_links l SET ${update}
+            FROM link WHERE l.id = link.id AND l.run_id = ${$.runId}
+            RETURNING l.run_id IS NULL AS finished`,
+          // Issues refused by the quota in a page of a run that is over (its outcome came first and moved \`since\`
+          // past them): the next run must fetch them again, so \`since\` goes back before the oldest and the ETag goes.
+          remembered: `
+            UPDATE integration_links l SET etag = NULL,
+              synced_until = CASE WHEN l.synced_until IS NULL THEN NULL ELSE least(l.synced_until, r.oldest - interval '1 second') END
+            FROM link, (SELECT min(f.updated_at) AS oldest FROM fresh f WHERE NOT ${underQuota('tasks', 'f.n')}) r
+            WHERE l.id = link.id AND l.run_id IS DISTINCT FROM ${$.runId} AND r.oldest IS NOT NULL`,
+        },
+        select: {
+          columns: `EXISTS (SELECT 1 FROM integration_links WHERE id = ${$.linkId} AND organization_id = ${$.organization} AND project_id = ${$.projectId}) AS found,
+            EXISTS (SELECT 1 FROM link l2 JOIN integration_links il ON il.id = l2.id WHERE il.run_id = ${$.runId} OR il.run_id IS NULL) AS applies,
+            (SELECT count(*) FROM inserted) AS created, (SELECT count(*) FROM updated) AS updated,
+            (SELECT n FROM refused) AS refused, ${conflicted} AS conflicted,
+            coalesce((SELECT finished FROM progress), false) AS finished`,
+        },
+      };
     });
-    const status = "CASE WHEN i.closed THEN 'done' WHEN b.status = 'done' THEN 'todo' ELSE b.status END";
     const statement = db.query<{
       found: boolean; applies: boolean; created: string; updated: string; refused: string; conflicted: boolean; finished: boolean;
       outbox: OutboxEntry[]; used: string | null; plan: PlanName | null;
-    }>(
-      `WITH link AS (
-         SELECT id, project_id, created_by FROM integration_links
-         WHERE id = $4 AND organization_id = $1 AND project_id = $5
-       ), incoming AS (
-         SELECT i.ord, i.external_id, left(i.title, 500) AS title, left(i.body, 20000) AS body, i.closed, i.updated_at
-         FROM json_to_recordset($7::json) AS i(ord int, external_id text, title text, body text, closed boolean, updated_at timestamptz)
-       ), before AS (
-         SELECT t.id, t.external_id, t.title, t.description, t.status, t.assignee_id, t.external_updated_at FROM tasks t, link
-         WHERE t.organization_id = $1 AND t.project_id = link.project_id AND t.source = 'github'
-           AND t.external_id IN (SELECT external_id FROM incoming)
-         FOR NO KEY UPDATE OF t
-       ), quota AS (
-         -- After the task rows (the subquery runs first), as an API update locks them.
-         SELECT ${QUOTA_COLUMNS.tasks} AS used, plan FROM organizations
-         WHERE id = $1 AND EXISTS (SELECT 1 FROM link) AND EXISTS (SELECT 1 FROM incoming) AND (SELECT count(*) FROM before) >= 0
-         FOR UPDATE
-       ), fresh AS (
-         SELECT i.*, row_number() OVER (ORDER BY i.ord) AS n FROM incoming i
-         WHERE EXISTS (SELECT 1 FROM link) AND NOT EXISTS (SELECT 1 FROM before b WHERE b.external_id = i.external_id)
-       ), refused AS (
-         SELECT count(*) AS n FROM fresh f WHERE NOT ${underQuota('tasks', 'f.n')}
-       ), inserted AS (
-         INSERT INTO tasks (id, organization_id, project_id, title, description, status, created_by, source, external_id, external_updated_at)
-         SELECT gen_random_uuid(), $1, link.project_id, f.title, f.body, CASE WHEN f.closed THEN 'done' ELSE 'todo' END, link.created_by, 'github', f.external_id, f.updated_at
-         FROM fresh f, link WHERE ${underQuota('tasks', 'f.n')}
-         ON CONFLICT (project_id, source, external_id) WHERE source IS NOT NULL DO NOTHING
-         RETURNING id, project_id, task_json(tasks) AS doc, NULL::json AS previous, 'task.created'::text AS type, external_id
-       ), newer AS (
-         -- Copies newer than what the task shows; real: one that changes what a user sees (a version and an event).
-         SELECT b.id, b.status AS old_status, b.assignee_id, i.title, i.body, ${status} AS status, i.updated_at,
-           (b.title IS DISTINCT FROM i.title OR b.description IS DISTINCT FROM i.body OR b.status IS DISTINCT FROM ${status}) AS real
-         FROM before b JOIN incoming i ON i.external_id = b.external_id
-         -- GitHub's updated_at is in whole seconds: a copy of the same second that differs is an edit made in the second
-         -- the last copy was read (the next run lists that second again, so the newest copy of it lands last).
-         WHERE b.external_updated_at IS NULL OR i.updated_at > b.external_updated_at
-           OR (i.updated_at = b.external_updated_at AND (b.title IS DISTINCT FROM i.title OR b.description IS DISTINCT FROM i.body OR b.status IS DISTINCT FROM ${status}))
-       ), rewritten AS (
-         UPDATE tasks t SET title = n.title, description = n.body, status = n.status, external_updated_at = n.updated_at,
-           version = t.version + CASE WHEN n.real THEN 1 ELSE 0 END, updated_at = CASE WHEN n.real THEN now() ELSE t.updated_at END
-         FROM newer n WHERE t.id = n.id
-         RETURNING t.id, t.project_id, task_json(t) AS doc, json_build_object('status', n.old_status, 'assigneeId', n.assignee_id) AS previous,
-           'task.updated'::text AS type, t.external_id, n.real
-       ), updated AS (
-         SELECT id, project_id, doc, previous, type, external_id FROM rewritten WHERE real
-       ), changed AS (
-         SELECT * FROM inserted UNION ALL SELECT * FROM updated
-       ), versioned AS (
-         INSERT INTO task_versions (task_id, version, doc, changed_by)
-         SELECT c.id, (c.doc->>'version')::bigint, c.doc, link.created_by FROM changed c, link
-       ), forgotten AS (
-         DELETE FROM task_versions v USING changed c
-         WHERE v.task_id = c.id AND v.version <= (c.doc->>'version')::bigint - ${KEPT_VERSIONS}
-       ), numbered AS (
-         SELECT c.*, row_number() OVER (ORDER BY c.type, i.ord) AS n FROM changed c JOIN incoming i ON i.external_id = c.external_id
-       ), event_seq AS (
-         -- Sequence numbers for all of this statement's events at once, taken under the organization's row lock.
-         UPDATE organizations SET event_seq = event_seq + (SELECT count(*) FROM changed),
-           ${QUOTA_COLUMNS.tasks} = ${QUOTA_COLUMNS.tasks} + (SELECT count(*) FROM inserted)
-         WHERE id = $1 AND EXISTS (SELECT 1 FROM changed)
-         RETURNING event_seq - (SELECT count(*) FROM changed) AS base
-       ), appended AS (
-         INSERT INTO event_log (organization_id, seq, type, subject_id, project_id, actor_id, request_id, payload)
-         SELECT $1, e.base + n.n, n.type, n.id, n.project_id, link.created_by, $2, n.doc FROM numbered n, event_seq e, link
-         RETURNING id, seq, type, subject_id, project_id, payload, created_at
-       ), outboxed AS (
-         INSERT INTO outbox (organization_id, event_id, destination, body, request_id, traceparent, locked_until)
-         SELECT $1, a.id, d.destination,
-           jsonb_build_object(
-             'eventId', a.id, 'organizationId', $1::text, 'seq', a.seq, 'type', a.type, 'subjectId', a.subject_id,
-             'projectId', a.project_id, 'actorId', link.created_by, 'occurredAt', api_timestamp(a.created_at), 'payload', a.payload,
-             'previous', c.previous),
-           $2, $3::text, ${FAST_PATH_LEASE}
-         FROM appended a JOIN changed c ON c.id = a.subject_id CROSS JOIN link,
-           unnest(CASE a.type WHEN 'task.created' THEN ${destinationsOf('task.created')} ELSE ${destinationsOf('task.updated')} END) AS d(destination)
-         RETURNING id, destination, body, request_id, traceparent
-       ), progress AS (
-         UPDATE integration_links l SET ${update}
-         FROM link WHERE l.id = link.id AND l.run_id = $6
-         RETURNING l.run_id IS NULL AS finished
-       ), remembered AS (
-         -- Issues refused by the quota in a page of a run that is over (its outcome came first and moved \`since\`
-         -- past them): the next run must fetch them again, so \`since\` goes back before the oldest and the ETag goes.
-         UPDATE integration_links l SET etag = NULL,
-           synced_until = CASE WHEN l.synced_until IS NULL THEN NULL ELSE least(l.synced_until, r.oldest - interval '1 second') END
-         FROM link, (SELECT min(f.updated_at) AS oldest FROM fresh f WHERE NOT ${underQuota('tasks', 'f.n')}) r
-         WHERE l.id = link.id AND l.run_id IS DISTINCT FROM $6 AND r.oldest IS NOT NULL
-       )
-       SELECT EXISTS (SELECT 1 FROM integration_links WHERE id = $4 AND organization_id = $1 AND project_id = $5) AS found,
-         EXISTS (SELECT 1 FROM link l2 JOIN integration_links il ON il.id = l2.id WHERE il.run_id = $6 OR il.run_id IS NULL) AS applies,
-         (SELECT count(*) FROM inserted) AS created, (SELECT count(*) FROM updated) AS updated,
-         (SELECT n FROM refused) AS refused, ${conflicted} AS conflicted,
-         coalesce((SELECT finished FROM progress), false) AS finished,
-         ${OUTBOX_ENTRIES}, ${QUOTA_STATE}`,
-      values,
-    );
+    }>(text, params);
     // Concurrent imports into one project may deadlock (PostgreSQL ends one statement, which changed nothing):
     // that one runs again, as after a conflict.
     const rows = await statement.then(

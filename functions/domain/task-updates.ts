@@ -1,15 +1,15 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Caller } from '../shared/caller';
 import { db, read } from '../shared/db';
 import { metrics } from '../shared/metrics';
 import { TASK_UPDATE_METRICS } from '../shared/telemetry';
 import { notFound, Problem } from '../shared/problem';
 import type { Trace } from '../shared/trace';
-import { appendEvent, eventParams } from './events';
-import { OUTBOX_ENTRIES, publishNow, type OutboxEntry } from './outbox';
 import { mergeChanges, same, withLabelOps, type FieldName, type TaskFields } from './merge';
+import { mutationStatement } from './mutation-statement';
+import { publishNow, type OutboxEntry } from './outbox';
 import type { TaskDto, UpdateTaskInput } from './schemas';
-import { appendTaskVersion, etagOf, mutation } from './tasks';
-import type { Caller } from './tenancy';
+import { etagOf, refusedAsProblems } from './tasks';
 
 export type TaskChanges = Omit<UpdateTaskInput, 'version'>;
 
@@ -86,37 +86,39 @@ async function write(
   version: number | null,
 ): Promise<TaskDto | null> {
   const names = (Object.keys(fields) as FieldName[]).filter((field) => fields[field] !== undefined);
-  const params: unknown[] = [...eventParams(caller, trace), taskId, version];
-  const assignments = names.map((field) => `${COLUMNS[field]} = $${params.push(fields[field])}`);
-  let changesSomething = 'true';
-  if (labelOps.add.length + labelOps.remove.length > 0) {
-    const add = params.push(labelOps.add);
-    const remove = params.push(labelOps.remove);
-    // Set semantics in one expression: no read-modify-write, so concurrent label edits all land.
-    const labels = `ARRAY(
-      SELECT l FROM unnest(labels || $${add}::text[]) WITH ORDINALITY AS x(l, n)
-      WHERE NOT (l = ANY($${remove}::text[])) GROUP BY l ORDER BY min(n))`;
-    assignments.push(`labels = ${labels}`);
-    // Label operations alone that are already applied write nothing: no new version, no event.
-    if (names.length === 0) changesSomething = `labels IS DISTINCT FROM ${labels}`;
-  }
-  const { rows } = await mutation(() =>
-    db.query<{ doc: TaskDto; outbox: OutboxEntry[] }>(
-      // \`before\` locks the row first, so what the event says the change replaced (status, assignee:
-      // what notifications are about) is exactly the version this update applies to.
-      `WITH before AS (
-         SELECT id, status, assignee_id FROM tasks WHERE organization_id = $1 AND id = $5 FOR NO KEY UPDATE
-       ), changed AS (
-         UPDATE tasks SET ${[...assignments, 'version = tasks.version + 1', 'updated_at = now()'].join(', ')}
-         FROM before
-         WHERE tasks.id = before.id AND ($6::bigint IS NULL OR tasks.version = $6) AND ${changesSomething}
-         RETURNING tasks.id, tasks.project_id, task_json(tasks) AS doc,
-           json_build_object('status', before.status, 'assigneeId', before.assignee_id) AS previous
-       ), ${appendTaskVersion()}, ${appendEvent('task.updated', { withPrevious: true })}
-       SELECT doc, ${OUTBOX_ENTRIES} FROM changed`,
-      params,
-    ),
-  );
+  const labelsChange = labelOps.add.length + labelOps.remove.length > 0;
+  const values: Record<string, unknown> = { taskId, version, ...Object.fromEntries(names.map((field) => [field, fields[field]])) };
+  if (labelsChange) Object.assign(values, { addLabels: labelOps.add, removeLabels: labelOps.remove });
+  const { text, params } = mutationStatement({ organizationId: caller.orgId, actorId: caller.userId, trace, values }, ($) => {
+    const assignments = names.map((field) => `${COLUMNS[field]} = ${$[field]}`);
+    let changesSomething = 'true';
+    if (labelsChange) {
+      // Set semantics in one expression: no read-modify-write, so concurrent label edits all land.
+      const labels = `ARRAY(
+        SELECT l FROM unnest(labels || ${$.addLabels}::text[]) WITH ORDINALITY AS x(l, n)
+        WHERE NOT (l = ANY(${$.removeLabels}::text[])) GROUP BY l ORDER BY min(n))`;
+      assignments.push(`labels = ${labels}`);
+      // Label operations alone that are already applied write nothing: no new version, no event.
+      if (names.length === 0) changesSomething = `labels IS DISTINCT FROM ${labels}`;
+    }
+    return {
+      first: {
+        // Locks the row first, so what the event says the change replaced (status, assignee: what notifications
+        // are about) is exactly the version this update applies to.
+        before: `SELECT id, status, assignee_id FROM tasks WHERE organization_id = ${$.organization} AND id = ${$.taskId} FOR NO KEY UPDATE`,
+      },
+      change: `
+        UPDATE tasks SET ${[...assignments, 'version = tasks.version + 1', 'updated_at = now()'].join(', ')}
+        FROM before
+        WHERE tasks.id = before.id AND (${$.version}::bigint IS NULL OR tasks.version = ${$.version}) AND ${changesSomething}
+        RETURNING tasks.id, tasks.project_id, task_json(tasks) AS doc,
+          json_build_object('status', before.status, 'assigneeId', before.assignee_id) AS previous`,
+      taskVersion: true,
+      event: { type: 'task.updated', withPrevious: true },
+      select: { columns: 'doc', from: 'changed' },
+    };
+  });
+  const { rows } = await refusedAsProblems(() => db.query<{ doc: TaskDto; outbox: OutboxEntry[] }>(text, params));
   if (!rows[0]) return null;
   await publishNow(rows[0].outbox);
   return rows[0].doc;

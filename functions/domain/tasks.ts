@@ -1,14 +1,14 @@
+import type { Caller } from '../shared/caller';
 import { db, read } from '../shared/db';
 import { notFound, Problem } from '../shared/problem';
 import type { Trace } from '../shared/trace';
-import { appendEvent, eventParams } from './events';
-import { OUTBOX_ENTRIES, publishNow, type OutboxEntry } from './outbox';
+import { mutationStatement } from './mutation-statement';
+import { publishNow, type OutboxEntry } from './outbox';
 import type { PlanName } from './plans';
-import { atLimit, lockQuota, noteUsage, QUOTA_STATE, quotaExceeded, underQuota } from './quotas';
+import { atLimit, noteUsage, quotaExceeded, underQuota } from './quotas';
 import { decodeCursor, page } from './pagination';
 import { existingCreation, type Creation } from './client-ids';
 import type { CreateTaskInput, TaskDto } from './schemas';
-import type { Caller } from './tenancy';
 
 export const etagOf = (task: Pick<TaskDto, 'version'>) => `"${task.version}"`;
 
@@ -21,30 +21,35 @@ export function versionFromIfMatch(ifMatch: string): number | null {
 }
 
 export async function createTask(caller: Caller, trace: Trace, projectId: string, input: CreateTaskInput): Promise<Creation<TaskDto>> {
-  const { rows } = await mutation(() =>
-    db.query<{ doc: TaskDto | null; outbox: OutboxEntry[]; used: number; plan: PlanName; project: boolean }>(
-      `WITH ${lockQuota('tasks')}, changed AS (
-         INSERT INTO tasks (id, organization_id, project_id, title, description, status, priority, assignee_id, due_date, labels, created_by)
-         SELECT coalesce($13::uuid, gen_random_uuid()), $1, p.id, $6, $7, $8, $9, $10, $11, $12, $2
-         FROM projects p WHERE p.organization_id = $1 AND p.id = $5 AND ${underQuota('tasks')}
-         ON CONFLICT (id) DO NOTHING
-         RETURNING id, project_id, task_json(tasks) AS doc
-       ), ${appendTaskVersion()}, ${appendEvent('task.created', { counts: [{ quota: 'tasks', by: 1 }] })}
-       SELECT (SELECT doc FROM changed), ${OUTBOX_ENTRIES}, ${QUOTA_STATE},
-         EXISTS (SELECT 1 FROM projects WHERE organization_id = $1 AND id = $5) AS project`,
-      [
-        ...eventParams(caller, trace),
-        projectId,
-        input.title,
-        input.description,
-        input.status,
-        input.priority,
-        input.assigneeId,
-        input.dueDate,
-        input.labels,
-        input.id ?? null,
-      ],
-    ),
+  const values = {
+    id: input.id ?? null,
+    projectId,
+    title: input.title,
+    description: input.description,
+    status: input.status,
+    priority: input.priority,
+    assigneeId: input.assigneeId,
+    dueDate: input.dueDate,
+    labels: input.labels,
+  };
+  const { text, params } = mutationStatement({ organizationId: caller.orgId, actorId: caller.userId, trace, values }, ($) => ({
+    quota: { counted: 'tasks' },
+    change: `
+      INSERT INTO tasks (id, organization_id, project_id, title, description, status, priority, assignee_id, due_date, labels, created_by)
+      SELECT coalesce(${$.id}::uuid, gen_random_uuid()), ${$.organization}, p.id, ${$.title}, ${$.description}, ${$.status}, ${$.priority},
+        ${$.assigneeId}, ${$.dueDate}, ${$.labels}, ${$.actor}
+      FROM projects p WHERE p.organization_id = ${$.organization} AND p.id = ${$.projectId} AND ${underQuota('tasks')}
+      ON CONFLICT (id) DO NOTHING
+      RETURNING id, project_id, task_json(tasks) AS doc`,
+    taskVersion: true,
+    event: { type: 'task.created' },
+    counts: { tasks: 1 },
+    select: {
+      columns: `(SELECT doc FROM changed), EXISTS (SELECT 1 FROM projects WHERE organization_id = ${$.organization} AND id = ${$.projectId}) AS project`,
+    },
+  }));
+  const { rows } = await refusedAsProblems(() =>
+    db.query<{ doc: TaskDto | null; outbox: OutboxEntry[]; used: number; plan: PlanName; project: boolean }>(text, params),
   );
   const { doc, outbox, used, plan, project } = rows[0]!;
   if (doc) {
@@ -114,43 +119,25 @@ export async function getTask(caller: Caller, taskId: string): Promise<TaskDto> 
 }
 
 export async function deleteTask(caller: Caller, trace: Trace, taskId: string): Promise<void> {
-  const { rows } = await db.query<{ outbox: OutboxEntry[] }>(
+  const { text, params } = mutationStatement({ organizationId: caller.orgId, actorId: caller.userId, trace, values: { taskId } }, ($) => ({
+    steps: {
+      freed: `SELECT coalesce(sum(size), 0) AS bytes FROM attachments WHERE organization_id = ${$.organization} AND task_id = ${$.taskId}`,
+    },
+    change: `
+      DELETE FROM tasks WHERE organization_id = ${$.organization} AND id = ${$.taskId}
+      RETURNING id, project_id, task_json(tasks) AS doc`,
+    event: { type: 'task.deleted' },
     // Its attachments go with it (ON DELETE CASCADE), and so does the storage they counted.
-    `WITH freed AS (
-       SELECT coalesce(sum(size), 0) AS bytes FROM attachments WHERE organization_id = $1 AND task_id = $5
-     ), changed AS (
-       DELETE FROM tasks WHERE organization_id = $1 AND id = $5
-       RETURNING id, project_id, task_json(tasks) AS doc
-     ), ${appendEvent('task.deleted', { counts: [{ quota: 'tasks', by: -1 }, { quota: 'storageBytes', by: '-(SELECT bytes FROM freed)' }] })}
-     SELECT ${OUTBOX_ENTRIES} FROM changed`,
-    [...eventParams(caller, trace), taskId],
-  );
+    counts: { tasks: -1, storageBytes: '-(SELECT bytes FROM freed)' },
+    select: { from: 'changed' },
+  }));
+  const { rows } = await db.query<{ outbox: OutboxEntry[] }>(text, params);
   if (!rows[0]) throw notFound('Task');
   await publishNow(rows[0].outbox);
 }
 
-// Versions kept per task for merging stale updates: far more than concurrent editors ever lag behind.
-const KEPT_VERSIONS = 100;
-
-/**
- * The statement tail that keeps the changed task's new version in `task_versions` (for merging stale
- * updates) and forgets the oldest, in the same statement as the change. Uses `changed` and `$2` like
- * appendEvent.
- */
-export function appendTaskVersion(): string {
-  return `
-    versioned AS (
-      INSERT INTO task_versions (task_id, version, doc, changed_by)
-      SELECT c.id, (c.doc->>'version')::bigint, c.doc, $2 FROM changed c
-    ),
-    forgotten AS (
-      DELETE FROM task_versions v USING changed c
-      WHERE v.task_id = c.id AND v.version <= (c.doc->>'version')::bigint - ${KEPT_VERSIONS}
-    )`;
-}
-
-/** Database refusals that are the caller's doing, as 4xx problems. */
-export async function mutation<T>(run: () => Promise<T>): Promise<T> {
+/** A task write's database refusals that are the caller's doing, as 4xx problems. */
+export async function refusedAsProblems<T>(run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (error) {

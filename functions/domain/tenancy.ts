@@ -1,9 +1,5 @@
+import type { Caller } from '../shared/caller';
 import { db } from '../shared/db';
-
-import type { Identity } from '../shared/auth';
-
-/** Who is calling, from the verified token: the organization is never taken from the request. */
-export type Caller = Identity;
 
 // Members already known in this environment: provisioning costs one round trip per environment, not per request.
 const known = new Set<string>();

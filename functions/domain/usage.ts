@@ -1,6 +1,6 @@
+import type { Caller } from '../shared/caller';
 import { read } from '../shared/db';
 import { PLANS, type PlanName } from './plans';
-import type { Caller } from './tenancy';
 
 /** The organization's usage against its plan (GET /organization/usage), in one read. */
 export async function usageOf(caller: Pick<Caller, 'orgId'>) {

@@ -1,4 +1,4 @@
-import { tableNameVariable } from '../../lib/declaration';
+import { tableNameVariable } from '../shared/resource-variables';
 import { dynamoDb, type AttributeValue } from '../shared/dynamodb';
 import { requiredEnv } from '../shared/env';
 import { logger } from '../shared/logger';

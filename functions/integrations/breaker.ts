@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { CircuitState, CountBreaker, circuitBreaker, handleWhen, type CircuitBreakerPolicy } from 'cockatiel';
-import { tableNameVariable } from '../../lib/declaration';
+import { tableNameVariable } from '../shared/resource-variables';
 import { DynamoDbError, dynamoDb, type AttributeValue } from '../shared/dynamodb';
 import { requiredEnv } from '../shared/env';
 import { logger } from '../shared/logger';

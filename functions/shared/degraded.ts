@@ -1,4 +1,4 @@
-import { tableNameVariable } from '../../lib/declaration';
+import { tableNameVariable } from './resource-variables';
 import { readStatuses } from '../integrations/breaker-state';
 import { logger } from './logger';
 

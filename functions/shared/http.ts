@@ -2,19 +2,16 @@ import { randomUUID } from 'node:crypto';
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { v5 as uuidv5 } from 'uuid';
 import { safeParse } from 'zod/mini';
 import type { $ZodType as ZodType, output } from 'zod/v4/core';
+import type { Caller } from './caller';
 import { CORS_RESPONSE_HEADERS } from './cors';
 import { isDatabaseUnavailable } from './db';
-import { once } from './idempotency';
 import { logger } from './logger';
 import { Problem, problemBody } from './problem';
-import { enforceRateLimits } from './rate-limit';
 import { degradedIntegrations } from './degraded';
 import { continueTrace, type Trace } from './trace';
 import { UUID } from './uuid';
-import { ensureMember, type Caller } from '../domain/tenancy';
 
 /** Larger bodies are refused before parsing; the largest valid task is far below this. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -44,12 +41,12 @@ export interface HttpResponse {
   headers?: Record<string, string>;
 }
 
-interface Schemas<Body extends ZodType | undefined, Query extends ZodType | undefined> {
+export interface Schemas<Body extends ZodType | undefined, Query extends ZodType | undefined> {
   body?: Body;
   query?: Query;
 }
 
-type Parsed<S> = S extends ZodType ? output<S> : undefined;
+export type Parsed<S> = S extends ZodType ? output<S> : undefined;
 
 // A caller's id is echoed only if it is a sane token; anything else (too long, control characters)
 // is replaced, since it lands in logs, headers and the event log.
@@ -58,61 +55,17 @@ const REQUEST_ID = /^[\w.:/+=-]{1,128}$/;
 // Answer this long before Lambda would kill the function, so the caller still gets a problem+json.
 const DEADLINE_MARGIN_MS = 500;
 
-/**
- * A REST handler behind the authorizer: request id and logging, body and query validated, the caller
- * from the authorizer (provisioned on first sight), every failure answered as problem+json, and an
- * answer before the function's deadline. The function passed in holds only the route's own logic.
- */
-export function httpHandler<Body extends ZodType | undefined = undefined, Query extends ZodType | undefined = undefined>(
-  schemas: Schemas<Body, Query>,
-  handle: (request: HttpRequest<Parsed<Body>, Parsed<Query>>) => Promise<HttpResponse>,
-) {
-  return wrap(schemas, async (request, event, context) => {
-    const caller = callerOf(event);
-    // Rate limits and the hourly request quota, before the idempotency layer: a replay counts too.
-    // Over a limit, this throws the 429; otherwise every answer carries RateLimit and RateLimit-Policy.
-    const limits = await enforceRateLimits(caller, event.requestContext.identity?.sourceIp);
-    try {
-      const response = await idempotent(request, event, context, caller, handle);
-      return { ...response, headers: { ...response.headers, ...limits } };
-    } catch (error) {
-      if (!(error instanceof Problem)) throw error;
-      throw new Problem(error.status, error.code, error.title, error.detail, error.extra, { ...limits, ...error.headers });
-    }
-  });
-}
-
-function idempotent<Body, Query>(
-  request: PublicHttpRequest<Body, Query>,
-  event: APIGatewayProxyEvent,
-  context: Context,
-  caller: Caller,
-  handle: (request: HttpRequest<Body, Query>) => Promise<HttpResponse>,
-): Promise<HttpResponse> {
-  const key = request.headers['idempotency-key'];
-  if (key === undefined || !MUTATING.has(event.httpMethod)) {
-    return ensureMember(caller).then(() => handle({ ...request, caller }));
-  }
-  // The scope and the request come from the authorizer and the event: a replay touches no database.
-  const scope = { caller: { orgId: caller.orgId, userId: caller.userId }, method: event.httpMethod, resource: event.resource, key };
-  const fingerprint = { params: request.params, query: request.query, ifMatch: request.headers['if-match'] ?? null, body: request.body };
-  return once(scope, fingerprint, context, async () => {
-    await ensureMember(caller);
-    // Derived from the request too: the same key reused later for another request makes another resource.
-    return handle({ ...request, caller, idempotencyId: uuidv5(JSON.stringify({ scope, fingerprint }), IDEMPOTENT_IDS) });
-  });
-}
-
-const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
-// The UUIDv5 namespace of ids derived from Idempotency-Keys (a fixed, random UUID).
-const IDEMPOTENT_IDS = '5f0b8c9e-3f4a-4d1e-9b7c-2a6d8e1f0c34';
-
 /** A REST handler for a public route (no authorizer, so no caller): the health check. */
 export function publicHttpHandler(handle: (request: PublicHttpRequest<undefined, undefined>) => Promise<HttpResponse>) {
-  return wrap<undefined, undefined>({}, handle);
+  return restHandler<undefined, undefined>({}, handle);
 }
 
-function wrap<Body extends ZodType | undefined, Query extends ZodType | undefined>(
+/**
+ * The plumbing of every REST handler: request id and logging, body and query validated, every failure answered
+ * as problem+json, an answer before the function's deadline, and the degraded-integrations header. `handle`
+ * gets the parsed request and the raw event (for what the authorizer put there).
+ */
+export function restHandler<Body extends ZodType | undefined, Query extends ZodType | undefined>(
   schemas: Schemas<Body, Query>,
   handle: (request: PublicHttpRequest<Parsed<Body>, Parsed<Query>>, event: APIGatewayProxyEvent, context: Context) => Promise<HttpResponse>,
 ) {
@@ -228,24 +181,6 @@ function parse<S extends ZodType>(schema: S, input: unknown, where: 'body' | 'qu
       message: issue.message,
     })),
   });
-}
-
-/** The caller the authorizer verified (no database involved). */
-function callerOf(event: APIGatewayProxyEvent): Caller {
-  const context = event.requestContext.authorizer ?? {};
-  const orgId = context.orgId as string | undefined;
-  const userId = context.userId as string | undefined;
-  // Unreachable behind the authorizer; refuse rather than run a route without a tenant.
-  if (!orgId || !userId) throw new Problem(401, 'UNAUTHORIZED', 'Missing caller identity');
-  const caller: Caller = {
-    orgId,
-    userId,
-    role: context.role === 'admin' ? 'admin' : 'member',
-    email: (context.email as string | undefined) || undefined,
-    name: (context.name as string | undefined) || undefined,
-  };
-  logger.appendKeys({ orgId, userId });
-  return caller;
 }
 
 /** A path id; one that is not a UUID cannot name anything, so it is a 404 like any unknown id. */

@@ -10,6 +10,7 @@ import type { Context } from 'aws-lambda';
 import { BasePersistenceLayer, IdempotencyRecord } from '@aws-lambda-powertools/idempotency/persistence';
 import { DynamoDbError, dynamoDb, type AttributeValue } from './dynamodb';
 import { requiredEnv } from './env';
+import { tableNameVariable } from './resource-variables';
 
 type Item = Record<string, AttributeValue | undefined>;
 
@@ -142,7 +143,7 @@ export function idempotentOnTable<Input, Output>(fn: (input: Input) => Promise<O
   return (context: Context) => {
     if (!made) {
       const config = new IdempotencyConfig(options);
-      const persistenceStore = new DynamoDbIdempotencyStore(requiredEnv('IDEMPOTENCY_TABLE_NAME'));
+      const persistenceStore = new DynamoDbIdempotencyStore(requiredEnv(tableNameVariable('idempotency')));
       made = { run: makeIdempotent(fn, { persistenceStore, config, keyPrefix }) as (input: Input) => Promise<Output>, config };
     }
     made.config.registerLambdaContext(context);

@@ -5,7 +5,7 @@ import {
   IdempotencyValidationError,
 } from '@aws-lambda-powertools/idempotency';
 import type { Context } from 'aws-lambda';
-import type { Caller } from '../domain/tenancy';
+import type { Caller } from './caller';
 import type { HttpResponse } from './http';
 import { idempotentOnTable } from './idempotency-store';
 import { Problem } from './problem';

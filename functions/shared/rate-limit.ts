@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { PLANS, planOf, type PlanName } from '../domain/plans';
-import type { Caller } from '../domain/tenancy';
+import type { Caller } from './caller';
 import { DynamoDbError, dynamoDb, type AttributeValue } from './dynamodb';
 import { requiredEnv } from './env';
 import { logger } from './logger';
 import { metrics } from './metrics';
 import { Problem } from './problem';
+import { tableNameVariable } from './resource-variables';
 import { RATE_LIMIT_METRICS } from './telemetry';
 
 // Review S1: token buckets per user, per organization and per client address, and the plan's requests per
@@ -50,7 +50,7 @@ export function rateLimitScale(env: NodeJS.ProcessEnv = process.env): number {
 // ---------------------------------------------------------------------------------------------------------
 // The table and the environment-local caches
 
-const TABLE_VARIABLE = 'RATELIMITS_TABLE_NAME';
+const TABLE_VARIABLE = tableNameVariable('rateLimits');
 
 type Call = ReturnType<typeof dynamoDb>;
 let client: { endpoint: string | undefined; call: Call } | undefined;
@@ -278,8 +278,23 @@ export function requestWindow(orgId: string, now: number): { id: string; start: 
   return { id: `hourly#${orgId}#${index}`, start, end: start + HOUR_MS };
 }
 
-/** The smallest request quota any enforced plan has. */
-const SMALLEST_REQUEST_QUOTA = Math.min(...Object.values(PLANS).filter((plan) => plan.enforced).map((plan) => plan.requestsPerHour));
+/** An organization's requests per hour: its plan's quota (`enforced: false`: counted, never refused). */
+export interface RequestQuota {
+  plan: string;
+  requestsPerHour: number;
+  enforced: boolean;
+}
+
+/**
+ * The hourly request quotas. They are the plans' (functions/domain/plans.ts), passed in: this module counts
+ * requests, the plans say how many an organization may make.
+ */
+export interface RequestQuotas {
+  /** The smallest quota any enforced plan has. */
+  smallest: number;
+  /** The organization's quota (its plan: a database read, which planOf caches a minute). */
+  of(orgId: string): Promise<RequestQuota>;
+}
 
 /**
  * Counts the request in the organization's hour (one unconditional ADD, which hands every request its own
@@ -289,7 +304,7 @@ const SMALLEST_REQUEST_QUOTA = Math.min(...Object.values(PLANS).filter((plan) =>
  * than the per-IP bucket holds, so the quota can neither be exceeded nor be the most constrained limit, and
  * most organizations never pay that read. A plan that is not enforced (enterprise) is counted, never refused.
  */
-async function countRequest(caller: Caller, now: number, scale: number, table: string): Promise<Verdict> {
+async function countRequest(caller: Caller, now: number, scale: number, table: string, quotas: RequestQuotas): Promise<Verdict> {
   const window = requestWindow(caller.orgId, now);
   const known = deniedHere(window.id, now);
   if (known) return { granted: false, refusal: known };
@@ -303,11 +318,10 @@ async function countRequest(caller: Caller, now: number, scale: number, table: s
   });
   const count = Number(Attributes.n.N);
   const undo = () => uncount(table, window.id);
-  if (count <= (SMALLEST_REQUEST_QUOTA * scale) / 2) return { granted: true, grant: { undo } };
-  const planName = await planOf(caller);
-  const plan = PLANS[planName];
-  const limit = plan.requestsPerHour * scale;
-  if (!plan.enforced) return { granted: true, grant: { undo } };
+  if (count <= (quotas.smallest * scale) / 2) return { granted: true, grant: { undo } };
+  const quota = await quotas.of(caller.orgId);
+  const limit = quota.requestsPerHour * scale;
+  if (!quota.enforced) return { granted: true, grant: { undo } };
   if (count <= limit) {
     return {
       granted: true,
@@ -315,7 +329,7 @@ async function countRequest(caller: Caller, now: number, scale: number, table: s
     };
   }
   await uncount(table, window.id);
-  const refusal: Refusal = { policy: 'hourly', waitMs: window.end - now, problem: (wait) => quotaExceededProblem(planName, limit, wait) };
+  const refusal: Refusal = { policy: 'hourly', waitMs: window.end - now, problem: (wait) => quotaExceededProblem(quota.plan, limit, wait) };
   // Remembered at most a minute, like the plan: an organization moved to a larger plan is served again soon.
   remember(deniedUntil, window.id, { until: now + Math.min(refusal.waitMs, 60_000), retryAt: window.end, refusal });
   return { granted: false, refusal };
@@ -352,7 +366,7 @@ function rateLimitedProblem(policy: RateLimitPolicy, waitMs: number): Problem {
   );
 }
 
-function quotaExceededProblem(plan: PlanName, limit: number, waitMs: number): Problem {
+function quotaExceededProblem(plan: string, limit: number, waitMs: number): Problem {
   return new Problem(
     429,
     'QUOTA_EXCEEDED',
@@ -374,7 +388,7 @@ function policyHeader(policies: readonly RateLimitPolicy[], scale: number, hourl
 
 /**
  * Takes a token from the caller's buckets (user — not for an admin —, organization, client address) and
- * counts the request in its organization's hour, all in parallel. Refused by any: the tokens the others
+ * counts the request in its organization's hour against `quotas`, all in parallel. Refused by any: the tokens the others
  * gave are given back, and the refusal with the longest wait is thrown as a 429 Problem (RATE_LIMITED or
  * QUOTA_EXCEEDED) with Retry-After, RateLimit and RateLimit-Policy. Served: the RateLimit and
  * RateLimit-Policy headers for the response, RateLimit naming the most constrained policy.
@@ -383,7 +397,7 @@ function policyHeader(policies: readonly RateLimitPolicy[], scale: number, hourl
  * warning and a `RateLimitChecksFailedOpen` metric: the core API staying available matters more than strict
  * limits for the minutes DynamoDB is away, and API Gateway's stage throttling still bounds the whole API.
  */
-export async function enforceRateLimits(caller: Caller, sourceIp: string | undefined): Promise<Record<string, string>> {
+export async function limitRequest(caller: Caller, sourceIp: string | undefined, quotas: RequestQuotas): Promise<Record<string, string>> {
   const table = requiredEnv(TABLE_VARIABLE);
   const now = rateLimitClock.now();
   const scale = rateLimitScale();
@@ -407,7 +421,7 @@ export async function enforceRateLimits(caller: Caller, sourceIp: string | undef
   const checks: [string, Promise<Verdict>][] = [
     ...buckets.map((bucket): [string, Promise<Verdict>] => [bucket.policy, take(bucket, now, table)]),
     ['organization', takeFromOrganization(caller.orgId, now, scale, table)],
-    ['hourly', countRequest(caller, now, scale, table)],
+    ['hourly', countRequest(caller, now, scale, table, quotas)],
   ];
   const verdicts = await Promise.all(
     checks.map(async ([policy, check]) => ({

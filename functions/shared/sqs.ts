@@ -1,4 +1,4 @@
-import { queueUrlVariable } from '../../lib/declaration';
+import { queueUrlVariable } from './resource-variables';
 import { awsJson } from './aws-json';
 import { requiredEnv } from './env';
 

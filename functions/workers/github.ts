@@ -1,10 +1,10 @@
 import { GithubSyncRequest, type ImportedIssue, type RunOutcome, type SyncResult } from '../domain/messages';
+import { sendSyncResult } from '../domain/sync-results';
 import { BreakerOpen } from '../integrations/breaker';
 import { fetchChangedIssues } from '../integrations/github';
 import { IntegrationUnavailable, RetryLater } from '../integrations/http';
 import { sqsConsumer } from '../shared/consumer';
 import { postpone, POSTPONE_BASE_MS } from '../shared/postpone';
-import { sendSyncResult } from '../shared/sync-results';
 
 // The github queue: one run of one linked repository per message. Out of the VPC (GitHub is on the internet, and
 // the VPC has no NAT), so without the database: what the run found goes to `syncResults`, whose consumer imports it.

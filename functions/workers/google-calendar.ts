@@ -1,10 +1,10 @@
 import { CalendarSyncRequest, type SyncResult } from '../domain/messages';
+import { sendSyncResult } from '../domain/sync-results';
 import { BreakerOpen } from '../integrations/breaker';
 import { applyCalendarChanges, type AppliedEvent } from '../integrations/google-calendar';
 import { IntegrationUnavailable, RetryLater } from '../integrations/http';
 import { sqsConsumer } from '../shared/consumer';
 import { postpone, POSTPONE_BASE_MS } from '../shared/postpone';
-import { sendSyncResult } from '../shared/sync-results';
 
 // The googleCalendar queue: one run of one linked calendar per message, with the events to write or delete. Out of
 // the VPC (Google is on the internet, and the VPC has no NAT), so without the database: what the run did goes to

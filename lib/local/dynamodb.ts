@@ -2,7 +2,8 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import dynalite from 'dynalite';
 import { DynamoDbError, dynamoDb } from '../../functions/shared/dynamodb';
-import { tableNameVariable, type TableDeclaration } from '../declaration';
+import { tableNameVariable } from '../../functions/shared/resource-variables';
+import type { TableDeclaration } from '../declaration';
 
 /**
  * How long a call to dynalite may take before the rate limiter and the circuit breakers give up on it (1 s in AWS):

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { APIGatewayProxyResult } from 'aws-lambda';
-import type { Caller } from '../../functions/domain/tenancy';
+import type { Caller } from '../../functions/shared/caller';
 import { DEFAULT_TIMEOUT_SECONDS, functionId, type RouteDeclaration } from '../declaration';
 import { lambdaContext, proxyEvent } from './proxy-event';
 import type { ProxyHandler } from './rest-gateway';

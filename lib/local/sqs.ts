@@ -3,7 +3,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { Readable } from 'node:stream';
 import { CreateQueueCommand, SetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { createRequestHandler } from 'local-aws-sqs';
-import { outboxRoutes, queueName, queueUrlVariable, visibilityTimeoutSeconds, type AppDeclaration } from '../declaration';
+import { queueUrlVariable } from '../../functions/shared/resource-variables';
+import { outboxRoutes, queueName, visibilityTimeoutSeconds, type AppDeclaration } from '../declaration';
 
 export interface LocalSqs {
   /** http://127.0.0.1:<port> */

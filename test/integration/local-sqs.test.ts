@@ -8,7 +8,8 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { queueUrlVariable, type AppDeclaration, type FunctionDeclaration } from '../../lib/declaration';
+import { queueUrlVariable } from '../../functions/shared/resource-variables';
+import type { AppDeclaration, FunctionDeclaration } from '../../lib/declaration';
 import { sqsClient, startSqs, type LocalSqs } from '../../lib/local/sqs';
 
 // The local SQS itself: queues as declared, messages moved to the DLQ after maxReceiveCount by local-aws-sqs,

@@ -5,8 +5,9 @@ import { dynamoDb } from '../../functions/shared/dynamodb';
 import { logger } from '../../functions/shared/logger';
 import { metrics } from '../../functions/shared/metrics';
 import { Problem } from '../../functions/shared/problem';
-import { clientAddress, enforceRateLimits, rateLimitClock, requestsThisHour, requestWindow } from '../../functions/shared/rate-limit';
-import { tableNameVariable } from '../../lib/declaration';
+import { enforceRateLimits } from '../../functions/domain/request-quotas';
+import { clientAddress, rateLimitClock, requestsThisHour, requestWindow } from '../../functions/shared/rate-limit';
+import { tableNameVariable } from '../../functions/shared/resource-variables';
 import { invoke, memberOf, newCaller, type Caller, type Response } from '../support/api';
 import { sql } from '../support/sql';
 

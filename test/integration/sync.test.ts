@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CalendarSyncRequest, GithubSyncRequest, type ImportedIssue, type RunOutcome, type SyncResult } from '../../functions/domain/messages';
 import { applySyncResult } from '../../functions/domain/sync-apply';
 import { calendarEventId, dispatch } from '../../functions/domain/sync-dispatch';
-import { queueUrlVariable } from '../../lib/declaration';
+import { queueUrlVariable } from '../../functions/shared/resource-variables';
 import { taskflow } from '../../lib/app';
 import { sqsRecord } from '../../lib/local/event-sources';
 import { loadHandler } from '../../lib/local/invoke';

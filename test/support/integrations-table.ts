@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { dynamoDb } from '../../functions/shared/dynamodb';
 import { taskflow } from '../../lib/app';
-import { tableNameVariable } from '../../lib/declaration';
+import { tableNameVariable } from '../../functions/shared/resource-variables';
 
 /**
  * A fresh integrations table for the calling test file, named in the environment: the files run at once and

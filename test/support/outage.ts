@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { expect, inject } from 'vitest';
 import { BREAKER_POLICY, parsePolicy, readStatuses, snapshotOf, type BreakerState } from '../../functions/integrations/breaker-state';
 import { dynamoDb, type AttributeValue } from '../../functions/shared/dynamodb';
-import { tableNameVariable } from '../../lib/declaration';
+import { tableNameVariable } from '../../functions/shared/resource-variables';
 import type { IntegrationName } from '../../functions/integrations/services';
 import { startLocalRuntime, type LocalRuntime } from '../../lib/local/runtime';
 import type { RecordedCall } from '../../lib/local/sandboxes';

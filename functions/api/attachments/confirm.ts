@@ -1,5 +1,6 @@
 import { confirmUpload } from '../../domain/attachments';
-import { httpHandler, idParam } from '../../shared/http';
+import { httpHandler } from '../http-handler';
+import { idParam } from '../../shared/http';
 
 export const handler = httpHandler({}, async (request) => {
   const { doc, created } = await confirmUpload(request.caller, request.trace, idParam(request, 'attachmentId', 'Upload'));

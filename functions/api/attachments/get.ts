@@ -1,4 +1,5 @@
 import { getAttachment } from '../../domain/attachments';
-import { httpHandler, idParam } from '../../shared/http';
+import { httpHandler } from '../http-handler';
+import { idParam } from '../../shared/http';
 
 export const handler = httpHandler({}, async (request) => ({ status: 200, body: await getAttachment(request.caller, idParam(request, 'attachmentId', 'Attachment')) }));

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { startUpload } from '../../domain/attachments';
 import { CreateAttachmentBody } from '../../domain/schemas';
-import { httpHandler, idParam } from '../../shared/http';
+import { httpHandler } from '../http-handler';
+import { idParam } from '../../shared/http';
 
 // A keyed retry gets the same attachment id (and so the same upload key).
 export const handler = httpHandler({ body: CreateAttachmentBody }, async (request) => ({

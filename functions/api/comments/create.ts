@@ -1,6 +1,7 @@
 import { createComment } from '../../domain/comments';
 import { CreateCommentBody } from '../../domain/schemas';
-import { httpHandler, idParam } from '../../shared/http';
+import { httpHandler } from '../http-handler';
+import { idParam } from '../../shared/http';
 import { create } from '../creation';
 
 export const handler = httpHandler({ body: CreateCommentBody }, async (request) => {

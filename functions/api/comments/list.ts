@@ -1,6 +1,7 @@
 import { listComments } from '../../domain/comments';
 import { ListCommentsQuery } from '../../domain/schemas';
-import { httpHandler, idParam } from '../../shared/http';
+import { httpHandler } from '../http-handler';
+import { idParam } from '../../shared/http';
 
 export const handler = httpHandler({ query: ListCommentsQuery }, async (request) => ({
   status: 200,

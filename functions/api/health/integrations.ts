@@ -1,6 +1,6 @@
 import type { IntegrationsHealth } from '../../domain/schemas';
 import { readStatuses } from '../../integrations/breaker-state';
-import { httpHandler } from '../../shared/http';
+import { httpHandler } from '../http-handler';
 import { integrationQueueDepth } from '../../shared/queue-status';
 
 /** Each integration's breaker, last success and failure, and the backlog and dead letters of its queue. */

@@ -1,6 +1,7 @@
 import { createLink } from '../../domain/links';
 import { CreateLinkBody } from '../../domain/sync-schemas';
-import { httpHandler, idParam } from '../../shared/http';
+import { httpHandler } from '../http-handler';
+import { idParam } from '../../shared/http';
 
 // 201 when this request made the link (an earlier attempt of the same keyed request included), 200 when
 // the project already had it.

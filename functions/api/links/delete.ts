@@ -1,5 +1,6 @@
 import { deleteLink } from '../../domain/links';
-import { httpHandler, idParam } from '../../shared/http';
+import { httpHandler } from '../http-handler';
+import { idParam } from '../../shared/http';
 
 export const handler = httpHandler({}, async (request) => {
   await deleteLink(request.caller, idParam(request, 'linkId', 'Link'));

@@ -1,4 +1,4 @@
 import { usageOf } from '../../domain/usage';
-import { httpHandler } from '../../shared/http';
+import { httpHandler } from '../http-handler';
 
 export const handler = httpHandler({}, async (request) => ({ status: 200, body: await usageOf(request.caller) }));

@@ -1,6 +1,6 @@
 import { createProject } from '../../domain/projects';
 import { CreateProjectBody } from '../../domain/schemas';
-import { httpHandler } from '../../shared/http';
+import { httpHandler } from '../http-handler';
 import { create } from '../creation';
 
 export const handler = httpHandler({ body: CreateProjectBody }, async (request) => {

@@ -1,5 +1,6 @@
 import { getProject } from '../../domain/projects';
-import { httpHandler, idParam } from '../../shared/http';
+import { httpHandler } from '../http-handler';
+import { idParam } from '../../shared/http';
 
 export const handler = httpHandler({}, async (request) => ({
   status: 200,

@@ -1,6 +1,6 @@
 import { listProjects } from '../../domain/projects';
 import { ListProjectsQuery } from '../../domain/schemas';
-import { httpHandler } from '../../shared/http';
+import { httpHandler } from '../http-handler';
 
 export const handler = httpHandler({ query: ListProjectsQuery }, async ({ caller, query }) => ({
   status: 200,

@@ -1,6 +1,7 @@
 import { updateProject } from '../../domain/projects';
 import { UpdateProjectBody } from '../../domain/schemas';
-import { httpHandler, idParam } from '../../shared/http';
+import { httpHandler } from '../http-handler';
+import { idParam } from '../../shared/http';
 
 export const handler = httpHandler({ body: UpdateProjectBody }, async (request) => ({
   status: 200,

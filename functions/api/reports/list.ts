@@ -1,6 +1,7 @@
 import { listReports } from '../../domain/reports';
 import { ListReportsQuery } from '../../domain/sync-schemas';
-import { httpHandler, idParam } from '../../shared/http';
+import { httpHandler } from '../http-handler';
+import { idParam } from '../../shared/http';
 
 export const handler = httpHandler({ query: ListReportsQuery }, async (request) => ({
   status: 200,

@@ -1,6 +1,6 @@
 import { SearchQuery } from '../../domain/schemas';
 import { search } from '../../domain/search';
-import { httpHandler } from '../../shared/http';
+import { httpHandler } from '../http-handler';
 
 export const handler = httpHandler({ query: SearchQuery }, async ({ caller, query }) => ({
   status: 200,

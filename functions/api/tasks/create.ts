@@ -1,6 +1,7 @@
 import { CreateTaskBody } from '../../domain/schemas';
 import { createTask, etagOf } from '../../domain/tasks';
-import { httpHandler, idParam } from '../../shared/http';
+import { httpHandler } from '../http-handler';
+import { idParam } from '../../shared/http';
 import { create } from '../creation';
 
 export const handler = httpHandler({ body: CreateTaskBody }, async (request) => {

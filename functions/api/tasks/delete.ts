@@ -1,5 +1,6 @@
 import { deleteTask } from '../../domain/tasks';
-import { httpHandler, idParam } from '../../shared/http';
+import { httpHandler } from '../http-handler';
+import { idParam } from '../../shared/http';
 
 export const handler = httpHandler({}, async (request) => {
   await deleteTask(request.caller, request.trace, idParam(request, 'taskId', 'Task'));

@@ -1,5 +1,6 @@
 import { etagOf, getTask } from '../../domain/tasks';
-import { httpHandler, idParam } from '../../shared/http';
+import { httpHandler } from '../http-handler';
+import { idParam } from '../../shared/http';
 
 export const handler = httpHandler({}, async (request) => {
   const task = await getTask(request.caller, idParam(request, 'taskId', 'Task'));

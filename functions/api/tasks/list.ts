@@ -1,6 +1,7 @@
 import { ListTasksQuery } from '../../domain/schemas';
 import { listTasks } from '../../domain/tasks';
-import { httpHandler, idParam } from '../../shared/http';
+import { httpHandler } from '../http-handler';
+import { idParam } from '../../shared/http';
 
 export const handler = httpHandler({ query: ListTasksQuery }, async (request) => ({
   status: 200,

@@ -1,7 +1,8 @@
 import { UpdateTaskBody } from '../../domain/schemas';
 import { updateTask } from '../../domain/task-updates';
 import { etagOf, versionFromIfMatch } from '../../domain/tasks';
-import { httpHandler, idParam } from '../../shared/http';
+import { httpHandler } from '../http-handler';
+import { idParam } from '../../shared/http';
 import { Problem } from '../../shared/problem';
 
 export const handler = httpHandler({ body: UpdateTaskBody }, async (request) => {

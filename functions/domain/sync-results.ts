@@ -1,6 +1,6 @@
-import type { SyncResult } from '../domain/messages';
-import type { Delivery } from './consumer';
-import { sendMessages } from './sqs';
+import type { Delivery } from '../shared/consumer';
+import { sendMessages } from '../shared/sqs';
+import type { SyncResult } from './messages';
 
 const SEND_ATTEMPTS = 3;
 
