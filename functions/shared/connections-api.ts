@@ -4,7 +4,7 @@ import { sigv4 } from './sigv4';
 
 // API Gateway's @connections management API (WEBSOCKET_MANAGEMENT_URL, `https://{api}.execute-api.{region}
 // .amazonaws.com/{stage}`) signed with SigV4: the one call the broadcast worker makes, without the SDK
-// client, which would take its bundle past DESIGN.md's 250 KB. The requests are the client's own
+// client, which would take its bundle past the 250 KB budget (docs/architecture.md). The requests are the client's own
 // (PostToConnection: POST /@connections/{id} with the frame as the body), so the local emulation that the
 // SDK client is tested against serves both.
 

@@ -4,7 +4,7 @@ import { SignatureV4 } from '@smithy/signature-v4';
 /**
  * A SigV4 signer with the credentials in `env` — in Lambda, the execution role's, which Lambda puts in
  * the environment. TaskFlow signs its few AWS calls itself (an RDS IAM token, DynamoDB's and SQS's JSON APIs, S3)
- * instead of bundling SDK clients whose default credential chain alone is ~270 KB (DESIGN.md's budget).
+ * instead of bundling SDK clients whose default credential chain alone is ~270 KB (the bundle budget, docs/architecture.md).
  */
 export function sigv4(service: string, region: string, env: NodeJS.ProcessEnv = process.env): SignatureV4 {
   return new SignatureV4({

@@ -1,6 +1,6 @@
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
-import { tableNameVariable } from '../declaration';
+import { tableNameVariable } from '../../functions/shared/resource-variables';
 import { type CapabilityModule, type LocalServices, required, type TableName } from './capability';
 
 /**

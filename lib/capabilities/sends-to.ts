@@ -1,4 +1,4 @@
-import { queueUrlVariable } from '../declaration';
+import { queueUrlVariable } from '../../functions/shared/resource-variables';
 import type { AwsProvision, LocalServices, Platform } from './capability';
 
 // What a function's `sendsTo` gives it, like a capability: for each queue it names, `<NAME>_QUEUE_URL` and

@@ -9,7 +9,7 @@ async function tripsOf(operationId: OperationId, caller: ReturnType<typeof newCa
   return roundTrips.count - before;
 }
 
-// DESIGN.md budget: a read is 1 round trip, a mutation with its event-log and outbox rows at most 2.
+// The budget (docs/architecture.md): a read is 1 round trip, a mutation with its event-log and outbox rows at most 2.
 describe('database round trips per request', () => {
   it('costs one extra trip only for the first request of a member in an environment', async () => {
     const alice = newCaller();
