@@ -94,22 +94,25 @@ export class ImportedData extends Construct {
 
   /**
    * The data stack's VPC with its application subnets, as many as it has AZs (the AZs themselves are only labels here).
-   * Functions join it through their subnets and security group: nothing needs the VPC's own id, so it is not shared,
-   * and a construct that used it would fail the synthesis.
+   * Functions join it through their subnets and security group: nothing needs the VPC's own id or the subnets' route
+   * tables, so they are not shared, and a construct that used one would fail the synthesis.
    */
   private get vpc(): ec2.IVpc {
     return this.once('vpc', () => {
       const subnetCount = this.data.network.vpc.selectSubnets(this.data.network.applicationSubnets).subnetIds.length;
       const subnetIds = Array.from({ length: subnetCount }, (_, index) => this.read(`application-subnet-${index + 1}`));
-      return ec2.Vpc.fromVpcAttributes(this, 'Vpc', {
-        vpcId: Lazy.string({
+      const unshared = (what: string) =>
+        Lazy.string({
           produce: () => {
-            throw new Error(`${Stack.of(this).stackName} uses the VPC's id, which the data stack does not share (lib/stacks/imported-data.ts)`);
+            throw new Error(`${Stack.of(this).stackName} uses ${what}, which the data stack does not share (lib/stacks/imported-data.ts)`);
           },
-        }),
+        });
+      return ec2.Vpc.fromVpcAttributes(this, 'Vpc', {
+        vpcId: unshared('the VPC\'s id'),
         availabilityZones: subnetIds.map((_, index) => Fn.select(index, Fn.getAzs())),
         isolatedSubnetIds: subnetIds,
         isolatedSubnetNames: [Network.APPLICATION_SUBNETS],
+        isolatedSubnetRouteTableIds: subnetIds.map(() => unshared('a subnet\'s route table')),
       });
     });
   }

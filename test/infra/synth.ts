@@ -49,7 +49,16 @@ const made = new Map<string, Synthesized>();
 export function synthesizeTaskFlow(context: Record<string, unknown> = {}): Synthesized {
   const key = JSON.stringify(context);
   if (!made.has(key)) {
-    const app = new App({ context: { ...cdkJsonContext(), 'aws:cdk:bundling-stacks': ['TaskFlow-Schema'], ...context } });
+    const app = new App({
+      context: {
+        ...cdkJsonContext(),
+        // As `cdk synth` writes the templates (their size counts against the budget).
+        'aws:cdk:enable-path-metadata': true,
+        'aws:cdk:enable-asset-metadata': true,
+        'aws:cdk:bundling-stacks': ['TaskFlow-Schema'],
+        ...context,
+      },
+    });
     const stacks = new TaskFlow(app);
     // cdk-nag as bin/cdk.ts registers it: an unacknowledged AwsSolutions error makes the synthesis throw.
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
