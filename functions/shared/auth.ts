@@ -1,5 +1,6 @@
 import { createLocalJWKSet, errors, jwtVerify, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import { logger } from './logger';
+import { isCleanText } from './unicode';
 
 /** The identity a verified token carries; the authorizer hands it to every handler. */
 export interface Identity {
@@ -77,9 +78,11 @@ export function createVerifier(config: VerifierConfig, options: VerifierOptions 
         currentDate: new Date(now()),
       });
       const orgId = payload.org_id;
-      if (typeof orgId !== 'string' || orgId.length === 0 || orgId.length > 255 || !payload.sub || payload.sub.length > 255) {
-        throw new Unauthorized('token has no usable org_id or sub');
-      }
+      if (!isIdentifier(orgId) || !isIdentifier(payload.sub)) throw new Unauthorized('token has no usable org_id or sub');
+      // They name the caller in storage, S3 keys, messages and logs: a lone surrogate, a control character or a NUL
+      // there is a malformed token, not something to store in some altered form.
+      if (typeof payload.email === 'string' && !isCleanText(payload.email)) throw new Unauthorized('token has a malformed email');
+      if (typeof payload.name === 'string' && !payload.name.isWellFormed()) throw new Unauthorized('token has a malformed name');
       return {
         orgId,
         userId: payload.sub,
@@ -93,6 +96,9 @@ export function createVerifier(config: VerifierConfig, options: VerifierOptions 
     }
   };
 }
+
+/** A usable `sub` or `org_id`: 1–255 characters of well-formed Unicode, no control characters. */
+const isIdentifier = (value: unknown): value is string => typeof value === 'string' && value.length > 0 && value.length <= 255 && isCleanText(value);
 
 /**
  * The issuer's signing keys, stale-while-error. jose 6's `createRemoteJWKSet` has no such mode: once its

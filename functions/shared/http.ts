@@ -11,6 +11,7 @@ import { logger } from './logger';
 import { Problem, problemBody } from './problem';
 import { degradedIntegrations } from './degraded';
 import { continueTrace, type Trace } from './trace';
+import { malformedStrings } from './unicode';
 import { UUID } from './uuid';
 
 /** Larger bodies are refused before parsing; the largest valid task is far below this. */
@@ -173,15 +174,22 @@ function readJson(event: APIGatewayProxyEvent, headers: Record<string, string>):
 }
 
 function parse<S extends ZodType>(schema: S, input: unknown, where: 'body' | 'query'): output<S> {
+  // Before the schema: a string that is not Unicode text is refused whatever field it is in.
+  const malformed = malformedStrings(input, where);
+  if (malformed.length > 0) throw invalid(where, malformed);
   const result = safeParse(schema, input);
   if (result.success) return result.data;
-  throw new Problem(400, 'VALIDATION_FAILED', `Request ${where} is invalid`, undefined, {
-    errors: result.error.issues.map((issue) => ({
+  throw invalid(
+    where,
+    result.error.issues.map((issue) => ({
       path: [where, ...issue.path.map(String)].join('.'),
       message: issue.message,
     })),
-  });
+  );
 }
+
+const invalid = (where: 'body' | 'query', errors: { path: string; message: string }[]) =>
+  new Problem(400, 'VALIDATION_FAILED', `Request ${where} is invalid`, undefined, { errors });
 
 /** A path id; one that is not a UUID cannot name anything, so it is a 404 like any unknown id. */
 export function idParam(request: { params: Record<string, string> }, name: string, what: string): string {

@@ -75,6 +75,30 @@ describe('bad input is a 4xx problem, never a 500', () => {
     await expectProblem(invoke('search', alice, { query: { q: nul } }), 400, 'VALIDATION_FAILED');
   });
 
+  it('strings that are not well-formed Unicode (a lone surrogate), in any field, named like any invalid field', async () => {
+    const project = await createProject(alice);
+    const task = await createTask(alice, project.id);
+    const lone = 'a\ud800b';
+    const refused = async (promise: Promise<Response>, path: string) => {
+      const problem = await expectProblem(promise, 400, 'VALIDATION_FAILED');
+      expect(problem.errors).toEqual([{ path, message: expect.stringMatching(/well-formed Unicode/) }]);
+    };
+    // Was a 500: the file name went through encodeURIComponent.
+    await refused(invoke('startAttachmentUpload', alice, { params: { taskId: task.id }, body: { fileName: '\ud800', contentType: 'text/plain', size: 10 } }), 'body.fileName');
+    // Were stored as U+FFFD.
+    await refused(invoke('createProject', alice, { body: { name: lone } }), 'body.name');
+    await refused(invoke('createTask', alice, { params: { projectId: project.id }, body: { title: 'x', description: lone } }), 'body.description');
+    await refused(invoke('createTask', alice, { params: { projectId: project.id }, body: { title: 'x', labels: ['ok', lone] } }), 'body.labels.1');
+    await refused(invoke('updateTask', alice, { params: { taskId: task.id }, body: { version: 1, title: '\udfff' } }), 'body.title');
+    await refused(invoke('createComment', alice, { params: { taskId: task.id }, body: { body: lone } }), 'body.body');
+    await refused(invoke('createLink', alice, { params: { projectId: project.id }, body: { type: 'github', target: `acme/${lone}` } }), 'body.target');
+    // A key too (refused before the schema would call it unknown).
+    await refused(invoke('createProject', alice, { body: { name: 'x', [lone]: 1 } }), `body.${lone.toWellFormed()}`);
+    // A well-formed pair (an emoji) is text like any other.
+    expect((await invoke('createProject', alice, { body: { name: 'Launch \ud83d\ude80' } })).body.name).toBe('Launch 🚀');
+    expect((await invoke('getTask', alice, { params: { taskId: task.id } })).body).toMatchObject({ title: 'Task', description: '' });
+  });
+
   it('cursors that were not issued by the API, however plausible', async () => {
     const project = await createProject(alice);
     const uuid = '0b5c3a1e-8d6f-4a2b-9c3d-1e2f3a4b5c6d';
