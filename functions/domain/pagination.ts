@@ -10,6 +10,17 @@ interface Position {
 // Exactly what api_timestamp() produces.
 const TIMESTAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/;
 
+/**
+ * A time that exists (no February 30th, hour 25 or year 0000): checked here, so a forged cursor is INVALID_CURSOR
+ * rather than a value the database refuses. Date rolls an impossible time over, so one that does not come back
+ * as it went in never existed.
+ */
+function isRealTime(timestamp: string): boolean {
+  const seconds = timestamp.slice(0, 19);
+  const parsed = new Date(`${seconds}Z`);
+  return !seconds.startsWith('0000') && !Number.isNaN(parsed.getTime()) && parsed.toISOString().startsWith(seconds);
+}
+
 export function encodeCursor(item: Position): string {
   return Buffer.from(JSON.stringify([item.createdAt, item.id])).toString('base64url');
 }
@@ -18,7 +29,7 @@ export function decodeCursor(cursor: string | undefined): Position | null {
   if (cursor === undefined) return null;
   try {
     const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
-    if (typeof createdAt === 'string' && typeof id === 'string' && TIMESTAMP.test(createdAt) && UUID.test(id)) {
+    if (typeof createdAt === 'string' && typeof id === 'string' && TIMESTAMP.test(createdAt) && isRealTime(createdAt) && UUID.test(id)) {
       return { createdAt, id };
     }
   } catch {

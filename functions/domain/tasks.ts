@@ -12,12 +12,13 @@ import type { CreateTaskInput, TaskDto } from './schemas';
 
 export const etagOf = (task: Pick<TaskDto, 'version'>) => `"${task.version}"`;
 
-/** `"3"` or `W/"3"` → 3; `*` → null (any version); anything else is refused. */
+/** `"3"` or `W/"3"` → 3; `*` → null (any version); anything else (a number past any version too) is refused. */
 export function versionFromIfMatch(ifMatch: string): number | null {
   if (ifMatch.trim() === '*') return null;
   const match = /^(?:W\/)?"(\d+)"$/.exec(ifMatch.trim());
-  if (!match) throw new Problem(400, 'INVALID_IF_MATCH', 'If-Match must be an ETag this API returned');
-  return Number(match[1]);
+  const version = match ? Number(match[1]) : NaN;
+  if (!Number.isSafeInteger(version)) throw new Problem(400, 'INVALID_IF_MATCH', 'If-Match must be an ETag this API returned');
+  return version;
 }
 
 export async function createTask(caller: Caller, trace: Trace, projectId: string, input: CreateTaskInput): Promise<Creation<TaskDto>> {

@@ -109,6 +109,22 @@ describe('bad input is a 4xx problem, never a 500', () => {
     }
   });
 
+  it('cursors holding an impossible date, and an If-Match past any version, with their documented codes', async () => {
+    const project = await createProject(alice);
+    const task = await createTask(alice, project.id);
+    const uuid = '0b5c3a1e-8d6f-4a2b-9c3d-1e2f3a4b5c6d';
+    for (const at of ['2024-02-30T25:61:00.000000Z', '0000-01-01T00:00:00.000000Z']) {
+      const cursor = Buffer.from(JSON.stringify([at, uuid])).toString('base64url');
+      await expectProblem(invoke('listTasks', alice, { params: { projectId: project.id }, query: { cursor } }), 400, 'INVALID_CURSOR');
+      await expectProblem(invoke('listProjects', alice, { query: { cursor } }), 400, 'INVALID_CURSOR');
+    }
+    await expectProblem(
+      invoke('updateTask', alice, { params: { taskId: task.id }, headers: { 'If-Match': '"99999999999999999999999"' }, body: { title: 'x' } }),
+      400,
+      'INVALID_IF_MATCH',
+    );
+  });
+
   it('a body that is not JSON', async () => {
     await expectProblem(invoke('createProject', alice, { body: 'name=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } }), 415, 'UNSUPPORTED_MEDIA_TYPE');
   });

@@ -17,6 +17,20 @@ describe('cursors', () => {
     },
   );
 
+  it.each(['2024-02-30T10:00:00.000000Z', '2023-02-29T10:00:00.000000Z', '2024-02-29T25:61:00.000000Z', '2024-04-31T00:00:00.000000Z', '0000-01-01T00:00:00.000000Z', '2024-01-01T23:59:60.000000Z'])(
+    'refuse a well-formed cursor holding the impossible time %s with INVALID_CURSOR',
+    (createdAt) => {
+      const cursor = encodeCursor({ createdAt, id: '00000000-0000-4000-8000-000000000001' });
+      expect(() => decodeCursor(cursor)).toThrow(expect.objectContaining({ status: 400, code: 'INVALID_CURSOR' }) as Problem);
+    },
+  );
+
+  it('take any real time, leap days included', () => {
+    for (const createdAt of ['2024-02-29T23:59:59.999999Z', '0001-01-01T00:00:00.000000Z', '9999-12-31T23:59:59.999999Z']) {
+      expect(decodeCursor(encodeCursor({ createdAt, id: '00000000-0000-4000-8000-000000000001' }))).toMatchObject({ createdAt });
+    }
+  });
+
   it('give a next cursor only when there is another row', () => {
     expect(page([item(1), item(2)], 2)).toEqual({ items: [item(1), item(2)], nextCursor: null });
     const more = page([item(1), item(2), item(3)], 2);
@@ -30,7 +44,7 @@ describe('If-Match', () => {
     expect(versionFromIfMatch(header)).toBe(version);
   });
 
-  it.each(['3', '"v3"', '"1", "2"'])('refuses %s', (header) => {
+  it.each(['3', '"v3"', '"1", "2"', '"99999999999999999999999"', '"9007199254740992"'])('refuses %s', (header) => {
     expect(() => versionFromIfMatch(header)).toThrow(expect.objectContaining({ code: 'INVALID_IF_MATCH' }) as Problem);
   });
 });
