@@ -9,6 +9,7 @@ import { CORS_RESPONSE_HEADERS } from './cors';
 import { isDatabaseUnavailable } from './db';
 import { logger } from './logger';
 import { Problem, problemBody } from './problem';
+import { acceptedRequestId } from './request-id';
 import { degradedIntegrations } from './degraded';
 import { continueTrace, type Trace } from './trace';
 import { malformedStrings } from './unicode';
@@ -49,10 +50,6 @@ export interface Schemas<Body extends ZodType | undefined, Query extends ZodType
 
 export type Parsed<S> = S extends ZodType ? output<S> : undefined;
 
-// A caller's id is echoed only if it is a sane token; anything else (too long, control characters)
-// is replaced, since it lands in logs, headers and the event log.
-const REQUEST_ID = /^[\w.:/+=-]{1,128}$/;
-
 // Answer this long before Lambda would kill the function, so the caller still gets a problem+json.
 const DEADLINE_MARGIN_MS = 500;
 
@@ -74,9 +71,8 @@ export function restHandler<Body extends ZodType | undefined, Query extends ZodT
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .handler(async (event, context) => {
       const headers = lowerCaseHeaders(event.headers);
-      const sent = headers['x-request-id'];
       // The caller's id, else API Gateway's own (it is also in the gateway's access log).
-      const requestId = sent && REQUEST_ID.test(sent) ? sent : event.requestContext?.requestId || randomUUID();
+      const requestId = acceptedRequestId(headers['x-request-id']) ?? (event.requestContext?.requestId || randomUUID());
       logger.setCorrelationId(requestId);
       const trace = { requestId, traceparent: continueTrace(headers.traceparent) };
       logger.appendKeys({ traceparent: trace.traceparent });

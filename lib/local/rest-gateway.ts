@@ -3,6 +3,7 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import type { APIGatewayAuthorizerResult, APIGatewayProxyEvent, APIGatewayProxyResult, APIGatewayTokenAuthorizerEvent, Context } from 'aws-lambda';
 import { CORS_ALLOW_HEADERS, CORS_ALLOW_ORIGIN, CORS_RESPONSE_HEADERS } from '../../functions/shared/cors';
 import { Problem, problemBody } from '../../functions/shared/problem';
+import { acceptedRequestId } from '../../functions/shared/request-id';
 import { DEFAULT_TIMEOUT_SECONDS, functionId, type RouteDeclaration } from '../declaration';
 import { lambdaContext, proxyEvent } from './proxy-event';
 
@@ -43,7 +44,8 @@ export function restGateway(options: RestGatewayOptions): RequestListener {
 
   return (req, res) => {
     const started = performance.now();
-    const requestId = req.headers['x-request-id']?.toString() || randomUUID();
+    // The handlers' rule: a sane id is echoed, anything else replaced (also in the answers made here).
+    const requestId = acceptedRequestId(req.headers['x-request-id']?.toString()) ?? randomUUID();
     void serve(req, res, requestId)
       .catch((error: unknown) => {
         options.log?.(`gateway error: ${(error as Error).stack ?? String(error)}`);

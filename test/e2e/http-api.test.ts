@@ -95,6 +95,18 @@ describe('the API over HTTP on the local runtime', () => {
     }
   });
 
+  it('replaces an X-Request-Id that is not a sane token in the gateway\'s own answers too (401, 404), as the handlers do', async () => {
+    for (const sent of ['x'.repeat(10_000), 'has spaces', '<script>alert(1)</script>']) {
+      for (const response of [await call('GET', '/projects', { token: null, headers: { 'X-Request-Id': sent } }), await call('GET', '/nowhere', { headers: { 'X-Request-Id': sent } })]) {
+        expect([401, 404]).toContain(response.status);
+        expect(response.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+        expect(response.body.requestId).toBe(response.headers.get('x-request-id'));
+      }
+      const handled = await call('GET', '/projects', { headers: { 'X-Request-Id': sent } });
+      expect(handled.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    }
+  });
+
   it('serves health without a token, the OpenAPI document, and CORS preflights', async () => {
     const health = await call('GET', '/health', { token: null });
     expect(health.status).toBe(200);
