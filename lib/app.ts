@@ -237,7 +237,7 @@ const routes = [
   },
   {
     method: 'POST', path: '/tasks/{taskId}/attachments', operationId: 'startAttachmentUpload', auth: 'jwt',
-    summary: 'Start an upload: a presigned S3 POST (the declared type, at most 50 MB, 15 minutes); nothing is recorded until confirmed',
+    summary: 'Start an upload: a presigned S3 POST (the declared type and size, at most 50 MB, 15 minutes); nothing is recorded until confirmed',
     function: withFiles(mutation('attachments/start', 'Start an attachment upload')),
     request: { body: s.CreateAttachmentBody }, response: { status: 201, body: s.UploadForm }, errors: [404],
   },

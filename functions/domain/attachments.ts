@@ -9,7 +9,6 @@ import type { PlanName } from './plans';
 import { atLimit, noteUsage, quotaExceeded, underQuota } from './quotas';
 import type { AttachmentDto, CreateAttachmentInput } from './schemas';
 
-export const MAX_ATTACHMENT_BYTES = 50 * 1024 * 1024;
 // Long enough to start an upload, short enough that a leaked form is soon useless.
 const UPLOAD_EXPIRES_SECONDS = 15 * 60;
 const DOWNLOAD_EXPIRES_SECONDS = 5 * 60;
@@ -20,8 +19,8 @@ const storedKey = (orgId: string, attachmentId: string) => `attachments/${orgId}
 
 /**
  * An upload form for a file of a task: a presigned POST that S3 accepts only for this key, this type and
- * at most 50 MB. Nothing is recorded until the upload is confirmed; the task and the file name ride
- * with the object as its metadata.
+ * exactly the declared size (at most 50 MB), the size the storage quota was checked against. Nothing is
+ * recorded until the upload is confirmed; the task and the file name ride with the object as its metadata.
  */
 export async function startUpload(caller: Caller, attachmentId: string, taskId: string, input: CreateAttachmentInput) {
   const { rows } = await read<{ used: string; plan: PlanName }>(
@@ -35,11 +34,12 @@ export async function startUpload(caller: Caller, attachmentId: string, taskId: 
   const upload = presignedPost({
     key: pendingKey(caller.orgId, attachmentId),
     contentType: input.contentType,
-    maxBytes: MAX_ATTACHMENT_BYTES,
+    minBytes: input.size,
+    maxBytes: input.size,
     expiresIn: UPLOAD_EXPIRES_SECONDS,
     metadata: { 'task-id': taskId, 'file-name': encodeURIComponent(input.fileName), 'uploaded-by': encodeURIComponent(caller.userId) },
   });
-  return { attachmentId, upload: { url: upload.url, fields: upload.fields }, expiresAt: upload.expiresAt, maxBytes: MAX_ATTACHMENT_BYTES };
+  return { attachmentId, upload: { url: upload.url, fields: upload.fields }, expiresAt: upload.expiresAt, maxBytes: input.size };
 }
 
 /**

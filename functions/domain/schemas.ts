@@ -197,10 +197,11 @@ export const ATTACHMENT_TYPES = [
   'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
   'application/vnd.openxmlformats-officedocument.presentationml.presentation',
 ] as const;
+const MAX_ATTACHMENT_BYTES = 50 * 1024 * 1024;
 export const CreateAttachmentBody = z.strictObject({
   fileName: text().check(z.trim(), z.minLength(1), z.maxLength(255), z.refine((name) => !/[\u0000-\u001f/\\]/.test(name), 'must not contain control characters or slashes')),
   contentType: z.enum(ATTACHMENT_TYPES),
-  size: z.number().check(z.int(), z.minimum(1), z.maximum(50 * 1024 * 1024)),
+  size: z.number().check(z.int(), z.minimum(1), z.maximum(MAX_ATTACHMENT_BYTES)),
 });
 export const Attachment = z.object({
   id: z.uuid(),

@@ -97,6 +97,8 @@ export async function presignedGet(key: string, fileName: string, expiresIn: num
 export interface PostPolicy {
   key: string;
   contentType: string;
+  /** The file's size must be within these (content-length-range). */
+  minBytes: number;
   maxBytes: number;
   expiresIn: number;
   /** Stored with the object as x-amz-meta-<name> (each must be sent exactly as given). */
@@ -105,7 +107,7 @@ export interface PostPolicy {
 
 /**
  * A presigned POST (browser-based upload, SigV4): S3 itself refuses anything the policy does not allow
- * — another key, another type, a file over `maxBytes`, an expired form.
+ * — another key, another type, a file outside `minBytes`–`maxBytes`, an expired form.
  */
 export function presignedPost(policy: PostPolicy, now = new Date()): { url: string; fields: Record<string, string>; expiresAt: string } {
   const region = requiredEnv('AWS_REGION');
@@ -129,7 +131,7 @@ export function presignedPost(policy: PostPolicy, now = new Date()): { url: stri
       { bucket: requiredEnv('FILES_BUCKET_NAME') },
       ['eq', '$key', policy.key],
       ['eq', '$Content-Type', policy.contentType],
-      ['content-length-range', 1, policy.maxBytes],
+      ['content-length-range', policy.minBytes, policy.maxBytes],
       ...Object.entries(fields)
         .filter(([name]) => name.startsWith('x-amz-'))
         .map(([name, value]) => ({ [name]: value })),

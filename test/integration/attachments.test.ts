@@ -79,6 +79,27 @@ describe('attachments', () => {
     expect(await rowsOf(alice)).toHaveLength(0);
   });
 
+  it('is refused by S3 itself when the file is not the size it declared (the quota was checked against that size)', async () => {
+    const alice = newCaller();
+    const task = await taskOf(alice);
+    const started = await start(alice, task.id, { fileName: 'small.txt', contentType: 'text/plain', size: 16 });
+    expect(started.body.maxBytes).toBe(16);
+    const larger = await upload(started.body.upload, Buffer.alloc(4096, 'x'));
+    expect(larger.status).toBe(400);
+    expect(larger.body).toContain('EntityTooLarge');
+    const smaller = await upload(started.body.upload, Buffer.alloc(15, 'x'));
+    expect(smaller.status).toBe(400);
+    expect(smaller.body).toContain('EntityTooSmall');
+    expect((await invoke('confirmAttachment', alice, { params: { attachmentId: started.body.attachmentId } })).status).toBe(404);
+    expect(await rowsOf(alice)).toHaveLength(0);
+    expect(await storage(alice)).toBe(0);
+
+    expect((await upload(started.body.upload, Buffer.alloc(16, 'x'))).status).toBeLessThan(300);
+    const confirmed = await invoke('confirmAttachment', alice, { params: { attachmentId: started.body.attachmentId } });
+    expect(confirmed.status).toBe(201);
+    expect(confirmed.body.size).toBe(16);
+  });
+
   it('refuses types off the list and sizes over 50 MB before any upload', async () => {
     const alice = newCaller();
     const task = await taskOf(alice);
