@@ -4,7 +4,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { RouteDeclaration } from '../declaration';
-import { CORS_ALLOW_HEADERS, CORS_ALLOW_ORIGIN, CORS_EXPOSE_HEADERS } from '../../functions/shared/cors';
+import { CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, CORS_ALLOW_ORIGIN, CORS_EXPOSE_HEADERS } from '../../functions/shared/cors';
 import { acknowledgeNag } from './nag';
 import { addProblemResponses } from './problem-responses';
 
@@ -93,12 +93,16 @@ export class Api extends Construct {
       },
       defaultCorsPreflightOptions: {
         allowOrigins: [CORS_ALLOW_ORIGIN],
-        allowMethods: apigateway.Cors.ALL_METHODS,
+        allowMethods: CORS_ALLOW_METHODS,
         allowHeaders: CORS_ALLOW_HEADERS,
         exposeHeaders: CORS_EXPOSE_HEADERS,
         maxAge: Duration.hours(1),
       },
     });
+    // A preflight for a path the API does not have: without it the gateway answers 404 (MISSING_AUTHENTICATION_TOKEN),
+    // which fails the preflight, and the page sees a network error instead of the request's readable 404 problem.
+    // Only OPTIONS (the default preflight, inherited): any other method here is that 404.
+    this.restApi.root.addProxy({ anyMethod: false });
     this.stage = this.restApi.deploymentStage;
     // The stack outputs the URL itself (ApiUrl); drop the generated duplicate.
     this.restApi.node.tryRemoveChild('Endpoint');

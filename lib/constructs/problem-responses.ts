@@ -23,7 +23,7 @@ export const GATEWAY_PROBLEMS: readonly GatewayProblem[] = [
   // The gateway's message: "User is not authorized to access this resource".
   { type: apigateway.ResponseType.ACCESS_DENIED, status: 403, code: 'FORBIDDEN' },
   // REST API answers an unknown path (or a method a path does not have) with 403 "Missing Authentication
-  // Token": it is a 404.
+  // Token": it is a 404. (A preflight for an unknown path is not: the root's `{proxy+}` answers it, lib/constructs/api.ts.)
   { type: apigateway.ResponseType.MISSING_AUTHENTICATION_TOKEN, status: 404, code: 'NOT_FOUND', title: 'No such route' },
   { type: apigateway.ResponseType.RESOURCE_NOT_FOUND, status: 404, code: 'NOT_FOUND', title: 'No such route' },
   { type: apigateway.ResponseType.REQUEST_TOO_LARGE, status: 413, code: 'PAYLOAD_TOO_LARGE', title: 'Request payload is too large' },

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { APIGatewayAuthorizerResult, APIGatewayProxyEvent, APIGatewayProxyResult, APIGatewayTokenAuthorizerEvent, Context } from 'aws-lambda';
-import { CORS_ALLOW_HEADERS, CORS_ALLOW_ORIGIN, CORS_RESPONSE_HEADERS } from '../../functions/shared/cors';
+import { CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, CORS_ALLOW_ORIGIN, CORS_RESPONSE_HEADERS } from '../../functions/shared/cors';
 import { Problem, problemBody } from '../../functions/shared/problem';
 import { acceptedRequestId } from '../../functions/shared/request-id';
 import { DEFAULT_TIMEOUT_SECONDS, functionId, type RouteDeclaration } from '../declaration';
@@ -66,16 +66,18 @@ export function restGateway(options: RestGatewayOptions): RequestListener {
       const values = match?.slice(1).map(decodePathSegment);
       return values && !values.includes(null) ? [{ ...entry, values: values as string[] }] : [];
     });
-    if (candidates.length === 0) return problem(res, requestId, 404, 'NOT_FOUND', `No route for ${url.pathname}`);
     if (method === 'OPTIONS') {
+      // Every path has a preflight, as on the deployed API (its `{proxy+}` answers unknown ones): a browser must get
+      // past it to send the request, and then reads the 404 problem instead of a network error.
       res.writeHead(204, {
         'Access-Control-Allow-Origin': CORS_ALLOW_ORIGIN,
-        'Access-Control-Allow-Methods': candidates.map((c) => c.route.method).join(', '),
+        'Access-Control-Allow-Methods': (candidates.length ? candidates.map((c) => c.route.method) : CORS_ALLOW_METHODS).join(', '),
         'Access-Control-Allow-Headers': CORS_ALLOW_HEADERS.join(', '),
         'Access-Control-Max-Age': '600',
       });
       return void res.end();
     }
+    if (candidates.length === 0) return problem(res, requestId, 404, 'NOT_FOUND', `No route for ${url.pathname}`);
     const matched = candidates.find((candidate) => candidate.route.method === method);
     // API Gateway cannot tell a missing method from a missing path either.
     if (!matched) return problem(res, requestId, 404, 'NOT_FOUND', `No route for ${method} ${url.pathname}`);
@@ -172,9 +174,10 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+/** A document (the OpenAPI document, the JWKS): a page on another origin may read it too. */
 function json(res: ServerResponse, status: number, body: unknown): void {
   const payload = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) });
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload), ...CORS_RESPONSE_HEADERS });
   res.end(payload);
 }
 

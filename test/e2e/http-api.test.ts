@@ -120,6 +120,37 @@ describe('the API over HTTP on the local runtime', () => {
     expect(preflight.headers.get('access-control-allow-methods')).toBe('GET, PATCH, DELETE');
   });
 
+  it('lets a page on another origin in: trace context headers, the OpenAPI document, and a readable 404 for an unknown path', async () => {
+    const origin = { Origin: 'https://app.example' };
+    // What a browser running OpenTelemetry for the web asks before a call.
+    const traced = await fetch(`${runtime.url}/projects`, {
+      method: 'OPTIONS',
+      headers: { ...origin, 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'authorization,content-type,traceparent,tracestate' },
+    });
+    expect(traced.status).toBe(204);
+    const allowed = traced.headers.get('access-control-allow-headers')!.toLowerCase().split(/,\s*/);
+    expect(allowed).toEqual(expect.arrayContaining(['authorization', 'content-type', 'traceparent', 'tracestate']));
+
+    const document = await fetch(`${runtime.url}/openapi.json`, { headers: origin });
+    expect(document.status).toBe(200);
+    expect(document.headers.get('access-control-allow-origin')).toBe('*');
+
+    // An unknown path: the preflight passes (any status but 2xx is a network error to the page), then the request
+    // answers its 404 problem, which the page may read.
+    const preflight = await fetch(`${runtime.url}/nowhere/at/all`, {
+      method: 'OPTIONS',
+      headers: { ...origin, 'Access-Control-Request-Method': 'GET', 'Access-Control-Request-Headers': 'authorization' },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-origin')).toBe('*');
+    expect(preflight.headers.get('access-control-allow-methods')).toContain('GET');
+    expect(preflight.headers.get('access-control-allow-headers')).toContain('Authorization');
+    const missing = await fetch(`${runtime.url}/nowhere/at/all`, { headers: { ...origin, Authorization: `Bearer ${token}` } });
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get('access-control-allow-origin')).toBe('*');
+    expect(((await missing.json()) as { code: string }).code).toBe('NOT_FOUND');
+  });
+
   it('answers unknown routes and methods with problem+json', async () => {
     const missing = await call('GET', '/nowhere');
     expect(missing.status).toBe(404);

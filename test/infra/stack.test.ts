@@ -477,6 +477,29 @@ describe('REST API', () => {
   });
 });
 
+describe('CORS for a page on another origin', () => {
+  it('allows the W3C trace context headers (traceparent, tracestate) in every preflight', () => {
+    const options = ofType('AWS::ApiGateway::Method').filter(([, m]) => m.Properties.HttpMethod === 'OPTIONS');
+    for (const [, method] of options) {
+      const allowed = method.Properties.Integration.IntegrationResponses[0].ResponseParameters['method.response.header.Access-Control-Allow-Headers'] as string;
+      expect(allowed).toContain('traceparent');
+      expect(allowed).toContain('tracestate');
+    }
+  });
+
+  it('answers the preflight of a path the API does not have (a {proxy+} with OPTIONS only; any other method there is the 404 problem)', () => {
+    const rootId = ofType('AWS::ApiGateway::RestApi')[0]![0];
+    const [proxy, ...others] = ofType('AWS::ApiGateway::Resource').filter(
+      ([, r]) => r.Properties.PathPart === '{proxy+}' && JSON.stringify(r.Properties.ParentId) === JSON.stringify({ 'Fn::GetAtt': [rootId, 'RootResourceId'] }),
+    );
+    expect(others).toEqual([]);
+    expect(proxy).toBeDefined();
+    const methods = ofType('AWS::ApiGateway::Method').filter(([, m]) => JSON.stringify(m.Properties.ResourceId) === JSON.stringify({ Ref: proxy![0] }));
+    expect(methods.map(([, m]) => m.Properties.HttpMethod)).toEqual(['OPTIONS']);
+    expect(methods[0]![1].Properties.Integration).toMatchObject({ Type: 'MOCK' });
+  });
+});
+
 describe('storage', () => {
   it('declares each table on demand, with its string keys, TTL and point-in-time recovery, retained', () => {
     for (const [name, declaration] of Object.entries(taskflow.tables) as [string, TableDeclaration][]) {
