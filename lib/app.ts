@@ -163,6 +163,7 @@ const webSocketRoutes = [
 
 const ifMatch = { 'If-Match': 'The task ETag; the alternative to `version` in the body' };
 const etag = { ETag: 'The task version, for If-Match' };
+const location = (path: string) => ({ Location: `The resource's path, ${path}` });
 
 const routes = [
   {
@@ -181,7 +182,7 @@ const routes = [
   {
     method: 'POST', path: '/projects', operationId: 'createProject', auth: 'jwt',
     summary: 'Create a project (an `id` already used by this organization answers 200 with that project)', function: mutation('projects/create', 'Create a project'),
-    request: { body: s.CreateProjectBody }, response: { status: 201, body: s.Project }, errors: [409],
+    request: { body: s.CreateProjectBody }, response: { status: 201, body: s.Project, headers: location('/projects/{projectId}') }, errors: [409],
   },
   {
     method: 'GET', path: '/projects', operationId: 'listProjects', auth: 'jwt',
@@ -201,7 +202,7 @@ const routes = [
   {
     method: 'POST', path: '/projects/{projectId}/tasks', operationId: 'createTask', auth: 'jwt',
     summary: 'Create a task in a project (an `id` already used answers 200 with that task)', function: mutation('tasks/create', 'Create a task'),
-    request: { body: s.CreateTaskBody }, response: { status: 201, body: s.Task, headers: etag }, errors: [404, 409, 422],
+    request: { body: s.CreateTaskBody }, response: { status: 201, body: s.Task, headers: { ...etag, ...location('/tasks/{taskId}') } }, errors: [404, 409, 422],
   },
   {
     method: 'GET', path: '/projects/{projectId}/tasks', operationId: 'listTasks', auth: 'jwt',

@@ -2,6 +2,19 @@ import { describe, expect, it } from 'vitest';
 import { createProject, invoke, memberOf, newCaller } from '../support/api';
 
 describe('projects', () => {
+  it('answers a create with the project\'s Location, as task creation does (also when the id already existed, and on a replay)', async () => {
+    const alice = newCaller();
+    const created = await invoke('createProject', alice, { body: { name: 'Located' }, headers: { 'Idempotency-Key': 'located-1' } });
+    expect(created.status).toBe(201);
+    expect(created.headers.location).toBe(`/projects/${created.body.id}`);
+    const replayed = await invoke('createProject', alice, { body: { name: 'Located' }, headers: { 'Idempotency-Key': 'located-1' } });
+    expect(replayed.headers['idempotent-replayed']).toBe('true');
+    expect(replayed.headers.location).toBe(`/projects/${created.body.id}`);
+    const again = await invoke('createProject', alice, { body: { id: created.body.id, name: 'Located' } });
+    expect(again.status).toBe(200);
+    expect(again.headers.location).toBe(`/projects/${created.body.id}`);
+  });
+
   it('creates, reads, lists and updates a project', async () => {
     const alice = newCaller();
     const created = await invoke('createProject', alice, { body: { name: '  Launch  ', description: 'Q1 launch' } });

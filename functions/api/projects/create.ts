@@ -5,5 +5,5 @@ import { create } from '../creation';
 
 export const handler = httpHandler({ body: CreateProjectBody }, async (request) => {
   const { status, doc } = await create(request, (id) => createProject(request.caller, request.trace, { ...request.body, id }));
-  return { status, body: doc };
+  return { status, body: doc, headers: { Location: `/projects/${doc.id}` } };
 });
