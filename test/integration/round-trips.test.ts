@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { roundTrips } from '../../functions/shared/db';
 import { createProject, createTask, invoke, newCaller, type Call, type OperationId } from '../support/api';
+import { sql } from '../support/sql';
 
 async function tripsOf(operationId: OperationId, caller: ReturnType<typeof newCaller>, call: Call) {
   const before = roundTrips.count;
@@ -15,6 +16,25 @@ describe('database round trips per request', () => {
     const alice = newCaller();
     expect(await tripsOf('listProjects', alice, {})).toBe(2); // provisioning + the read
     expect(await tripsOf('listProjects', alice, {})).toBe(1);
+  });
+
+  it('writes a member\'s profile again only when the token\'s name or e-mail changed, in the provisioning statement', async () => {
+    const first = newCaller();
+    const profile = () => sql('SELECT email, name FROM users WHERE id = $1', [first.userId]).then((rows) => rows[0]);
+    expect(await tripsOf('listProjects', first, {})).toBe(2);
+    expect(await profile()).toEqual({ email: null, name: null });
+    // A later token carries an e-mail and a name (Slack said "Someone", no e-mail was ever sent).
+    const named = { ...first, email: 'ann@example.com', name: 'Ann Lee' };
+    expect(await tripsOf('listProjects', named, {})).toBe(2);
+    expect(await profile()).toEqual({ email: 'ann@example.com', name: 'Ann Lee' });
+    expect(await tripsOf('listProjects', named, {})).toBe(1);
+    const renamed = { ...named, name: 'Ann Stone' };
+    expect(await tripsOf('listProjects', renamed, {})).toBe(2);
+    expect(await tripsOf('listProjects', renamed, {})).toBe(1);
+    expect(await profile()).toEqual({ email: 'ann@example.com', name: 'Ann Stone' });
+    // A token without the claims (another client's) changes nothing, and costs nothing.
+    expect(await tripsOf('listProjects', first, {})).toBe(1);
+    expect(await profile()).toEqual({ email: 'ann@example.com', name: 'Ann Stone' });
   });
 
   it('stays within budget on every route', async () => {
