@@ -303,6 +303,12 @@ const routes = [
     request: { query: s.ActivityQuery }, response: { status: 200, body: s.ActivityPage },
   },
   {
+    method: 'GET', path: '/feed/connections', operationId: 'getFeedConnections', auth: 'jwt',
+    summary: 'The organization\'s activity-feed connections against its cap: after a refused WebSocket handshake, a 401 here says the token was refused, `atCap` that the organization is at its connection cap',
+    function: { ...api('feed/connections', 'Feed connections against the cap'), needs: ['database', 'rate-limits', 'integrations', 'connections'] },
+    response: { status: 200, body: s.FeedConnections },
+  },
+  {
     method: 'GET', path: '/search', operationId: 'search', auth: 'jwt',
     summary: 'Full-text search over the organization\'s tasks and comments',
     function: api('search/get', 'Search tasks and comments'),

@@ -27,19 +27,24 @@ const orgKey = (orgId: string) => ({ S: `org#${orgId}` });
 const connectionKey = (orgId: string, connectionId: string) => ({ pk: orgKey(orgId), sk: { S: `connection#${connectionId}` } });
 const expiresIn = (seconds: number) => ({ N: String(Math.floor(Date.now() / 1000) + seconds) });
 
+/** The organization's live connections against its cap (GET /feed/connections: was a refused handshake the cap?). */
+export async function connectionsAgainstCap(orgId: string, cap: number): Promise<{ connections: number; cap: number; atCap: boolean }> {
+  const connections = await countConnections(orgId);
+  return { connections, cap, atCap: connections >= cap };
+}
+
+async function countConnections(orgId: string, consistent = false): Promise<number> {
+  const { Count } = await dynamo()<{ Count: number }>('Query', { TableName: table(), ...liveConnections(orgId), Select: 'COUNT', ConsistentRead: consistent });
+  return Count;
+}
+
 /**
  * Registers a connection unless its organization already has `cap` (counted with a consistent read;
  * connections made at the same instant may pass it by a few, and a connection whose $disconnect never
  * came counts until its first failed post or its expiry).
  */
 export async function registerConnection(orgId: string, connection: Omit<Connection, 'projectId'>, cap: number): Promise<'registered' | 'over-cap'> {
-  const { Count } = await dynamo()<{ Count: number }>('Query', {
-    TableName: table(),
-    ...liveConnections(orgId),
-    Select: 'COUNT',
-    ConsistentRead: true,
-  });
-  if (Count >= cap) return 'over-cap';
+  if ((await countConnections(orgId, true)) >= cap) return 'over-cap';
   await dynamo()('PutItem', {
     TableName: table(),
     Item: {

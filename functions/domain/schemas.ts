@@ -157,6 +157,8 @@ export const ActivityEvent = z.object({
   payload: z.unknown(),
 });
 export const ActivityPage = z.object({ events: z.array(ActivityEvent), throughSeq: z.number().check(z.int()), more: z.boolean() });
+/** The organization's feed connections against its cap: why a WebSocket handshake may have been refused. */
+export const FeedConnections = z.object({ connections: z.number().check(z.int()), cap: z.number().check(z.int()), atCap: z.boolean() });
 
 /** GET /health/integrations: each third-party integration as TaskFlow sees it. */
 export const IntegrationsHealth = z.object({

@@ -2,7 +2,9 @@
  * The activity feed's client (docs/feed.md): connects to the WebSocket API, subscribes, resumes from the
  * last delivered position, and hands the application every event exactly once, in `seq` order, without
  * gaps: it reorders live frames by `prevSeq`, drops duplicates, closes gaps with `resume`, catches up
- * through `GET /activity` when the replay window is passed, and reconnects with backoff.
+ * through `GET /activity` when the replay window is passed, and reconnects with backoff. When a handshake is
+ * refused it asks `GET /feed/connections` why: an expired token is replaced at once, the organization's connection
+ * cap is waited out longer (`onRefused` says which).
  *
  * It runs in browsers (the global `WebSocket` and `fetch`) and in Node: Node 22 has a global WebSocket;
  * on Node 20 pass the `ws` package's `WebSocket` as `options.WebSocket`. It uses only the standard
@@ -53,6 +55,24 @@ export interface ResyncInfo {
   lastSeq: number | null;
 }
 
+/**
+ * Why a WebSocket handshake was refused. A browser is not told the handshake's status, so the client asks the REST
+ * API (`GET /feed/connections`, with the token the handshake carried) and says what it does about it.
+ */
+export interface FeedRefusal {
+  /**
+   * `token`: the API refused the token (expired, revoked): the token function is asked again at once (again
+   * refused: with the usual backoff, and the application should sign the user in again); `connection-cap`: the
+   * organization has as many feed connections as it may (other tabs or devices): the client waits longer
+   * (`capBackoff`); `unknown`: neither, or the API did not say (a network failure, the API unavailable).
+   */
+  reason: 'token' | 'connection-cap' | 'unknown';
+  /** When the client connects again, in milliseconds (0: at once). */
+  retryInMs: number;
+  /** The organization's feed connections and its cap, when the API answered them. */
+  connections?: { connections: number; cap: number };
+}
+
 /** The part of a WebSocket instance the client uses (the DOM `WebSocket`, Node 22's global one and `ws` all fit). */
 export interface WebSocketLike {
   readonly readyState: number;
@@ -99,12 +119,19 @@ export interface ActivityFeedOptions {
   onStateChange?: (state: FeedState, previous: FeedState) => void;
   /** Diagnostics: connection errors, error frames, failed REST calls, throws from `onEvent`. */
   onError?: (error: unknown) => void;
+  /** A refused handshake, once the REST API said why (needs `apiUrl`; without it, a refusal is retried with the usual backoff). */
+  onRefused?: (refusal: FeedRefusal) => void;
   /** The WebSocket constructor; default the global `WebSocket` (browsers, Node ≥ 22). On Node 20 pass `ws`'s. */
   WebSocket?: WebSocketConstructor;
   /** Default the global `fetch`. */
   fetch?: FetchLike;
   /** Reconnect delays: exponential from `initialMs` to `maxMs`, with full jitter. Default 500 ms and 30 s. */
   backoff?: { initialMs?: number; maxMs?: number };
+  /**
+   * Reconnect delays while the organization is at its connection cap: doubling from `initialMs` to `maxMs`,
+   * jittered within the upper half (never shorter than half). Default 30 s and 5 minutes.
+   */
+  capBackoff?: { initialMs?: number; maxMs?: number };
   /** How often to send `ping` (API Gateway closes a connection after 10 minutes without a message). Default 5 minutes. */
   keepaliveMs?: number;
   /** How long a gap in the live frames may last before the client resumes to close it, jittered by ±50 %. Default 1 s. */
@@ -136,6 +163,10 @@ const CATCH_UP_PAGE = 200;
 
 interface Connection {
   ws: WebSocketLike;
+  /** The token the handshake carried: what the API is asked about when the handshake is refused. */
+  token: string;
+  /** The handshake succeeded: a close is a dropped connection, not a refusal. */
+  opened: boolean;
   /** `subscribed` came. */
   subscribed: boolean;
   /** The first replay completed: live frames are delivered. */
@@ -161,6 +192,8 @@ export function createActivityFeed(options: ActivityFeedOptions): ActivityFeed {
   const apiUrl = options.apiUrl?.replace(/\/+$/, '');
   const initialMs = options.backoff?.initialMs ?? 500;
   const maxMs = options.backoff?.maxMs ?? 30_000;
+  const capInitialMs = options.capBackoff?.initialMs ?? 30_000;
+  const capMaxMs = options.capBackoff?.maxMs ?? 5 * 60_000;
   const keepaliveMs = options.keepaliveMs ?? 5 * 60_000;
   const gapTimeoutMs = options.gapTimeoutMs ?? 1_000;
   const ackEveryMs = options.ackEveryMs ?? 30_000;
@@ -175,6 +208,10 @@ export function createActivityFeed(options: ActivityFeedOptions): ActivityFeed {
   let lastAcked: number | null = options.afterSeq ?? null;
   let conn: Connection | undefined;
   let attempt = 0;
+  /** Refusals at the connection cap since the last handshake that succeeded. */
+  let capAttempt = 0;
+  /** A refused token was replaced at once since the last handshake that succeeded (only once: then the backoff). */
+  let tokenRetried = false;
   let reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   let resyncing = false;
   /** Live events not delivered yet, by seq. */
@@ -228,8 +265,9 @@ export function createActivityFeed(options: ActivityFeedOptions): ActivityFeed {
     reconnectTimer = undefined;
     setState('connecting');
     let ws: WebSocketLike;
+    let token: string;
     try {
-      const token = await getToken();
+      token = await getToken();
       if (halted) return;
       const target = new URL(options.url);
       target.searchParams.set('token', token);
@@ -242,11 +280,14 @@ export function createActivityFeed(options: ActivityFeedOptions): ActivityFeed {
       scheduleReconnect();
       return;
     }
-    const c: Connection = { ws, subscribed: false, live: false, resumeInFlight: false, awaiting: false };
+    const c: Connection = { ws, token, opened: false, subscribed: false, live: false, resumeInFlight: false, awaiting: false };
     conn = c;
     awaitResponse(c);
     ws.onopen = () => {
       if (conn !== c) return;
+      c.opened = true;
+      capAttempt = 0;
+      tokenRetried = false;
       setState('subscribing');
       send(c, options.projectId !== undefined ? { action: 'subscribe', projectId: options.projectId } : { action: 'subscribe' });
       awaitResponse(c);
@@ -262,27 +303,83 @@ export function createActivityFeed(options: ActivityFeedOptions): ActivityFeed {
       report(event?.error ?? new Error(typeof event?.message === 'string' ? event.message : 'The feed\'s WebSocket failed'));
     };
     ws.onclose = () => {
-      if (conn === c) dropConnection(c, false);
+      if (conn !== c) return;
+      if (c.opened) dropConnection(c, false);
+      else if (forget(c, false)) void afterRefusal(c.token);
     };
   }
 
   function scheduleReconnect() {
     if (halted) return;
+    reconnectIn(backoffDelay());
+  }
+
+  function reconnectIn(delay: number) {
+    if (delay === 0) void connect();
+    else reconnectTimer = setTimeout(() => void connect(), delay);
+  }
+
+  /** The next ordinary reconnect delay: exponential, full jitter. */
+  function backoffDelay() {
     const cap = Math.min(maxMs, initialMs * 2 ** Math.min(attempt, 30));
     attempt += 1;
-    const delay = Math.floor(random() * cap);
-    reconnectTimer = setTimeout(() => void connect(), delay);
+    return Math.floor(random() * cap);
+  }
+
+  /** The next delay at the connection cap: exponential, jittered within the upper half. */
+  function capDelay() {
+    const cap = Math.min(capMaxMs, capInitialMs * 2 ** Math.min(capAttempt, 30));
+    capAttempt += 1;
+    return Math.floor(cap * (0.5 + random() / 2));
   }
 
   /** Forgets the connection (closing it unless it closed already) and, unless halted, reconnects with backoff. */
   function dropConnection(c: Connection, close = true) {
-    if (conn !== c) return;
+    if (forget(c, close)) scheduleReconnect();
+  }
+
+  /** Forgets the connection, closing it unless it closed already; true when the feed goes on (a reconnect is due). */
+  function forget(c: Connection, close: boolean) {
+    if (conn !== c) return false;
     conn = undefined;
     clearConnectionTimers(c);
     detach(c.ws, close);
-    if (halted) return;
+    if (halted) return false;
     setState('reconnecting');
-    scheduleReconnect();
+    return true;
+  }
+
+  /** After a refused handshake: asks the REST API why (when there is one), tells the application, and reconnects accordingly. */
+  async function afterRefusal(token: string) {
+    if (apiUrl === undefined || !fetchImpl) return scheduleReconnect();
+    const why = await whyRefused(token);
+    if (halted) return;
+    let retryInMs: number;
+    if (why.reason === 'token' && !tokenRetried) {
+      tokenRetried = true;
+      retryInMs = 0;
+    } else retryInMs = why.reason === 'connection-cap' ? capDelay() : backoffDelay();
+    try {
+      options.onRefused?.({ ...why, retryInMs });
+    } catch (error) {
+      report(error);
+    }
+    if (!halted) reconnectIn(retryInMs);
+  }
+
+  /** `GET /feed/connections` with the refused token: 401 is the token, `atCap` the organization's connection cap. */
+  async function whyRefused(token: string): Promise<Omit<FeedRefusal, 'retryInMs'>> {
+    try {
+      const response = await fetchImpl!(`${apiUrl}/feed/connections`, { headers: { Authorization: `Bearer ${token}`, Accept: 'application/json' } });
+      if (response.status === 401) return { reason: 'token' };
+      if (!response.ok) throw new Error(`GET /feed/connections answered ${response.status}`);
+      const body = (await response.json()) as { connections?: unknown; cap?: unknown; atCap?: unknown } | null;
+      const counts = typeof body?.connections === 'number' && typeof body.cap === 'number' ? { connections: { connections: body.connections, cap: body.cap } } : {};
+      return { reason: body?.atCap === true ? 'connection-cap' : 'unknown', ...counts };
+    } catch (error) {
+      report(error);
+      return { reason: 'unknown' };
+    }
   }
 
   function clearConnectionTimers(c: Connection) {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { subscribedConnections } from '../../functions/domain/feed-registry';
-import { createActivityFeed, type ActivityFeed, type FeedEvent, type WebSocketConstructor } from '../../lib/client/activity-feed';
+import { createActivityFeed, type ActivityFeed, type FeedEvent, type FeedRefusal, type WebSocketConstructor } from '../../lib/client/activity-feed';
 import { startLocalRuntime, type LocalRuntime } from '../../lib/local/runtime';
 import { sql } from '../support/sql';
 
@@ -178,6 +178,39 @@ describe('activity feed, end to end', () => {
     expect(away.delivered.map((event) => event.seq)).toEqual(log.map((event) => event.seq));
     expect(resyncs).toBeGreaterThan(0);
   }, 120_000);
+
+  it('tells a refused handshake\'s reasons apart over REST: an expired token is replaced at once, the connection cap waits longer', async () => {
+    const [ann] = await organization();
+    const expired = await runtime.issuer.mint({ org: ann!.org, user: 'eve', expiresIn: Math.floor(Date.now() / 1000) - 60 });
+    const tokens = [expired, ann!.token];
+    const refusals: FeedRefusal[] = [];
+    const options = {
+      url: runtime.websocketUrl,
+      apiUrl: runtime.url,
+      WebSocket: WebSocket as unknown as WebSocketConstructor,
+      onEvent: () => undefined,
+      onRefused: (refusal: FeedRefusal) => void refusals.push(refusal),
+    };
+    const renewed = createActivityFeed({ ...options, clientId: 'renewed', token: () => tokens.shift() ?? ann!.token });
+    renewed.start();
+    await until(() => renewed.state === 'live', 10_000, 'the feed live with a fresh token');
+    expect(refusals).toEqual([{ reason: 'token', retryInMs: 0 }]);
+
+    const capBefore = process.env.FEED_CONNECTION_CAP;
+    process.env.FEED_CONNECTION_CAP = '1';
+    try {
+      const second = createActivityFeed({ ...options, clientId: 'second', token: ann!.token, capBackoff: { initialMs: 60_000 } });
+      second.start();
+      await until(() => refusals.length === 2, 10_000, 'the second client refused at the cap');
+      second.stop();
+      expect(refusals[1]).toMatchObject({ reason: 'connection-cap', connections: { connections: 1, cap: 1 } });
+      expect(refusals[1]!.retryInMs).toBeGreaterThanOrEqual(30_000);
+    } finally {
+      renewed.stop();
+      if (capBefore === undefined) delete process.env.FEED_CONNECTION_CAP;
+      else process.env.FEED_CONNECTION_CAP = capBefore;
+    }
+  }, 60_000);
 
   it('removes a connection that is gone on the first 410', async () => {
     const people = await organization();

@@ -160,6 +160,21 @@ describe('connections', () => {
     await connected(caller);
   });
 
+  it('says over REST whether the organization is at its cap (what a client asks after a refused handshake)', async () => {
+    process.env.FEED_CONNECTION_CAP = '2';
+    const caller = newCaller();
+    const status = async () => (await invoke('getFeedConnections', caller)).body;
+    expect(await status()).toEqual({ connections: 0, cap: 2, atCap: false });
+    const first = await connected(caller);
+    await connected(caller);
+    expect((await invokeWebSocket('$connect', caller, 'conn-refused', { query: { clientId: 'x' } })).statusCode).toBe(429);
+    expect(await status()).toEqual({ connections: 2, cap: 2, atCap: true });
+    await invokeWebSocket('$disconnect', caller, first);
+    expect(await status()).toEqual({ connections: 1, cap: 2, atCap: false });
+    // Another organization's connections are its own.
+    expect((await invoke('getFeedConnections', newCaller())).body).toEqual({ connections: 0, cap: 2, atCap: false });
+  });
+
   it('refuses a malformed clientId with 400', async () => {
     expect((await invokeWebSocket('$connect', newCaller(), 'conn-bad', { query: { clientId: 'a b' } })).statusCode).toBe(400);
   });

@@ -37,6 +37,8 @@ const attempts: Record<Exclude<OperationId, 'getHealth'>, () => Call & { expect:
   // The activity is per organization: Eve's own events only, even filtered on Alice's project.
   listActivity: () => ({ query: { afterSeq: '0', projectId: ids.projectId }, expect: 'not-listed' }),
   getUsage: () => ({ expect: 'not-listed' }), // counts are per organization: test/integration/quotas.test.ts
+  // Counted in the caller's organization's partition of the registry: test/integration/feed.test.ts.
+  getFeedConnections: () => ({ expect: 'not-listed' }),
   startAttachmentUpload: () => ({ params: { taskId: ids.taskId }, body: { fileName: 'a.txt', contentType: 'text/plain', size: 1 }, expect: 'not-found' }),
   // Another organization's uploads and attachments are under its own prefix and rows: test/integration/attachments.test.ts.
   confirmAttachment: () => ({ params: { attachmentId: crypto.randomUUID() }, expect: 'not-found' }),

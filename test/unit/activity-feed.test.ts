@@ -7,6 +7,7 @@ import {
   type ActivityFeed,
   type ActivityFeedOptions,
   type FeedEvent,
+  type FeedRefusal,
   type FeedState,
   type FetchLike,
   type WebSocketConstructor,
@@ -471,6 +472,104 @@ describe('reconnecting', () => {
     expect(socket.closedByClient).toBe(true);
     expect(h.feed.state).toBe('reconnecting');
     expect(String(h.errors.at(-1))).toContain('UNAVAILABLE');
+  });
+});
+
+describe('a refused handshake', () => {
+  const status = (code: number, body: unknown = {}) => ({ ok: code < 300, status: code, json: async () => body });
+
+  it('asks GET /feed/connections why with the refused token; its 401 gets a new token at once, then backs off', async () => {
+    let tokens = 0;
+    const fetch = vi.fn<FetchLike>().mockResolvedValue(status(401, { code: 'UNAUTHORIZED' }));
+    const refusals: FeedRefusal[] = [];
+    const h = harness({ apiUrl: 'https://api.example/v1/', fetch, token: () => `jwt-${++tokens}`, onRefused: (refusal) => refusals.push(refusal) });
+    h.feed.start();
+    await settle();
+    h.socket().refuse(401);
+    await settle();
+    expect(fetch).toHaveBeenCalledWith('https://api.example/v1/feed/connections', {
+      headers: { Authorization: 'Bearer jwt-1', Accept: 'application/json' },
+    });
+    expect(refusals).toEqual([{ reason: 'token', retryInMs: 0 }]);
+    // At once: no timer had to run.
+    expect(FakeSocket.all).toHaveLength(2);
+    expect(new URL(h.socket().url).searchParams.get('token')).toBe('jwt-2');
+
+    // Refused again: the token function's token is no better; the ordinary backoff (random 0.5 × 500 ms), and said so.
+    h.socket().refuse(401);
+    await settle();
+    expect(fetch).toHaveBeenLastCalledWith('https://api.example/v1/feed/connections', expect.objectContaining({ headers: expect.objectContaining({ Authorization: 'Bearer jwt-2' }) }));
+    expect(refusals.at(-1)).toEqual({ reason: 'token', retryInMs: 250 });
+    expect(FakeSocket.all).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(250);
+    await settle();
+    expect(FakeSocket.all).toHaveLength(3);
+
+    // A handshake that succeeds: the next expired token is asked for at once again.
+    h.socket().accept();
+    h.socket().drop();
+    await vi.advanceTimersByTimeAsync(10_000);
+    await settle();
+    h.socket().refuse(401);
+    await settle();
+    expect(refusals.at(-1)).toEqual({ reason: 'token', retryInMs: 0 });
+  });
+
+  it('backs off longer while the organization is at its connection cap, and tells the application', async () => {
+    const fetch = vi.fn<FetchLike>().mockResolvedValue(status(200, { connections: 1000, cap: 1000, atCap: true }));
+    const refusals: FeedRefusal[] = [];
+    const h = harness({ apiUrl: 'https://api.example/v1', fetch, onRefused: (refusal) => refusals.push(refusal) });
+    h.feed.start();
+    await settle();
+    h.socket().refuse(429);
+    await settle();
+    // 30 s doubling to 5 minutes, jittered within the upper half: random 0.5 → 75 % of 30 s.
+    expect(refusals).toEqual([{ reason: 'connection-cap', retryInMs: 22_500, connections: { connections: 1000, cap: 1000 } }]);
+    expect(String(h.errors.at(-1))).toContain('429');
+    await vi.advanceTimersByTimeAsync(22_499);
+    await settle();
+    expect(FakeSocket.all).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    await settle();
+    expect(FakeSocket.all).toHaveLength(2);
+    h.socket().refuse(429);
+    await settle();
+    expect(refusals.at(-1)).toMatchObject({ reason: 'connection-cap', retryInMs: 45_000 });
+    expect(h.feed.state).toBe('reconnecting');
+  });
+
+  it('uses the ordinary backoff when the API says neither (not at the cap, or no answer)', async () => {
+    const fetch = vi.fn<FetchLike>().mockResolvedValueOnce(status(200, { connections: 3, cap: 1000, atCap: false })).mockRejectedValueOnce(new TypeError('Failed to fetch'));
+    const refusals: FeedRefusal[] = [];
+    const h = harness({ apiUrl: 'https://api.example/v1', fetch, onRefused: (refusal) => refusals.push(refusal) });
+    h.feed.start();
+    await settle();
+    h.socket().refuse(502);
+    await settle();
+    expect(refusals).toEqual([{ reason: 'unknown', retryInMs: 250, connections: { connections: 3, cap: 1000 } }]);
+    await vi.advanceTimersByTimeAsync(250);
+    await settle();
+    h.socket().refuse(502);
+    await settle();
+    expect(refusals.at(-1)).toEqual({ reason: 'unknown', retryInMs: 500 });
+    expect(h.errors.some((error) => String(error).includes('Failed to fetch'))).toBe(true);
+  });
+
+  it('stays stopped when stopped while asking why', async () => {
+    let answer!: (value: ReturnType<typeof status>) => void;
+    const fetch = vi.fn<FetchLike>().mockReturnValue(new Promise((resolve) => (answer = resolve)));
+    const onRefused = vi.fn();
+    const h = harness({ apiUrl: 'https://api.example/v1', fetch, onRefused });
+    h.feed.start();
+    await settle();
+    h.socket().refuse(401);
+    await settle();
+    h.feed.stop();
+    answer(status(401));
+    await vi.advanceTimersByTimeAsync(60_000);
+    await settle();
+    expect(FakeSocket.all).toHaveLength(1);
+    expect(onRefused).not.toHaveBeenCalled();
   });
 });
 
