@@ -1,3 +1,4 @@
+import { InvokeStore, InvokeStoreBase } from '@aws/lambda-invoke-store';
 import type { Context } from 'aws-lambda';
 import { checkNeeds, localEnvironment } from '../capabilities/combine';
 import type { LocalServices } from '../capabilities/capability';
@@ -5,6 +6,19 @@ import { FUNCTION_ENVIRONMENT, FUNCTION_SETTINGS } from '../capabilities/functio
 import type { FunctionDeclaration } from '../declaration';
 import { runtimeEnvironment, withEnvironment } from './environment';
 import { loadHandler } from './invoke';
+
+// Lambda runs one invocation per environment at a time, except on Lambda Managed Instances, where an environment runs
+// several at once: Lambda then sets AWS_LAMBDA_MAX_CONCURRENCY, and its runtime runs each invocation in its own
+// InvokeStore context (AsyncLocalStorage), where Powertools keeps what belongs to one invocation (the logger's Lambda
+// context and correlation id, a batch's records, metrics). The local runtime runs many invocations in one process, so
+// it runs them that way too: otherwise the shared logger names whichever function set its context last.
+const invokeStore = await InvokeStore.getInstanceAsync(true);
+// A store for one invocation at a time, made before this module loaded, would keep them apart in name only.
+if (!invokeStore.run({}, () => (invokeStore.run({ nested: true }, () => undefined), !invokeStore.get('nested')))) {
+  throw new Error('An InvokeStore for one invocation at a time exists already: load lib/local/functions.ts before any AWS SDK or Powertools call');
+}
+/** What the local runtime tells Powertools: no limit is enforced here, it only has to be set. */
+const LOCAL_MAX_CONCURRENCY = '1000';
 
 /** What Lambda itself puts in every function's environment (the region and the execution role's credentials). */
 function lambdaEnvironment(functionName: string, declaration: FunctionDeclaration): Record<string, string> {
@@ -17,6 +31,7 @@ function lambdaEnvironment(functionName: string, declaration: FunctionDeclaratio
     ...(process.AWS_SESSION_TOKEN ? { AWS_SESSION_TOKEN: process.AWS_SESSION_TOKEN } : {}),
     AWS_LAMBDA_FUNCTION_NAME: functionName,
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(declaration.memoryMb ?? 512),
+    AWS_LAMBDA_MAX_CONCURRENCY: LOCAL_MAX_CONCURRENCY,
   };
 }
 
@@ -37,13 +52,16 @@ export function functionEnvironment(functionName: string, declaration: FunctionD
 
 /**
  * A declared function's handler as the local runtime invokes it: loaded (its module initialized) and run inside its
- * own environment (functionEnvironment), so the same handler code sees what it would see in Lambda.
+ * own environment (functionEnvironment) and its own invocation context (the InvokeStore, as on Lambda Managed
+ * Instances), so the same handler code sees what it would see in Lambda, however many invocations run at once.
  */
 export function localHandler<E, R>(functionName: string, declaration: FunctionDeclaration, services: LocalServices): (event: E, context: Context) => Promise<R> {
   const environment = functionEnvironment(functionName, declaration, services);
   return (event, context) =>
-    withEnvironment(environment(), async () => {
-      const handler = await loadHandler<(event: E, context: Context) => Promise<R>>(declaration.entry);
-      return handler(event, context);
-    });
+    withEnvironment(environment(), () =>
+      invokeStore.run({ [InvokeStoreBase.PROTECTED_KEYS.REQUEST_ID]: context.awsRequestId }, async () => {
+        const handler = await loadHandler<(event: E, context: Context) => Promise<R>>(declaration.entry);
+        return handler(event, context);
+      }),
+    );
 }

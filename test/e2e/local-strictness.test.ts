@@ -40,6 +40,8 @@ describe('the local runtime gives each function only its own environment', () =>
     expect(Object.keys(seen).sort()).toEqual(
       [
         'AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_LAMBDA_FUNCTION_NAME', 'AWS_LAMBDA_FUNCTION_MEMORY_SIZE',
+        // Lambda Managed Instances' (several invocations at once in one environment, as here): lib/local/functions.ts.
+        'AWS_LAMBDA_MAX_CONCURRENCY',
         'POWERTOOLS_SERVICE_NAME', 'POWERTOOLS_LOG_LEVEL', 'POWERTOOLS_METRICS_DISABLED', 'NODE_OPTIONS',
         'AWS_ENDPOINT_URL_DYNAMODB', 'IDEMPOTENCY_TABLE_NAME',
         'AWS_ENDPOINT_URL_SQS', 'SLACK_QUEUE_URL', 'OUTBOX_ROUTES',
