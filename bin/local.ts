@@ -1,4 +1,6 @@
-// `npm start`: TaskFlow locally on embedded defaults (see README). Ctrl-C stops it cleanly.
+// `npm start`: TaskFlow locally on embedded defaults (see README). Ctrl-C, or SIGINT or SIGTERM to the pid of
+// `npm start` (which execs node, so npm hands the signal straight to this process), stops it cleanly, even while it
+// is still starting.
 import { resolve } from 'node:path';
 import { taskflow } from '../lib/app';
 import { startLocalRuntime } from '../lib/local/runtime';
@@ -9,7 +11,7 @@ const s3Port = Number(process.env.S3_PORT ?? 4569);
 const sandboxPort = Number(process.env.SANDBOX_PORT ?? 3002);
 const wsPort = Number(process.env.WS_PORT ?? 3001);
 const dataDir = resolve(process.env.TASKFLOW_DATA_DIR ?? '.taskflow');
-const runtime = await startLocalRuntime({
+const starting = startLocalRuntime({
   port,
   sqsPort,
   s3Port,
@@ -32,9 +34,30 @@ const runtime = await startLocalRuntime({
   }
   process.exit(1);
 });
+
+let stopping = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    console.log('\nStopping TaskFlow…');
+    starting
+      .then((runtime) => runtime.stop())
+      .then(() => {
+        console.log('Stopped.');
+        process.exit(0);
+      })
+      .catch((error: unknown) => {
+        console.error(error);
+        process.exit(1);
+      });
+  });
+}
+
+const runtime = await starting;
 const token = await runtime.issuer.mint({ org: 'org_local', user: 'user_local', role: 'admin', name: 'Local Developer', email: 'developer@taskflow.local' });
 
-console.log(`
+if (!stopping) console.log(`
 TaskFlow is running at ${runtime.url}
   database    ${runtime.embeddedDatabase ? `embedded PGlite in ${dataDir}/pgdata` : 'DATABASE_URL'}${runtime.appliedMigrations.length ? ` (applied ${runtime.appliedMigrations.join(', ')})` : ''}
   DynamoDB    dynalite in ${dataDir}/dynamodb (idempotency records)
@@ -62,21 +85,3 @@ Try:
 Press Ctrl-C to stop.
 `);
 
-let stopping = false;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    if (stopping) return;
-    stopping = true;
-    console.log('\nStopping TaskFlow…');
-    runtime
-      .stop()
-      .then(() => {
-        console.log('Stopped.');
-        process.exit(0);
-      })
-      .catch((error: unknown) => {
-        console.error(error);
-        process.exit(1);
-      });
-  });
-}

@@ -2,7 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 
 const root = resolve(import.meta.dirname, '../..');
 const tsx = join(root, 'node_modules/.bin/tsx');
@@ -15,8 +15,13 @@ interface Started {
   exited: Promise<number | null>;
 }
 
-async function start(env: NodeJS.ProcessEnv): Promise<Started> {
-  const child = spawn(tsx, ['bin/local.ts'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+// What `npm start` runs (package.json): node itself, with tsx's loader, so that a signal to it reaches the server (tsx's
+// own CLI relays a signal to a child node and SIGKILLs it when it does not acknowledge within 30 ms).
+const npmStart: [string, string[]] = [process.execPath, ['--import', 'tsx', 'bin/local.ts']];
+
+async function start(env: NodeJS.ProcessEnv, command = npmStart): Promise<Started> {
+  // Its own process group (when detached), so that a test can end whatever it left running.
+  const child = spawn(command[0], command[1], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: command[0] === 'npm' });
   const output = { text: '' };
   child.stdout!.on('data', (chunk) => (output.text += chunk));
   // 'close', not 'exit': the last of its output has been read by then.
@@ -77,6 +82,36 @@ describe('npm start', () => {
       await stop(started);
     } finally {
       started?.child.kill('SIGKILL');
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 180_000);
+
+  // Process groups of `npm start`s: what is left of one (only if its test failed, even by timing out) is ended.
+  const groups: number[] = [];
+  afterEach(() => {
+    for (const group of groups.splice(0)) {
+      try {
+        process.kill(-group, 'SIGKILL');
+      } catch {
+        // Gone already.
+      }
+    }
+  });
+
+  it.each(['SIGINT', 'SIGTERM'] as const)('stops cleanly on %s sent to the pid of `npm start` alone, as a supervisor sends it', async (signal) => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'taskflow-start-'));
+    const { DATABASE_URL: _, AWS_ENDPOINT_URL_DYNAMODB: __, IDEMPOTENCY_TABLE_NAME: ___, ...env } = process.env;
+    const childEnv = { ...env, PORT: '0', SQS_PORT: '0', SANDBOX_PORT: '0', S3_PORT: '0', WS_PORT: '0', TASKFLOW_DATA_DIR: dataDir, POWERTOOLS_LOG_LEVEL: 'WARN' };
+    let started: Started | undefined;
+    try {
+      started = await start(childEnv, ['npm', ['start']]);
+      groups.push(started.child.pid!);
+      expect((await fetch(`${started.url}/health`)).status).toBe(200);
+      process.kill(started.child.pid!, signal); // npm's pid only, not its process group
+      expect(await started.exited).toBe(0);
+      expect(started.output.text).toContain('Stopped.');
+      await expect(fetch(`${started.url}/health`)).rejects.toThrow();
+    } finally {
       await rm(dataDir, { recursive: true, force: true });
     }
   }, 180_000);
