@@ -1,9 +1,11 @@
 // `npm run dlq -- list | show QUEUE | redrive QUEUE [--local] [--app NAME] ...`: look at and redrive the
 // dead-letter queues of the declared queues. The runbook is docs/runbooks/dlq-redrive.md.
 // Exit codes: 0 done, 1 an AWS error or a failed move task, 2 a usage error.
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { taskflow } from '../lib/app';
+import { endpointsFile, runningEndpoints } from '../lib/local/endpoints';
 import {
   OperationError,
   UsageError,
@@ -28,7 +30,8 @@ Commands:
 QUEUE is a declared queue name: ${Object.keys(taskflow.queues).join(', ')}
 
 Options:
-  --local                The local runtime's SQS (http://127.0.0.1:$SQS_PORT, default 9324) instead of AWS
+  --local                The local runtime's SQS instead of AWS: the running npm start's (it records its endpoints in
+                         $TASKFLOW_DATA_DIR/endpoints.json, default ./.taskflow), or http://127.0.0.1:$SQS_PORT
   --app NAME             Queue-name prefix, for a stack deployed under another name (default ${taskflow.name})
   --max N                show: at most N messages (default 10)
   --visibility SECONDS   show: how long messages stay hidden while being read (default 30)
@@ -91,14 +94,37 @@ function parse(argv: string[]): { command: string | undefined; queue: string | u
   };
 }
 
-function client(local: boolean): SQSClient {
+async function client(local: boolean): Promise<SQSClient> {
   if (!local) return new SQSClient({});
   // The local runtime's SQS (local-aws-sqs) checks no signature; the signer still wants credentials.
-  return new SQSClient({
-    endpoint: `http://127.0.0.1:${process.env.SQS_PORT ?? 9324}`,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
+  return new SQSClient({ endpoint: await localSqs(), region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+}
+
+const dataDir = () => resolve(process.env.TASKFLOW_DATA_DIR ?? '.taskflow');
+
+/** The local SQS: the port SQS_PORT names (0, any free one, names none), else the running runtime's own. */
+async function localSqs(): Promise<string> {
+  const port = process.env.SQS_PORT;
+  if (port !== undefined && port !== '0') return `http://127.0.0.1:${port}`;
+  const running = await runningEndpoints(dataDir());
+  if (!running) {
+    throw new OperationError(
+      `no local runtime is running on ${dataDir()} (it records its endpoints in ${endpointsFile(dataDir())} while it runs): ` +
+        'start it with npm start (with the same TASKFLOW_DATA_DIR), or set SQS_PORT to its SQS port',
+    );
+  }
+  return running.sqs;
+}
+
+/** What to do about an error that says AWS is not configured here. */
+async function awsHint(error: Error): Promise<string | undefined> {
+  const missing = /region is missing/i.test(error.message) ? 'region' : error.name === 'CredentialsProviderError' ? 'credentials' : undefined;
+  if (!missing) return undefined;
+  const local = await runningEndpoints(dataDir());
+  return [
+    missing === 'region' ? 'No AWS region: set AWS_REGION (or AWS_PROFILE with a region).' : 'No AWS credentials: set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY).',
+    local ? `A local runtime is running (SQS ${local.sqs}): for its queues, add --local.` : 'For the local runtime (npm start), add --local.',
+  ].join('\n');
 }
 
 async function list(sqs: SQSClient, options: Options): Promise<number> {
@@ -191,7 +217,7 @@ async function main(argv: string[]): Promise<number> {
       if (queue === undefined) throw new UsageError(`${command} needs a QUEUE`);
       queuePair(taskflow, queue, options.app); // an unknown name is a usage error before any call
     }
-    sqs = client(options.local);
+    sqs = await client(options.local);
     if (command === 'list') return await list(sqs, options);
     if (command === 'show') return await show(sqs, queue!, options);
     return await redriveQueue(sqs, queue!, options);
@@ -202,8 +228,9 @@ async function main(argv: string[]): Promise<number> {
     }
     const { name, message } = error as Error;
     console.error(`dlq: ${error instanceof OperationError ? message : `${name}: ${message}`}`);
-    if (/region is missing/i.test(message)) console.error('Set AWS_REGION (or AWS_PROFILE), or use --local for the local runtime.');
-    if (/ECONNREFUSED/.test(message) && argv.includes('--local')) console.error('Is the local runtime (npm start) running? Its SQS port is SQS_PORT (default 9324).');
+    const hint = await awsHint(error as Error);
+    if (hint) console.error(hint);
+    if (/ECONNREFUSED/.test(message) && argv.includes('--local')) console.error('Is the local runtime (npm start) running? Its SQS port is SQS_PORT, or what it recorded in its endpoints.json.');
     return 1;
   } finally {
     sqs?.destroy();

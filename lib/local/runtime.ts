@@ -15,6 +15,7 @@ import {
 import { openApiDocument } from '../openapi';
 import { startDatabase, type LocalDatabase } from './database';
 import { LOCAL_CALL_TIMEOUT_MS, startDynamoDb, type LocalDynamoDb } from './dynamodb';
+import { forgetEndpoints, recordEndpoints } from './endpoints';
 import { startEventSources } from './event-sources';
 import { localHandler } from './functions';
 import { feedProbeClient, LOCAL_AUDIENCE, LOCAL_ISSUER, localIssuer, tokenEndpoint, type LocalIssuer } from './issuer';
@@ -183,6 +184,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   const eventSources = startEventSources({ app: taskflow, sqs, handlerFor: handlerOf, ...(options.log ? { log: options.log } : {}) });
   const schedules = startSchedules({ app: taskflow, timers: options.schedules ?? true, handlerFor: handlerOf, ...(options.log ? { log: options.log } : {}) });
   server.on('request', tokenEndpoint(issuer, [probeClient], scheduleRunEndpoint(schedules, gateway, options.log)));
+  await recordEndpoints(options.dataDir, { api: url, sqs: sqs.endpoint, s3: s3.endpoint, sandboxes: sandboxes.url, websocket: websocket.url });
 
   return {
     url,
@@ -199,6 +201,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     credentials,
     runSchedule: (name) => schedules.run(name),
     async stop() {
+      await forgetEndpoints(options.dataDir);
       // First what invokes handlers on its own, waiting for the invocations under way.
       await Promise.all([schedules.stop(), eventSources.stop()]);
       // Then the WebSocket API: it closes every connection and waits for their $disconnect invocations.

@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import {
   DeleteQueueCommand,
@@ -8,8 +10,9 @@ import {
   SendMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { taskflow } from '../../lib/app';
+import { startLocalRuntime } from '../../lib/local/runtime';
 import { type LocalSqs, sqsClient, startSqs } from '../../lib/local/sqs';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -214,6 +217,41 @@ describe('npm run dlq', { timeout: 60_000 }, () => {
       otherClient.destroy();
       await other.stop();
     }
+  });
+
+  it('--local finds the running local runtime by itself (its data folder records its endpoints), whatever port its SQS got', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'taskflow-dlq-'));
+    // As a developer's shell has it after `SQS_PORT=0 npm start`: the port is any free one.
+    const env = { TASKFLOW_DATA_DIR: dataDir, SQS_PORT: '0' };
+    try {
+      const runtime = await startLocalRuntime({ port: 0, dataDir, databaseUrl: inject('databaseUrl'), schedules: false });
+      try {
+        const run = await dlq(['list', '--local'], env);
+        expect(run.stderr).not.toMatch(/^dlq:/m);
+        expect(run.code).toBe(0);
+        expect(run.stdout).toMatch(/^notifications\s+0\s+0\s+0\s+0\s+TaskFlow-notifications, TaskFlow-notifications-dlq$/m);
+        // Without --local, AWS is not configured here: it says so, and that --local reaches the runtime.
+        const aws = await dlq(['list'], { ...env, AWS_EC2_METADATA_DISABLED: 'true' });
+        expect(aws.code).toBe(1);
+        expect(aws.stderr).toContain('No AWS region: set AWS_REGION');
+        expect(aws.stderr).toContain(`A local runtime is running (SQS ${runtime.sqs.endpoint}): for its queues, add --local.`);
+      } finally {
+        await runtime.stop();
+      }
+      const stopped = await dlq(['list', '--local'], env);
+      expect(stopped.code).toBe(1);
+      expect(stopped.stderr).toContain(`dlq: no local runtime is running on ${dataDir}`);
+      expect(stopped.stderr).toContain('start it with npm start');
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('says what to set when AWS has no credentials here, and that --local is for the local runtime', async () => {
+    const run = await dlq(['list'], { AWS_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent', AWS_CONFIG_FILE: '/nonexistent' });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('No AWS credentials: set AWS_PROFILE');
+    expect(run.stderr).toContain('For the local runtime (npm start), add --local.');
   });
 
   it('exits 1 with the reason when SQS says no (queues of a stack name that does not exist)', async () => {
