@@ -1,4 +1,5 @@
 import * as s from '../functions/domain/schemas';
+import { SYNC_EVERY_MINUTES } from '../functions/domain/sync-interval';
 import * as sync from '../functions/domain/sync-schemas';
 import {
   eventQueues,
@@ -374,7 +375,7 @@ export const taskflow = {
     integrationSync: {
       description: 'Starts a sync run for every GitHub and Google Calendar link that is due and has none in flight',
       function: worker('integration-sync', 'Dispatches the due sync runs to the github and googleCalendar queues', 60, ['database'], ['github', 'googleCalendar']),
-      everyMinutes: 5,
+      everyMinutes: SYNC_EVERY_MINUTES,
     },
     weeklyReport: {
       description: 'Writes each project\'s report of the week that ended (to S3) and e-mails it to the members, once per project and week',

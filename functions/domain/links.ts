@@ -2,7 +2,19 @@ import type { Caller } from '../shared/caller';
 import { db, read } from '../shared/db';
 import { notFound, Problem } from '../shared/problem';
 import type { Creation } from './client-ids';
+import { SYNC_EVERY_MINUTES } from './sync-interval';
 import type { CreateLinkInput, LinkDto } from './sync-schemas';
+
+/**
+ * When a link's next run starts. One that waits for nothing (its last run ended well or found nothing to do, so
+ * `next_sync_at` is already past) starts at the next dispatch, one schedule interval after the dispatch that started
+ * its last run (`run_started_at`, kept after the run ends), or right after a run that outlasted that; otherwise at
+ * `next_sync_at`: a failure's backoff, a rate limit's reset, or at once for a link not synced yet.
+ */
+const nextSyncAt = (l: string) => `CASE
+    WHEN ${l}.run_id IS NULL AND ${l}.last_sync_at IS NOT NULL AND ${l}.next_sync_at <= ${l}.last_sync_at
+      THEN greatest(coalesce(${l}.run_started_at, ${l}.last_sync_at) + interval '${SYNC_EVERY_MINUTES} minutes', ${l}.last_sync_at)
+    ELSE ${l}.next_sync_at END`;
 
 /**
  * A link's API representation (schemas.ts Link), built where the row is: `lastSync` is null until a run
@@ -16,7 +28,7 @@ const linkJson = (l: string) => `json_build_object(
     'at', api_timestamp(${l}.last_sync_at), 'status', ${l}.last_sync_status, 'error', ${l}.last_sync_error,
     'changes', coalesce(${l}.last_sync_changes, 0)) END,
   'running', ${l}.run_id IS NOT NULL,
-  'nextSyncAt', api_timestamp(${l}.next_sync_at))`;
+  'nextSyncAt', api_timestamp(${nextSyncAt(l)}))`;
 
 /**
  * Links a project to a repository or a calendar, due at once (the next dispatch starts its first run).

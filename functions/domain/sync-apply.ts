@@ -68,7 +68,6 @@ function runUpdate(
   const ok = `(${done} AND NOT (${refused}))`;
   return `last_sync_changes = coalesce(l.last_sync_changes, 0) + (${changes}),
     run_id = CASE WHEN ${done} THEN NULL ELSE l.run_id END,
-    run_started_at = CASE WHEN ${done} THEN NULL ELSE l.run_started_at END,
     last_sync_at = CASE WHEN ${done} THEN now() ELSE l.last_sync_at END,
     last_sync_status = CASE WHEN ${ok} THEN ${param(outcome?.status ?? 'failed')}::text WHEN ${done} THEN 'failed' ELSE l.last_sync_status END,
     last_sync_error = CASE WHEN ${ok} THEN ${param(outcome?.error?.slice(0, 2_000) ?? null)}::text WHEN ${done} THEN ${quotaError} ELSE l.last_sync_error END,

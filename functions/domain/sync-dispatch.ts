@@ -116,7 +116,7 @@ export async function dispatch(trace: Trace, { limit = DISPATCH_BATCH, organizat
     // One statement: calendar runs with nothing to do finish 'unchanged'; runs not sent are released (still due).
     await db.query(
       `UPDATE integration_links l SET
-         run_id = NULL, run_started_at = NULL,
+         run_id = NULL,
          last_sync_at = CASE WHEN r.finished THEN now() ELSE l.last_sync_at END,
          last_sync_status = CASE WHEN r.finished THEN 'unchanged' ELSE l.last_sync_status END,
          last_sync_error = CASE WHEN r.finished THEN NULL ELSE l.last_sync_error END,

@@ -38,7 +38,10 @@ export const Link = z.object({
   ),
   /** A run is in flight. */
   running: z.boolean(),
-  /** The earliest time the next run starts. */
+  /**
+   * When the next run starts: for a link that waits for nothing, the next dispatch (every 5 minutes); else the end of
+   * its wait (a failure's backoff, a rate limit's reset).
+   */
   nextSyncAt: Timestamp,
 });
 export const LinkList = z.object({ items: z.array(Link) });

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CalendarSyncRequest, GithubSyncRequest, type ImportedIssue, type RunOutcome, type SyncResult } from '../../functions/domain/messages';
 import { applySyncResult } from '../../functions/domain/sync-apply';
 import { calendarEventId, dispatch } from '../../functions/domain/sync-dispatch';
+import { SYNC_EVERY_MINUTES } from '../../functions/domain/sync-interval';
 import { queueUrlVariable } from '../../functions/shared/resource-variables';
 import { taskflow } from '../../lib/app';
 import { sqsRecord } from '../../lib/local/event-sources';
@@ -291,8 +292,30 @@ describe('applying GitHub results', () => {
       // Due again now, for the next round of this test.
       await sql('UPDATE integration_links SET next_sync_at = now() WHERE id = $1', [setup.link.id]);
     }
-    expect(waits).toEqual([5, 10, 20, 0]);
+    // After the good one: the next dispatch, 5 minutes after the one that started it (issue 13: it said now).
+    expect(waits).toEqual([5, 10, 20, 5]);
     expect((await linkRow(setup.link.id)).consecutive_failures).toBe('0');
+  });
+
+  it('says when the next run starts once a run ended well or found nothing to do: at the next dispatch, not when it ended', async () => {
+    const github = await linked('github');
+    const claimed = Date.now();
+    const runId = await runOf(github.caller, github.link.id);
+    await applySyncResult(githubResult(github, runId, [issue(1)], { status: 'ok', error: null }), trace);
+    const synced = await listed(github.caller, github.project.id, github.link.id);
+    expect(synced).toMatchObject({ running: false, lastSync: { status: 'ok', changes: 1 } });
+    expect(synced.nextSyncAt).not.toBe(synced.lastSync.at);
+    // The dispatch that started it, plus the schedule's interval.
+    expect(Date.parse(synced.nextSyncAt)).toBeGreaterThanOrEqual(claimed + SYNC_EVERY_MINUTES * 60_000);
+    expect(Date.parse(synced.nextSyncAt)).toBeLessThanOrEqual(Date.parse(synced.lastSync.at) + SYNC_EVERY_MINUTES * 60_000);
+
+    const calendar = await linked('googleCalendar');
+    expect(await dispatchFor(calendar.caller)).toMatchObject({ unchanged: 1 });
+    const unchanged = await listed(calendar.caller, calendar.project.id, calendar.link.id);
+    expect(unchanged.lastSync.status).toBe('unchanged');
+    expect(Date.parse(unchanged.nextSyncAt) - Date.parse(unchanged.lastSync.at)).toBeGreaterThan((SYNC_EVERY_MINUTES - 1) * 60_000);
+    // The schedule is that interval.
+    expect(taskflow.schedules.integrationSync.everyMinutes).toBe(SYNC_EVERY_MINUTES);
   });
 
   it('waits for a rate limit\'s reset before the next run', async () => {
