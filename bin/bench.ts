@@ -1,5 +1,6 @@
 // `npm run bench`: the performance budgets of docs/architecture.md, measured. Figures are printed beside them;
 // nothing here fails a build (budgets are checked by reading, never by a timed test).
+import './quiet-sdk-node-warning';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { existsSync, readFileSync, statSync } from 'node:fs';

@@ -1,6 +1,7 @@
 // `npm run dlq -- list | show QUEUE | redrive QUEUE [--local] [--app NAME] ...`: look at and redrive the
 // dead-letter queues of the declared queues. The runbook is docs/runbooks/dlq-redrive.md.
 // Exit codes: 0 done, 1 an AWS error or a failed move task, 2 a usage error.
+import './quiet-sdk-node-warning';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SQSClient } from '@aws-sdk/client-sqs';

@@ -1,6 +1,7 @@
 // `npm start`: TaskFlow locally on embedded defaults (see README). Ctrl-C, or SIGINT or SIGTERM to the pid of
 // `npm start` (which execs node, so npm hands the signal straight to this process), stops it cleanly, even while it
 // is still starting.
+import './quiet-sdk-node-warning';
 import { resolve } from 'node:path';
 import { taskflow } from '../lib/app';
 import { startLocalRuntime } from '../lib/local/runtime';

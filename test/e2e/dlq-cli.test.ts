@@ -247,6 +247,12 @@ describe('npm run dlq', { timeout: 60_000 }, () => {
     }
   });
 
+  it('prints no AWS SDK NodeVersionSupportWarning (local tooling on the Node 20 package.json allows)', async () => {
+    const run = await dlq(['list'], viaEndpoint);
+    expect(run.code).toBe(0);
+    expect(run.stderr).not.toContain('NodeVersionSupportWarning');
+  });
+
   it('says what to set when AWS has no credentials here, and that --local is for the local runtime', async () => {
     const run = await dlq(['list'], { AWS_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent', AWS_CONFIG_FILE: '/nonexistent' });
     expect(run.code).toBe(1);
