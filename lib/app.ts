@@ -364,7 +364,8 @@ export const taskflow = {
   schedules: {
     attachmentSweep: {
       description: 'Removes attachment records whose object is gone',
-      function: worker('attachment-sweep', 'Removes attachment records whose object is gone', 300, ['database', 'files']),
+      // Removing a record is an attachment.removed event, published like the API's mutations.
+      function: worker('attachment-sweep', 'Removes attachment records whose object is gone', 300, ['database', 'files'], eventQueues(queues)),
       everyMinutes: 24 * 60,
     },
     feedProbe: {
