@@ -137,7 +137,8 @@ export async function listAttachments(caller: Caller, taskId: string) {
   );
   if (rows.length === 0) throw notFound('Task');
   const items = await Promise.all(
-    rows.filter((row) => row.doc).map(async (row) => ({ ...row.doc!, downloadUrl: await presignedGet(row.key!, row.file!, DOWNLOAD_EXPIRES_SECONDS) })),
+    // A task without attachments is one row of nulls (the LEFT JOIN); attachment_json of it is not null.
+    rows.filter((row) => row.key !== null).map(async (row) => ({ ...row.doc!, downloadUrl: await presignedGet(row.key!, row.file!, DOWNLOAD_EXPIRES_SECONDS) })),
   );
   return { items };
 }

@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { ScheduledEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { taskflow } from '../../lib/app';
@@ -75,6 +76,37 @@ describe('the local runtime gives each function only its own environment', () =>
       checked: expect.any(Number),
       removed: expect.any(Number),
     });
+  });
+
+  it('runs the attachment sweep as declared: a record whose object is gone is removed, and its event published', async () => {
+    const org = `org_strict_${Date.now()}`;
+    const token = await runtime.issuer.mint({ org, user: 'alice' });
+    const call = async (method: string, path: string, body?: unknown) => {
+      const response = await fetch(`${runtime.url}${path}`, {
+        method,
+        headers: { Authorization: `Bearer ${token}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
+        ...(body ? { body: JSON.stringify(body) } : {}),
+      });
+      return (await response.json()) as Record<string, any>;
+    };
+    const project = await call('POST', '/projects', { name: 'Sweep' });
+    const task = await call('POST', `/projects/${project.id}/tasks`, { title: 'Has a file' });
+    const started = await call('POST', `/tasks/${task.id}/attachments`, { fileName: 'a.txt', contentType: 'text/plain', size: 3 });
+    const form = new FormData();
+    for (const [name, value] of Object.entries(started.upload.fields as Record<string, string>)) form.append(name, value);
+    form.append('file', new Blob([Buffer.from('abc')]), 'a.txt');
+    expect((await fetch(started.upload.url, { method: 'POST', body: form })).status).toBeLessThan(300);
+    await call('POST', `/attachments/${started.attachmentId}/confirm`);
+    expect((await call('GET', `/tasks/${task.id}/attachments`)).items).toHaveLength(1);
+    // Gone behind TaskFlow's back.
+    const { AWS_ENDPOINT_URL_S3: endpoint, FILES_BUCKET_NAME: bucket, AWS_REGION: region, AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey } =
+      runtime.s3.environment;
+    const s3 = new S3Client({ endpoint, region, forcePathStyle: true, credentials: { accessKeyId: accessKeyId!, secretAccessKey: secretAccessKey! } });
+    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: `attachments/${org}/${started.attachmentId}` }));
+    s3.destroy();
+    await runtime.runSchedule('attachmentSweep');
+    const after = await call('GET', `/tasks/${task.id}/attachments`);
+    expect(after.items, JSON.stringify(after)).toEqual([]);
   });
 
   it('refuses a declaration whose capabilities cannot go together, as the CDK app does', () => {

@@ -107,6 +107,14 @@ describe('attachments', () => {
     expect((await start(alice, task.id, { fileName: 'x.zip', contentType: 'application/zip', size: 50 * 1024 * 1024 + 1 })).status).toBe(400);
   });
 
+  it('lists a task without attachments as an empty list', async () => {
+    const alice = newCaller();
+    const task = await taskOf(alice);
+    const listed = await invoke('listAttachments', alice, { params: { taskId: task.id } });
+    expect(listed.status).toBe(200);
+    expect(listed.body).toEqual({ items: [] });
+  });
+
   it('deletes an attachment and its storage; the sweep removes a record whose object is gone', async () => {
     const alice = newCaller();
     const task = await taskOf(alice);
