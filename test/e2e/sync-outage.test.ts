@@ -333,12 +333,12 @@ interface Phase {
 /** GitHub or Google down or slow: the breaker's outage, and the recovery. */
 async function breakerOutage({ service, other, mode, ann, linked, baseline, before, crudProjectId, deletedTasks, faultAt, outageSync, watch }: Phase & { service: Service; other: Service; mode: Mode }) {
   await eventually(`the ${service} breaker to open`, async () => (await api.breakerOf(ann, service)).breaker === 'open', { timeoutMs: 90_000 });
-  const opened = await breakerState(service);
+  const opened = await breakerState(runtime, service);
   expect(opened.state).toBe('open');
   const openedAt = Date.parse(opened.openedAt!);
   // On the policy's terms: at least 10 calls in its window, at least half of them failures (each one a call the
   // fault refused since it began: the successes are the calls before).
-  const opening = await breakerWindow(service);
+  const opening = await breakerWindow(runtime, service);
   expect(opening.calls).toBeGreaterThanOrEqual(10);
   expect(opening.failures * 2).toBeGreaterThanOrEqual(opening.calls);
   const beforeOpen = callsBetween(callsFor(service, linked), faultAt, openedAt + 1);

@@ -7,6 +7,9 @@ import { BREAKER_POLICY, parsePolicy, readStatuses, snapshotOf, type BreakerStat
 import { dynamoDb, type AttributeValue } from '../../functions/shared/dynamodb';
 import { tableNameVariable } from '../../functions/shared/resource-variables';
 import type { IntegrationName } from '../../functions/integrations/services';
+import { taskflow } from '../../lib/app';
+import { withEnvironment } from '../../lib/local/environment';
+import { functionEnvironment } from '../../lib/local/functions';
 import { startLocalRuntime, type LocalRuntime } from '../../lib/local/runtime';
 import type { RecordedCall } from '../../lib/local/sandboxes';
 
@@ -224,9 +227,18 @@ export function expectCrudUnaffected(before: readonly CrudSample[], during: read
   return { beforeMs, duringMs, maxMs };
 }
 
+/**
+ * What GET /health/integrations sees on this runtime (its function's own environment: the runtime's dynalite, not
+ * the test process's), to read the integrations table as that function does.
+ */
+function asHealthEndpoint<T>(runtime: LocalRuntime, read: () => Promise<T>): Promise<T> {
+  const route = taskflow.routes.find((r) => r.operationId === 'getIntegrationsHealth')!;
+  return withEnvironment(functionEnvironment('IntegrationsHealth', route.function, runtime.services)(), read);
+}
+
 /** The breaker's own state (the integrations table, read as the health endpoint reads it), with `openedAt`. */
-export async function breakerState(name: IntegrationName) {
-  const status = (await readStatuses()).find((s) => s.integration === name);
+export async function breakerState(runtime: LocalRuntime, name: IntegrationName) {
+  const status = (await asHealthEndpoint(runtime, () => readStatuses())).find((s) => s.integration === name);
   if (!status) throw new Error(`no breaker status for ${name}`);
   return status;
 }
@@ -236,12 +248,14 @@ export async function breakerState(name: IntegrationName) {
  * holds and how many of them are failures. Outcomes of calls made while it is open are not added, so read just
  * after it opened, it is the window that opened it.
  */
-export async function breakerWindow(name: IntegrationName): Promise<{ calls: number; failures: number }> {
-  const { Item } = await dynamoDb(process.env)<{ Item?: Record<string, AttributeValue> }>('GetItem', {
-    TableName: process.env[tableNameVariable('integrations')],
-    Key: { id: { S: name } },
-    ConsistentRead: true,
-  });
+export async function breakerWindow(runtime: LocalRuntime, name: IntegrationName): Promise<{ calls: number; failures: number }> {
+  const { Item } = await asHealthEndpoint(runtime, () =>
+    dynamoDb(process.env)<{ Item?: Record<string, AttributeValue> }>('GetItem', {
+      TableName: process.env[tableNameVariable('integrations')],
+      Key: { id: { S: name } },
+      ConsistentRead: true,
+    }),
+  );
   const samples = parsePolicy(snapshotOf(Item).policy)?.breakerState?.samples ?? [];
   return { calls: samples.filter((s) => s !== null).length, failures: samples.filter((s) => s === false).length };
 }
