@@ -8,6 +8,7 @@ import {
   type FunctionDeclaration,
   type QueueDeclaration,
   type RouteDeclaration,
+  type SloDeclaration,
   type WebSocketRouteDeclaration,
 } from './declaration';
 
@@ -123,6 +124,65 @@ const ws = (entry: string, description: string, needs: readonly Capability[]): F
   timeoutSeconds: 10,
   needs,
 });
+
+/**
+ * The review's objectives (M1), over 30 days: availability 99.5 %, 5xx below 0.1 % per route group, p95 below
+ * 500 ms per route group (as a ratio: 95 % of requests within 500 ms), and for the asynchronous paths the delays
+ * a user notices: commit → feed frame within 5 s (p99), the outbox's oldest unpublished entry younger than 5 s,
+ * a notification sent within 2 minutes of its event.
+ */
+const slos = {
+  availability: {
+    description: 'The API answers without a server error (every route group)',
+    sli: { kind: 'errors', routeGroups: ['reads', 'mutations', 'feed'] },
+    objective: 0.995, windowDays: 30, runbook: 'docs/runbooks/api-errors.md',
+  },
+  readErrors: {
+    description: 'Reads (GET) answer without a server error',
+    sli: { kind: 'errors', routeGroups: ['reads'] },
+    objective: 0.999, windowDays: 30, runbook: 'docs/runbooks/api-errors.md',
+  },
+  mutationErrors: {
+    description: 'Mutations (POST, PATCH, PUT, DELETE) answer without a server error',
+    sli: { kind: 'errors', routeGroups: ['mutations'] },
+    objective: 0.999, windowDays: 30, runbook: 'docs/runbooks/api-errors.md',
+  },
+  feedErrors: {
+    description: 'Feed messages (connect, subscribe, resume) are handled without a server error',
+    sli: { kind: 'errors', routeGroups: ['feed'] },
+    objective: 0.999, windowDays: 30, runbook: 'docs/runbooks/feed-delivery.md',
+  },
+  readLatency: {
+    description: 'Reads answer within 500 ms',
+    sli: { kind: 'latency', routeGroups: ['reads'], thresholdMs: 500 },
+    objective: 0.95, windowDays: 30, runbook: 'docs/runbooks/api-latency.md',
+  },
+  mutationLatency: {
+    description: 'Mutations answer within 500 ms',
+    sli: { kind: 'latency', routeGroups: ['mutations'], thresholdMs: 500 },
+    objective: 0.95, windowDays: 30, runbook: 'docs/runbooks/api-latency.md',
+  },
+  feedLatency: {
+    description: 'Feed messages are handled within 500 ms',
+    sli: { kind: 'latency', routeGroups: ['feed'], thresholdMs: 500 },
+    objective: 0.95, windowDays: 30, runbook: 'docs/runbooks/api-latency.md',
+  },
+  feedDelivery: {
+    description: 'A committed change reaches the subscribed feed connections within 5 s',
+    sli: { kind: 'delay', metric: 'FeedDeliveryMs', thresholdMs: 5_000 },
+    objective: 0.99, windowDays: 30, runbook: 'docs/runbooks/feed-delivery.md',
+  },
+  outboxLag: {
+    description: 'The outbox publishes every entry within 5 s of its commit',
+    sli: { kind: 'delay', metric: 'OutboxOldestUnpublishedAgeSeconds', thresholdMs: 5_000 },
+    objective: 0.99, windowDays: 30, runbook: 'docs/runbooks/outbox-lag.md',
+  },
+  notificationDelivery: {
+    description: 'A notification is sent within 2 minutes of the change that caused it',
+    sli: { kind: 'delay', metric: 'NotificationDeliveryMs', thresholdMs: 120_000 },
+    objective: 0.99, windowDays: 30, runbook: 'docs/runbooks/notification-delivery.md',
+  },
+} satisfies Record<string, SloDeclaration>;
 
 const webSocketRoutes = [
   {
@@ -361,6 +421,7 @@ export const taskflow = {
     },
   },
   queues,
+  slos,
   schedules: {
     attachmentSweep: {
       description: 'Removes attachment records whose object is gone',

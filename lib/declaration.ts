@@ -90,6 +90,33 @@ export interface AppDeclaration {
   tables: Record<string, TableDeclaration>;
   queues: Record<string, QueueDeclaration>;
   schedules: Record<string, ScheduleDeclaration>;
+  /** The service's objectives: they drive the burn-rate alarms, the dashboards, the canary's rollback and `npm run slo`. */
+  slos: Record<string, SloDeclaration>;
+}
+
+/** Where an SLI is counted: the REST routes by method (GET reads, the rest mutations), the WebSocket feed. */
+export type RouteGroup = 'reads' | 'mutations' | 'feed';
+
+/**
+ * What counts as a good event, out of all of them:
+ * - `errors`: a request of the route group that did not answer 5xx;
+ * - `latency`: a request of the route group answered within `thresholdMs`;
+ * - `delay`: a measured delay (`metric`, in milliseconds or seconds as its name says) within `thresholdMs`.
+ */
+export type SliDeclaration =
+  | { kind: 'errors'; routeGroups: readonly RouteGroup[] }
+  | { kind: 'latency'; routeGroups: readonly RouteGroup[]; thresholdMs: number }
+  | { kind: 'delay'; metric: 'FeedDeliveryMs' | 'OutboxOldestUnpublishedAgeSeconds' | 'NotificationDeliveryMs'; thresholdMs: number };
+
+export interface SloDeclaration {
+  description: string;
+  sli: SliDeclaration;
+  /** The fraction of good events over the window, e.g. 0.999. */
+  objective: number;
+  /** The compliance window (the error budget's period). */
+  windowDays: number;
+  /** What an operator does when it burns: a file under docs/runbooks/. */
+  runbook: string;
 }
 
 /** `createProject` → `CreateProject`: the construct id of a route's function. */
