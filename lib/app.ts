@@ -93,13 +93,27 @@ const queues = {
   },
   broadcast: {
     description: 'Every event, for the activity feed: the worker pushes it to the WebSocket connections subscribed to it',
-    events: ['project.created', 'project.updated', 'task.created', 'task.updated', 'task.deleted', 'comment.created', 'attachment.added', 'attachment.removed'],
+    events: [
+      'project.created', 'project.updated', 'project.deleted', 'task.created', 'task.updated', 'task.deleted',
+      'comment.created', 'comment.updated', 'comment.deleted', 'attachment.added', 'attachment.removed',
+    ],
     // Out of the VPC: the @connections endpoint is public and no VPC endpoint serves it.
     consumer: worker('broadcast', 'Pushes events to the subscribed WebSocket connections', 30, ['connections', 'websocket']),
     batchSize: 10,
     maxReceiveCount: 3,
     // API Gateway's @connections rate is per account and region: a backlog must not take all of it.
     maxConcurrency: 5,
+  },
+  deletions: {
+    description: 'Deleted projects (hidden at once by DELETE /projects/{projectId}) whose rows and files are still to remove',
+    events: ['project.deleted'],
+    // Batches of tasks, each a short transaction; a project too large for one invocation carries on at the next receive.
+    consumer: worker('project-deletion', 'Removes a deleted project\'s tasks, comments, attachments, links and reports, and their files', 300, ['database', 'files', 'reports-remover']),
+    batchSize: 1,
+    // Each receive removes what fits in 270 s: ten of them remove a very large project before the DLQ (alarmed).
+    maxReceiveCount: 10,
+    // Each invocation holds a database connection.
+    maxConcurrency: 2,
   },
 } as const satisfies Record<string, QueueDeclaration>;
 
@@ -247,7 +261,7 @@ const routes = [
   },
   {
     method: 'GET', path: '/projects', operationId: 'listProjects', auth: 'jwt',
-    summary: 'List the organization\'s projects', function: api('projects/list', 'List projects'),
+    summary: 'List the organization\'s projects (the archived ones with `?archived=true`)', function: api('projects/list', 'List projects'),
     request: { query: s.ListProjectsQuery }, response: { status: 200, body: s.ProjectPage },
   },
   {
@@ -257,8 +271,15 @@ const routes = [
   },
   {
     method: 'PATCH', path: '/projects/{projectId}', operationId: 'updateProject', auth: 'jwt',
-    summary: 'Rename or describe a project', function: mutation('projects/update', 'Update a project'),
-    request: { body: s.UpdateProjectBody }, response: { status: 200, body: s.Project }, errors: [404],
+    summary: 'Rename, describe, archive (`archived`: true; read-only, out of the list, not synced, reported or notified) or unarchive a project',
+    function: mutation('projects/update', 'Update a project'),
+    request: { body: s.UpdateProjectBody }, response: { status: 200, body: s.Project }, errors: [404, 409],
+  },
+  {
+    method: 'DELETE', path: '/projects/{projectId}', operationId: 'deleteProject', auth: 'jwt',
+    summary: 'Delete a project (an organization admin): hidden at once, its tasks, comments, attachments (and files), links and reports removed in the background, its quota counts freed',
+    function: mutation('projects/delete', 'Delete a project'),
+    response: { status: 204 }, errors: [403, 404],
   },
   {
     method: 'POST', path: '/projects/{projectId}/tasks', operationId: 'createTask', auth: 'jwt',
@@ -285,7 +306,7 @@ const routes = [
   {
     method: 'DELETE', path: '/tasks/{taskId}', operationId: 'deleteTask', auth: 'jwt',
     summary: 'Delete a task and its comments', function: mutation('tasks/delete', 'Delete a task'),
-    response: { status: 204 }, errors: [404],
+    response: { status: 204 }, errors: [404, 409],
   },
   {
     method: 'POST', path: '/tasks/{taskId}/comments', operationId: 'createComment', auth: 'jwt',
@@ -298,16 +319,29 @@ const routes = [
     request: { query: s.ListCommentsQuery }, response: { status: 200, body: s.CommentPage }, errors: [404],
   },
   {
+    method: 'PATCH', path: '/comments/{commentId}', operationId: 'updateComment', auth: 'jwt',
+    summary: 'Edit a comment (its author): `version` in the body or If-Match; a stale edit answers 409 with the comment as it is',
+    function: mutation('comments/update', 'Edit a comment'),
+    request: { body: s.UpdateCommentBody, headers: { 'If-Match': 'The comment ETag; the alternative to `version` in the body' } },
+    response: { status: 200, body: s.Comment, headers: { ETag: 'The comment version, for If-Match' } }, errors: [403, 404, 409, 428],
+  },
+  {
+    method: 'DELETE', path: '/comments/{commentId}', operationId: 'deleteComment', auth: 'jwt',
+    summary: 'Delete a comment (its author or an organization admin)',
+    function: mutation('comments/delete', 'Delete a comment'),
+    response: { status: 204 }, errors: [403, 404],
+  },
+  {
     method: 'POST', path: '/tasks/{taskId}/attachments', operationId: 'startAttachmentUpload', auth: 'jwt',
     summary: 'Start an upload: a presigned S3 POST (the declared type and size, at most 50 MB, 15 minutes); nothing is recorded until confirmed',
     function: withFiles(mutation('attachments/start', 'Start an attachment upload')),
-    request: { body: s.CreateAttachmentBody }, response: { status: 201, body: s.UploadForm }, errors: [404],
+    request: { body: s.CreateAttachmentBody }, response: { status: 201, body: s.UploadForm }, errors: [404, 409],
   },
   {
     method: 'POST', path: '/attachments/{attachmentId}/confirm', operationId: 'confirmAttachment', auth: 'jwt',
     summary: 'Record an uploaded file (201; a repeated confirm answers 200 with the same attachment; no upload: 404)',
     function: withFiles(mutation('attachments/confirm', 'Confirm an attachment upload')),
-    response: { status: 201, body: s.Attachment }, errors: [404],
+    response: { status: 201, body: s.Attachment }, errors: [404, 409],
   },
   {
     method: 'GET', path: '/tasks/{taskId}/attachments', operationId: 'listAttachments', auth: 'jwt',
@@ -325,13 +359,13 @@ const routes = [
     method: 'DELETE', path: '/attachments/{attachmentId}', operationId: 'deleteAttachment', auth: 'jwt',
     summary: 'Delete an attachment (the bucket keeps the object\'s version)',
     function: withFiles(mutation('attachments/delete', 'Delete an attachment')),
-    response: { status: 204 }, errors: [404],
+    response: { status: 204 }, errors: [404, 409],
   },
   {
     method: 'POST', path: '/projects/{projectId}/links', operationId: 'createLink', auth: 'jwt',
     summary: 'Link the project (an organization admin) to a GitHub repository (its issues are imported as tasks) or a Google calendar (tasks with a due date become events); synced every 5 minutes. The same link again answers 200 with it',
     function: mutation('links/create', 'Link a repository or a calendar'),
-    request: { body: sync.CreateLinkBody }, response: { status: 201, body: sync.Link }, errors: [403, 404],
+    request: { body: sync.CreateLinkBody }, response: { status: 201, body: sync.Link }, errors: [403, 404, 409],
   },
   {
     method: 'GET', path: '/projects/{projectId}/links', operationId: 'listLinks', auth: 'jwt',
@@ -343,7 +377,7 @@ const routes = [
     method: 'DELETE', path: '/links/{linkId}', operationId: 'deleteLink', auth: 'jwt',
     summary: 'Unlink a repository or a calendar (an organization admin): syncing stops; imported tasks and written events stay',
     function: mutation('links/delete', 'Unlink a repository or a calendar'),
-    response: { status: 204 }, errors: [403, 404],
+    response: { status: 204 }, errors: [403, 404, 409],
   },
   {
     method: 'GET', path: '/projects/{projectId}/reports', operationId: 'listReports', auth: 'jwt',

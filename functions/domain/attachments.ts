@@ -25,7 +25,7 @@ const storedKey = (orgId: string, attachmentId: string) => `attachments/${orgId}
 export async function startUpload(caller: Caller, attachmentId: string, taskId: string, input: CreateAttachmentInput) {
   const { rows } = await read<{ used: string; plan: PlanName }>(
     `SELECT o.storage_bytes AS used, o.plan FROM organizations o
-     WHERE o.id = $1 AND EXISTS (SELECT 1 FROM tasks t WHERE t.organization_id = $1 AND t.id = $2)`,
+     WHERE o.id = $1 AND EXISTS (SELECT 1 FROM tasks t WHERE t.organization_id = $1 AND t.id = $2 AND NOT project_deleted(t.project_id))`,
     [caller.orgId, taskId],
   );
   if (!rows[0]) throw notFound('Task');
@@ -114,7 +114,8 @@ export async function confirmUpload(caller: Caller, trace: Trace, attachmentId: 
 
 async function findAttachment(caller: Caller, attachmentId: string) {
   const { rows } = await read<{ doc: AttachmentDto; key: string; file: string }>(
-    'SELECT attachment_json(a) AS doc, a.s3_key AS key, a.file_name AS file FROM attachments a WHERE a.organization_id = $1 AND a.id = $2',
+    `SELECT attachment_json(a) AS doc, a.s3_key AS key, a.file_name AS file FROM attachments a JOIN tasks t ON t.id = a.task_id
+     WHERE a.organization_id = $1 AND a.id = $2 AND NOT project_deleted(t.project_id)`,
     [caller.orgId, attachmentId],
   );
   return rows[0] ?? null;
@@ -131,7 +132,7 @@ export async function listAttachments(caller: Caller, taskId: string) {
   const { rows } = await read<{ doc: AttachmentDto | null; key: string | null; file: string | null }>(
     `SELECT attachment_json(a) AS doc, a.s3_key AS key, a.file_name AS file
      FROM tasks t LEFT JOIN attachments a ON a.task_id = t.id
-     WHERE t.organization_id = $1 AND t.id = $2
+     WHERE t.organization_id = $1 AND t.id = $2 AND NOT project_deleted(t.project_id)
      ORDER BY a.created_at, a.id`,
     [caller.orgId, taskId],
   );
@@ -178,7 +179,9 @@ export async function sweepAttachments(trace: Trace, pageSize = 200): Promise<{ 
   let after = '00000000-0000-0000-0000-000000000000';
   for (;;) {
     const { rows } = await read<{ id: string; org: string; key: string; uploader: string }>(
-      'SELECT id, organization_id AS org, s3_key AS key, uploaded_by AS uploader FROM attachments WHERE id > $1 ORDER BY id LIMIT $2',
+      // Not in an archived or deleted project: the one is read-only, the other's files go with it (project-deletion.ts).
+      `SELECT a.id, a.organization_id AS org, a.s3_key AS key, a.uploaded_by AS uploader FROM attachments a JOIN tasks t ON t.id = a.task_id
+       WHERE a.id > $1 AND project_open(t.project_id) ORDER BY a.id LIMIT $2`,
       [after, pageSize],
     );
     for (const row of rows) {

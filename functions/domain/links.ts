@@ -41,7 +41,7 @@ export async function createLink(caller: Caller, projectId: string, input: Creat
   const { rows } = await db
     .query<{ doc: LinkDto | null; existing: LinkDto | null; same: boolean | null; project: boolean }>(
       `WITH project AS (
-         SELECT id FROM projects WHERE organization_id = $1 AND id = $2
+         SELECT id FROM projects WHERE organization_id = $1 AND id = $2 AND deleted_at IS NULL
        ), inserted AS (
          INSERT INTO integration_links (id, organization_id, project_id, type, target, created_by, next_sync_at)
          SELECT coalesce($6::uuid, gen_random_uuid()), $1, p.id, $3, $4, $5, now() FROM project p WHERE $7
@@ -88,7 +88,7 @@ export async function listLinks(caller: Caller, projectId: string): Promise<{ it
   const { rows } = await read<{ doc: LinkDto | null }>(
     `SELECT CASE WHEN l.id IS NULL THEN NULL ELSE ${linkJson('l')} END AS doc
      FROM projects p LEFT JOIN integration_links l ON l.project_id = p.id AND l.organization_id = p.organization_id
-     WHERE p.organization_id = $1 AND p.id = $2
+     WHERE p.organization_id = $1 AND p.id = $2 AND p.deleted_at IS NULL
      ORDER BY l.created_at, l.id`,
     [caller.orgId, projectId],
   );

@@ -26,6 +26,10 @@ export const EventMessage = z.discriminatedUnion('type', [
 ]);
 export type EventMessage = z.infer<typeof EventMessage>;
 
+/** A deleted project (the `deletions` queue): its id is the event's subject. */
+export const ProjectDeletedMessage = z.object({ ...envelope, type: z.literal('project.deleted') });
+export type ProjectDeletedMessage = z.infer<typeof ProjectDeletedMessage>;
+
 /**
  * Any event from the outbox (the `broadcast` queue): the feed passes the payload on as the REST API
  * returned it, whatever the type, so only the envelope is checked.

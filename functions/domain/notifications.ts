@@ -63,7 +63,8 @@ const NOTIFICATION_IDS = '0d7c2f4e-8a51-4b6b-9e3d-5c1f7a2b9e60';
  */
 export async function notify(event: EventMessage, trace: Trace): Promise<{ notifications: number; duplicate: boolean }> {
   const context = await contextOf(event);
-  const notifications = decide(event, context);
+  // An archived (or deleted) project notifies nobody, of its last events before that too.
+  const notifications = context.projectOpen ? decide(event, context) : [];
   const byId = new Map(context.people.map((person) => [person.id, person]));
   const actor = byId.get(event.actorId)?.name ?? 'Someone';
   const messages = notifications.flatMap((notification) => {
@@ -103,8 +104,8 @@ async function contextOf(event: EventMessage) {
   const taskId = event.type === 'comment.created' ? event.payload.taskId : event.subjectId;
   const named = [event.actorId, ...(event.type === 'comment.created' ? [] : [event.payload.assigneeId ?? ''])];
   const handles = event.type === 'comment.created' ? mentionsIn(event.payload.body) : [];
-  const { rows } = await read<Person & { watching: boolean; title: string | null }>(
-    `SELECT u.id, u.email, u.name, t.title, w.watching
+  const { rows } = await read<Person & { watching: boolean; title: string | null; open: boolean }>(
+    `SELECT u.id, u.email, u.name, t.title, w.watching, project_open($6::uuid) AS open
      FROM memberships m
      JOIN users u ON u.id = m.user_id
      LEFT JOIN tasks t ON t.organization_id = $1 AND t.id = $2
@@ -115,11 +116,12 @@ async function contextOf(event: EventMessage) {
          OR lower(split_part(u.email, '@', 1)) = ANY($4::text[])
          OR lower(regexp_replace(coalesce(u.name, ''), '\\s+', '', 'g')) = ANY($4::text[])
          OR ($5 AND w.watching))`,
-    [event.organizationId, taskId, named, handles, event.type === 'task.updated'],
+    [event.organizationId, taskId, named, handles, event.type === 'task.updated', event.projectId],
   );
   const title = event.type === 'comment.created' ? (rows.find((row) => row.title !== null)?.title ?? 'a task') : event.payload.title;
   return {
     people: rows,
+    projectOpen: rows[0]?.open ?? false,
     taskTitle: title,
     watchers: rows.filter((row) => row.watching).map((row) => row.id),
     mentioned: rows.filter((row) => handles.some((handle) => handleMatches(row, handle))).map((row) => row.id),

@@ -1,6 +1,6 @@
 import type { Caller } from '../shared/caller';
 import { db, read } from '../shared/db';
-import { notFound } from '../shared/problem';
+import { notFound, Problem } from '../shared/problem';
 import type { Trace } from '../shared/trace';
 import { mutationStatement } from './mutation-statement';
 import { publishNow, type OutboxEntry } from './outbox';
@@ -10,7 +10,7 @@ import { decodeCursor, page } from './pagination';
 import { existingCreation, type Creation } from './client-ids';
 import type { CreateProjectInput, ProjectDto } from './schemas';
 
-type ProjectChanges = { name?: string; description?: string };
+type ProjectChanges = { name?: string; description?: string; archived?: boolean };
 
 export async function createProject(caller: Caller, trace: Trace, input: CreateProjectInput): Promise<Creation<ProjectDto>> {
   const values = { id: input.id ?? null, name: input.name, description: input.description };
@@ -42,40 +42,80 @@ export async function createProject(caller: Caller, trace: Trace, input: CreateP
   return { doc: existing, created: false };
 }
 
-export async function listProjects(caller: Caller, limit: number, cursor?: string) {
+/** The organization's projects: the active ones, or (`archived`) the archived ones; never the deleted ones. */
+export async function listProjects(caller: Caller, limit: number, cursor?: string, archived = false) {
   const after = decodeCursor(cursor);
   const { rows } = await read<{ doc: ProjectDto }>(
     `SELECT project_json(p) AS doc FROM projects p
-     WHERE p.organization_id = $1
+     WHERE p.organization_id = $1 AND p.deleted_at IS NULL AND (p.archived_at IS NOT NULL) = $5
        AND ($2::timestamptz IS NULL OR (p.created_at, p.id) > ($2::timestamptz, $3::uuid))
      ORDER BY p.created_at, p.id
      LIMIT $4`,
-    [caller.orgId, after?.createdAt ?? null, after?.id ?? null, limit + 1],
+    [caller.orgId, after?.createdAt ?? null, after?.id ?? null, limit + 1, archived],
   );
   return page(rows.map((row) => row.doc), limit);
 }
 
 export async function getProject(caller: Caller, projectId: string): Promise<ProjectDto> {
   const { rows } = await read<{ doc: ProjectDto }>(
-    'SELECT project_json(p) AS doc FROM projects p WHERE p.organization_id = $1 AND p.id = $2',
+    'SELECT project_json(p) AS doc FROM projects p WHERE p.organization_id = $1 AND p.id = $2 AND p.deleted_at IS NULL',
     [caller.orgId, projectId],
   );
   if (!rows[0]) throw notFound('Project');
   return rows[0].doc;
 }
 
+/**
+ * Renames, describes, archives (`archived: true`, read-only from then on) or unarchives a project. An archived
+ * project is renamed or described only in the request that unarchives it.
+ */
 export async function updateProject(caller: Caller, trace: Trace, projectId: string, changes: ProjectChanges): Promise<ProjectDto> {
-  const values = { projectId, name: changes.name ?? null, description: changes.description ?? null };
+  const values = { projectId, name: changes.name ?? null, description: changes.description ?? null, archived: changes.archived ?? null };
   const { text, params } = mutationStatement({ organizationId: caller.orgId, actorId: caller.userId, trace, values }, ($) => ({
     change: `
-      UPDATE projects SET name = coalesce(${$.name}, name), description = coalesce(${$.description}, description), updated_at = now()
-      WHERE organization_id = ${$.organization} AND id = ${$.projectId}
+      UPDATE projects SET name = coalesce(${$.name}, name), description = coalesce(${$.description}, description), updated_at = now(),
+        archived_at = CASE WHEN ${$.archived}::boolean IS NULL THEN archived_at WHEN ${$.archived} THEN coalesce(archived_at, now()) END
+      WHERE organization_id = ${$.organization} AND id = ${$.projectId} AND deleted_at IS NULL
+        AND (archived_at IS NULL OR ${$.archived} IS NOT NULL OR (${$.name}::text IS NULL AND ${$.description}::text IS NULL))
+        AND NOT (archived_at IS NOT NULL AND ${$.archived} AND (${$.name}::text IS NOT NULL OR ${$.description}::text IS NOT NULL))
       RETURNING id, id AS project_id, project_json(projects) AS doc`,
     event: { type: 'project.updated' },
-    select: { columns: 'doc', from: 'changed' },
+    // The project as it was before this statement: whether it was there, and archived.
+    select: {
+      columns: `(SELECT doc FROM changed),
+        (SELECT archived_at IS NOT NULL FROM projects WHERE organization_id = ${$.organization} AND id = ${$.projectId} AND deleted_at IS NULL) AS archived`,
+    },
   }));
-  const { rows } = await db.query<{ doc: ProjectDto; outbox: OutboxEntry[] }>(text, params);
+  const { rows } = await db.query<{ doc: ProjectDto | null; archived: boolean | null; outbox: OutboxEntry[] }>(text, params);
+  const { doc, archived, outbox } = rows[0]!;
+  if (!doc) {
+    if (archived === null) throw notFound('Project');
+    throw projectArchived();
+  }
+  await publishNow(outbox);
+  return doc;
+}
+
+const projectArchived = () =>
+  new Problem(409, 'PROJECT_ARCHIVED', 'The project is archived and read-only', 'Unarchive it ({"archived": false}) in the same request to rename or describe it.');
+
+/**
+ * Deletes a project (an organization admin): it is hidden at once (404 everywhere, out of every list, its quota's
+ * project count freed) and `project.deleted` is on the feed; the deletions worker then removes its tasks,
+ * comments, attachments and their files, links and reports in batches, freeing their counts (project-deletion.ts).
+ */
+export async function deleteProject(caller: Caller, trace: Trace, projectId: string): Promise<void> {
+  if (caller.role !== 'admin') throw new Problem(403, 'ADMIN_ONLY', 'Only an organization admin may delete a project');
+  const { text, params } = mutationStatement({ organizationId: caller.orgId, actorId: caller.userId, trace, values: { projectId } }, ($) => ({
+    change: `
+      UPDATE projects SET deleted_at = now(), updated_at = now()
+      WHERE organization_id = ${$.organization} AND id = ${$.projectId} AND deleted_at IS NULL
+      RETURNING id, id AS project_id, project_json(projects) AS doc`,
+    event: { type: 'project.deleted' },
+    counts: { projects: -1 },
+    select: { from: 'changed' },
+  }));
+  const { rows } = await db.query<{ outbox: OutboxEntry[] }>(text, params);
   if (!rows[0]) throw notFound('Project');
   await publishNow(rows[0].outbox);
-  return rows[0].doc;
 }

@@ -96,7 +96,7 @@ export async function runWeeklyReports(trace: Trace, now: Date, options: RunOpti
     // Projects that existed during the week (created before its end) and have no report for it yet.
     const { rows } = await replicaRead<ProjectRow>(
       `SELECT p.id, p.organization_id AS org, p.name FROM projects p
-       WHERE p.id > $1 AND p.created_at < $3
+       WHERE p.id > $1 AND p.created_at < $3 AND p.archived_at IS NULL AND p.deleted_at IS NULL
          AND NOT EXISTS (SELECT 1 FROM weekly_reports r WHERE r.project_id = p.id AND r.week_start = $2::date)
        ORDER BY p.id LIMIT $4`,
       [after, week.weekStart, week.end.toISOString(), pageSize],
@@ -265,7 +265,7 @@ export async function listReports(caller: Caller, projectId: string, query: { li
        ORDER BY r.week_start DESC
        LIMIT $4
      ) r ON true
-     WHERE p.organization_id = $1 AND p.id = $2`,
+     WHERE p.organization_id = $1 AND p.id = $2 AND p.deleted_at IS NULL`,
     [caller.orgId, projectId, after ? after.createdAt.slice(0, 10) : null, query.limit + 1],
   );
   if (rows.length === 0) throw notFound('Project');

@@ -40,7 +40,7 @@ export const CreateProjectBody = z.strictObject({
   description: z._default(ProjectDescription, ''),
 });
 export const UpdateProjectBody = z
-  .strictObject({ name: z.optional(ProjectName), description: z.optional(ProjectDescription) })
+  .strictObject({ name: z.optional(ProjectName), description: z.optional(ProjectDescription), archived: z.optional(z.boolean()) })
   .check(someChange());
 
 export const CreateTaskBody = z.strictObject({
@@ -72,7 +72,9 @@ export const UpdateTaskBody = z
     z.refine((body) => !(body.labels && (body.addLabels || body.removeLabels)), 'send labels, or addLabels/removeLabels, not both'),
   );
 
-export const ListProjectsQuery = z.strictObject({ limit: Limit(100, 50), cursor: z.optional(Cursor) });
+const PageQuery = z.strictObject({ limit: Limit(100, 50), cursor: z.optional(Cursor) });
+// `?archived=true` lists the archived projects (they are left out otherwise).
+export const ListProjectsQuery = z.extend(PageQuery, { archived: z._default(z.enum(['true', 'false']), 'false') });
 export const ListTasksQuery = z.strictObject({
   status: z.optional(TaskStatus),
   assignee: z.optional(UserId),
@@ -80,13 +82,15 @@ export const ListTasksQuery = z.strictObject({
   limit: Limit(100, 50),
   cursor: z.optional(Cursor),
 });
-export const ListCommentsQuery = ListProjectsQuery;
+export const ListCommentsQuery = PageQuery;
 export const SearchQuery = z.strictObject({
   q: text().check(z.trim(), z.minLength(1), z.maxLength(200)),
   limit: Limit(50, 20),
 });
 
-export const CreateCommentBody = z.strictObject({ id: ClientId, body: text().check(z.trim(), z.minLength(1), z.maxLength(10_000)) });
+const CommentText = text().check(z.trim(), z.minLength(1), z.maxLength(10_000));
+export const CreateCommentBody = z.strictObject({ id: ClientId, body: CommentText });
+export const UpdateCommentBody = z.strictObject({ version: z.optional(z.number().check(z.int(), z.minimum(1))), body: CommentText });
 
 export const Timestamp = z.iso.datetime({ offset: true });
 
@@ -94,6 +98,8 @@ export const Project = z.object({
   id: Id,
   name: z.string(),
   description: z.string(),
+  archived: z.boolean(),
+  archivedAt: z.nullable(Timestamp),
   createdBy: UserId,
   createdAt: Timestamp,
   updatedAt: Timestamp,
@@ -121,7 +127,9 @@ export const Comment = z.object({
   taskId: Id,
   authorId: UserId,
   body: z.string(),
+  version: z.number().check(z.int()),
   createdAt: Timestamp,
+  editedAt: z.nullable(Timestamp),
 });
 
 export const page = <T extends z.ZodMiniType>(item: T) => z.object({ items: z.array(item), nextCursor: z.nullable(z.string()) });

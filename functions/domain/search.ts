@@ -13,11 +13,12 @@ export async function search(caller: Caller, q: string, limit: number): Promise<
     `WITH query AS (SELECT websearch_to_tsquery('english', $2) AS q)
      SELECT * FROM (
        (SELECT 'task' AS type, ts_rank(t.search_vector, query.q) AS rank, task_json(t) AS doc
-        FROM tasks t, query WHERE t.organization_id = $1 AND t.search_vector @@ query.q
+        FROM tasks t, query WHERE t.organization_id = $1 AND t.search_vector @@ query.q AND NOT project_deleted(t.project_id)
         ORDER BY rank DESC LIMIT $3)
        UNION ALL
        (SELECT 'comment', ts_rank(c.search_vector, query.q), comment_json(c)
-        FROM comments c, query WHERE c.organization_id = $1 AND c.search_vector @@ query.q
+        FROM comments c JOIN tasks t ON t.id = c.task_id, query
+        WHERE c.organization_id = $1 AND c.search_vector @@ query.q AND NOT project_deleted(t.project_id)
         ORDER BY 2 DESC LIMIT $3)
      ) hits
      ORDER BY rank DESC, type

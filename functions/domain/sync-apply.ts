@@ -146,7 +146,7 @@ async function applyIssues(result: GithubResult, trace: Trace): Promise<Applied>
         first: {
           link: `
             SELECT id, project_id, created_by FROM integration_links
-            WHERE id = ${$.linkId} AND organization_id = ${$.organization} AND project_id = ${$.projectId}`,
+            WHERE id = ${$.linkId} AND organization_id = ${$.organization} AND project_id = ${$.projectId} AND project_open(project_id)`,
           incoming: `
             SELECT i.ord, i.external_id, left(i.title, 500) AS title, left(i.body, 20000) AS body, i.closed, i.updated_at
             FROM json_to_recordset(${$.issues}::json) AS i(ord int, external_id text, title text, body text, closed boolean, updated_at timestamptz)`,
@@ -209,7 +209,8 @@ async function applyIssues(result: GithubResult, trace: Trace): Promise<Applied>
             WHERE l.id = link.id AND l.run_id IS DISTINCT FROM ${$.runId} AND r.oldest IS NOT NULL`,
         },
         select: {
-          columns: `EXISTS (SELECT 1 FROM integration_links WHERE id = ${$.linkId} AND organization_id = ${$.organization} AND project_id = ${$.projectId}) AS found,
+          // An archived or deleted project takes no imports: a run's results that arrive after are dropped.
+          columns: `EXISTS (SELECT 1 FROM link) AS found,
             EXISTS (SELECT 1 FROM link l2 JOIN integration_links il ON il.id = l2.id WHERE il.run_id = ${$.runId} OR il.run_id IS NULL) AS applies,
             (SELECT count(*) FROM inserted) AS created, (SELECT count(*) FROM updated) AS updated,
             (SELECT n FROM refused) AS refused, ${conflicted} AS conflicted,

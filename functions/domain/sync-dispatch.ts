@@ -155,7 +155,7 @@ async function claim(limit: number, organizationId: string | null): Promise<Clai
   const { rows } = await db.query<ClaimedLink>(
     `WITH due AS (
        SELECT id FROM integration_links
-       WHERE next_sync_at <= now()
+       WHERE next_sync_at <= now() AND project_open(project_id)
          AND (run_id IS NULL OR run_started_at < now() - interval '${STALE_RUN_MINUTES} minutes')
          AND ($2::text IS NULL OR organization_id = $2)
          AND NOT (type = 'github' AND EXISTS (

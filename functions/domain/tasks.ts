@@ -89,7 +89,7 @@ export async function listTasks(caller: Caller, projectId: string, filters: Task
        ORDER BY t.created_at, t.id
        LIMIT $8
      ) t ON true
-     WHERE p.organization_id = $1 AND p.id = $2`,
+     WHERE p.organization_id = $1 AND p.id = $2 AND p.deleted_at IS NULL`,
     [
       caller.orgId,
       projectId,
@@ -107,7 +107,7 @@ export async function listTasks(caller: Caller, projectId: string, filters: Task
 
 async function findTask(caller: Caller, taskId: string): Promise<TaskDto | null> {
   const { rows } = await read<{ doc: TaskDto }>(
-    'SELECT task_json(t) AS doc FROM tasks t WHERE t.organization_id = $1 AND t.id = $2',
+    'SELECT task_json(t) AS doc FROM tasks t WHERE t.organization_id = $1 AND t.id = $2 AND NOT project_deleted(t.project_id)',
     [caller.orgId, taskId],
   );
   return rows[0]?.doc ?? null;
@@ -125,7 +125,7 @@ export async function deleteTask(caller: Caller, trace: Trace, taskId: string): 
       freed: `SELECT coalesce(sum(size), 0) AS bytes FROM attachments WHERE organization_id = ${$.organization} AND task_id = ${$.taskId}`,
     },
     change: `
-      DELETE FROM tasks WHERE organization_id = ${$.organization} AND id = ${$.taskId}
+      DELETE FROM tasks WHERE organization_id = ${$.organization} AND id = ${$.taskId} AND NOT project_deleted(project_id)
       RETURNING id, project_id, task_json(tasks) AS doc`,
     event: { type: 'task.deleted' },
     // Its attachments go with it (ON DELETE CASCADE), and so does the storage they counted.

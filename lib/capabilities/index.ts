@@ -10,7 +10,7 @@ import { integrations } from './integrations';
 import { queueStatus } from './queue-status';
 import { rateLimits } from './rate-limits';
 import { readReplica } from './read-replica';
-import { reports, reportsWriter } from './reports';
+import { reports, reportsRemover, reportsWriter } from './reports';
 import { thirdPartyServices } from './third-party';
 import { websocket } from './websocket';
 
@@ -26,6 +26,7 @@ export const CAPABILITIES = {
   files,
   reports,
   'reports-writer': reportsWriter,
+  'reports-remover': reportsRemover,
   // slack, sendgrid, github, googleCalendar: the services of functions/integrations/services.ts.
   ...thirdPartyServices,
   websocket,

@@ -6,16 +6,16 @@ import { sql } from '../support/sql';
 // Eve (another organization) aims at Alice's ids on every route.
 const alice = newCaller('admin'); // an admin: she links a repository
 const eve = newCaller('admin'); // an admin of her own organization: not of Alice's
-let ids: { projectId: string; taskId: string; linkId: string };
+let ids: { projectId: string; taskId: string; commentId: string; linkId: string };
 
 beforeAll(async () => {
   const project = await createProject(alice, 'Alice secret project');
   const task = await createTask(alice, project.id, { title: 'Alice secret task' });
-  await invoke('createComment', alice, { params: { taskId: task.id }, body: { body: 'Alice secret comment' } });
+  const comment = await invoke('createComment', alice, { params: { taskId: task.id }, body: { body: 'Alice secret comment' } });
   const link = await invoke('createLink', alice, { params: { projectId: project.id }, body: { type: 'github', target: 'alice/secret-repo' } });
   expect(link.status).toBe(201);
   await createProject(eve, 'Eve project');
-  ids = { projectId: project.id, taskId: task.id, linkId: link.body.id };
+  ids = { projectId: project.id, taskId: task.id, commentId: comment.body.id, linkId: link.body.id };
 });
 
 // How each route must treat another organization's data: a 404 for its ids, or none of it in a list.
@@ -23,7 +23,8 @@ const attempts: Record<Exclude<OperationId, 'getHealth'>, () => Call & { expect:
   createProject: () => ({ body: { name: 'mine' }, expect: 'not-listed' }),
   listProjects: () => ({ expect: 'not-listed' }),
   getProject: () => ({ params: { projectId: ids.projectId }, expect: 'not-found' }),
-  updateProject: () => ({ params: { projectId: ids.projectId }, body: { name: 'pwned' }, expect: 'not-found' }),
+  updateProject: () => ({ params: { projectId: ids.projectId }, body: { name: 'pwned', archived: true }, expect: 'not-found' }),
+  deleteProject: () => ({ params: { projectId: ids.projectId }, expect: 'not-found' }),
   createTask: () => ({ params: { projectId: ids.projectId }, body: { title: 'pwned' }, expect: 'not-found' }),
   listTasks: () => ({ params: { projectId: ids.projectId }, expect: 'not-found' }),
   getTask: () => ({ params: { taskId: ids.taskId }, expect: 'not-found' }),
@@ -31,6 +32,8 @@ const attempts: Record<Exclude<OperationId, 'getHealth'>, () => Call & { expect:
   deleteTask: () => ({ params: { taskId: ids.taskId }, expect: 'not-found' }),
   createComment: () => ({ params: { taskId: ids.taskId }, body: { body: 'pwned' }, expect: 'not-found' }),
   listComments: () => ({ params: { taskId: ids.taskId }, expect: 'not-found' }),
+  updateComment: () => ({ params: { commentId: ids.commentId }, body: { version: 1, body: 'pwned' }, expect: 'not-found' }),
+  deleteComment: () => ({ params: { commentId: ids.commentId }, expect: 'not-found' }),
   search: () => ({ query: { q: 'secret' }, expect: 'not-listed' }),
   // The integrations are TaskFlow's, not an organization's: nothing of Alice's is in it.
   getIntegrationsHealth: () => ({ expect: 'not-listed' }),
@@ -70,16 +73,16 @@ describe('tenant isolation', () => {
     // Whatever Eve did, Alice's data is as she left it (read in the database: Alice's own rate limit would not
     // allow five reads per route).
     const [state] = await sql<Record<string, unknown>>(
-      `SELECT (SELECT name FROM projects WHERE id = $1) AS project,
+      `SELECT (SELECT name FROM projects WHERE id = $1 AND archived_at IS NULL AND deleted_at IS NULL) AS project,
               (SELECT json_agg(json_build_object('title', title, 'version', version)) FROM tasks WHERE project_id = $1) AS tasks,
-              (SELECT count(*)::int FROM comments WHERE task_id = $2) AS comments,
+              (SELECT json_agg(body) FROM comments WHERE task_id = $2) AS comments,
               (SELECT json_agg(target) FROM integration_links WHERE project_id = $1) AS links`,
       [ids.projectId, ids.taskId],
     );
     expect(state).toEqual({
       project: 'Alice secret project',
       tasks: [{ title: 'Alice secret task', version: 1 }],
-      comments: 1,
+      comments: ['Alice secret comment'],
       links: ['alice/secret-repo'],
     });
   });

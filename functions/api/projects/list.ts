@@ -4,5 +4,5 @@ import { httpHandler } from '../http-handler';
 
 export const handler = httpHandler({ query: ListProjectsQuery }, async ({ caller, query }) => ({
   status: 200,
-  body: await listProjects(caller, query.limit, query.cursor),
+  body: await listProjects(caller, query.limit, query.cursor, query.archived === 'true'),
 }));
