@@ -73,11 +73,12 @@ export async function updateProject(caller: Caller, trace: Trace, projectId: str
   const values = { projectId, name: changes.name ?? null, description: changes.description ?? null, archived: changes.archived ?? null };
   const { text, params } = mutationStatement({ organizationId: caller.orgId, actorId: caller.userId, trace, values }, ($) => ({
     change: `
-      UPDATE projects SET name = coalesce(${$.name}, name), description = coalesce(${$.description}, description), updated_at = now(),
-        archived_at = CASE WHEN ${$.archived}::boolean IS NULL THEN archived_at WHEN ${$.archived} THEN coalesce(archived_at, now()) END
+      UPDATE projects SET name = coalesce(${$.name}::text, name), description = coalesce(${$.description}::text, description),
+        updated_at = now(),
+        archived_at = CASE WHEN ${$.archived}::boolean IS NULL THEN archived_at WHEN ${$.archived}::boolean THEN coalesce(archived_at, now()) END
       WHERE organization_id = ${$.organization} AND id = ${$.projectId} AND deleted_at IS NULL
-        AND (archived_at IS NULL OR ${$.archived} IS NOT NULL OR (${$.name}::text IS NULL AND ${$.description}::text IS NULL))
-        AND NOT (archived_at IS NOT NULL AND ${$.archived} AND (${$.name}::text IS NOT NULL OR ${$.description}::text IS NOT NULL))
+        AND (archived_at IS NULL OR ${$.archived}::boolean IS NOT NULL OR (${$.name}::text IS NULL AND ${$.description}::text IS NULL))
+        AND NOT (archived_at IS NOT NULL AND ${$.archived}::boolean AND (${$.name}::text IS NOT NULL OR ${$.description}::text IS NOT NULL))
       RETURNING id, id AS project_id, project_json(projects) AS doc`,
     event: { type: 'project.updated' },
     // The project as it was before this statement: whether it was there, and archived.

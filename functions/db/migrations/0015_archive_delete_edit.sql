@@ -7,7 +7,10 @@ ALTER TABLE projects ADD COLUMN archived_at timestamptz;
 -- worker removes its rows (in batches, none holding the organization's row) and files, then the project.
 ALTER TABLE projects ADD COLUMN deleted_at timestamptz;
 
--- A comment's version (for PATCH's `version` / If-Match) and when it was last edited.
+-- A comment's version (for PATCH's `version` / If-Match) and when it was last edited. A column with a default
+-- cannot be added while a function takes the table's row type: comment_json is dropped and made again, in this
+-- transaction, so no statement ever sees it missing.
+DROP FUNCTION comment_json(comments);
 ALTER TABLE comments ADD COLUMN version bigint NOT NULL DEFAULT 1;
 ALTER TABLE comments ADD COLUMN edited_at timestamptz;
 
@@ -19,7 +22,7 @@ RETURN json_build_object(
   'createdAt', api_timestamp(p.created_at), 'updatedAt', api_timestamp(p.updated_at)
 );
 
-CREATE OR REPLACE FUNCTION comment_json(c comments) RETURNS json
+CREATE FUNCTION comment_json(c comments) RETURNS json
 LANGUAGE sql STABLE PARALLEL SAFE
 RETURN json_build_object(
   'id', c.id, 'taskId', c.task_id, 'authorId', c.author_id, 'body', c.body, 'version', c.version,
