@@ -247,7 +247,8 @@ export const Problem = z.object({
   detail: z.optional(z.string()),
   requestId: z.string(),
   errors: z.optional(z.array(z.object({ path: z.string(), message: z.string() }))),
-  current: z.optional(Task),
+  // A 409 VERSION_CONFLICT's task or comment as it now is.
+  current: z.optional(z.union([Task, Comment])),
   yourChanges: z.optional(z.record(z.string(), z.unknown())),
   conflictingFields: z.optional(z.array(z.string())),
   quota: z.optional(z.string()),

@@ -9,7 +9,9 @@ describe('comments', () => {
     const task = await createTask(alice, project.id);
     const first = await invoke('createComment', alice, { params: { taskId: task.id }, body: { body: 'First!' } });
     expect(first.status).toBe(201);
-    expect(first.body).toEqual({ id: expect.any(String), taskId: task.id, authorId: alice.userId, body: 'First!', createdAt: expect.any(String) });
+    expect(first.body).toEqual({
+      id: expect.any(String), taskId: task.id, authorId: alice.userId, body: 'First!', version: 1, createdAt: expect.any(String), editedAt: null,
+    });
     await invoke('createComment', bob, { params: { taskId: task.id }, body: { body: 'Second' } });
     await invoke('createComment', alice, { params: { taskId: task.id }, body: { body: 'Third' } });
 
