@@ -42,6 +42,23 @@ describe('bad input is a 4xx problem, never a 500', () => {
     await expectProblem(invoke('updateTask', alice, { params: { taskId: task.id }, body: { version: 1 } }), 400, 'VALIDATION_FAILED');
   });
 
+  it('issue 17\'s routes: archiving, editing a comment', async () => {
+    const project = await createProject(alice);
+    const archive = await expectProblem(invoke('updateProject', alice, { params: { projectId: project.id }, body: { archived: 'true' } }), 400, 'VALIDATION_FAILED');
+    expect(archive.errors.map((e: { path: string }) => e.path)).toEqual(['body.archived']);
+    await expectProblem(invoke('listProjects', alice, { query: { archived: 'yes' } }), 400, 'VALIDATION_FAILED');
+    const task = await createTask(alice, project.id);
+    const comment = await invoke('createComment', alice, { params: { taskId: task.id }, body: { body: 'hi' } });
+    const edit = await expectProblem(
+      invoke('updateComment', alice, { params: { commentId: comment.body.id }, body: { version: 'one', body: 42 } }),
+      400,
+      'VALIDATION_FAILED',
+    );
+    expect(edit.errors.map((e: { path: string }) => e.path).sort()).toEqual(['body.body', 'body.version']);
+    await expectProblem(invoke('updateComment', alice, { params: { commentId: comment.body.id }, body: '{"body":' }), 400, 'MALFORMED_JSON');
+    await expectProblem(invoke('updateComment', alice, { params: { commentId: comment.body.id }, body: { body: 'x', taskId: task.id, version: 1 } }), 400, 'VALIDATION_FAILED');
+  });
+
   it('unknown fields, including ones the server owns', async () => {
     const project = await createProject(alice);
     for (const extra of [{ colour: 'red' }, { version: 7 }, { createdBy: 'mallory' }, { organizationId: 'other' }]) {
