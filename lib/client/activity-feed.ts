@@ -11,6 +11,19 @@
  * WebSocket API (`new WebSocket(url)`, `on*` handlers, `send`, `close`, `readyState`), no Node modules.
  */
 
+/**
+ * The event types TaskFlow puts on the feed. `payload` is the resource as the REST API returns it: after the change,
+ * or for `*.deleted` and `attachment.removed` as it last was (`comment.deleted`: the comment, with its `taskId`;
+ * `project.deleted`: the project, whose tasks and comments go with it without events of their own).
+ */
+export const EVENT_TYPES = [
+  'project.created', 'project.updated', 'project.deleted',
+  'task.created', 'task.updated', 'task.deleted',
+  'comment.created', 'comment.updated', 'comment.deleted',
+  'attachment.added', 'attachment.removed',
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
 /** One event of the organization's `event_log`, as the feed and `GET /activity` carry it. */
 export interface FeedEvent {
   /** The organization's sequence number. */
@@ -18,7 +31,8 @@ export interface FeedEvent {
   /** The previous event this subscription includes (0: none); `seq - 1` for a whole-organization subscription. */
   prevSeq: number;
   id: string;
-  type: string;
+  /** One of EVENT_TYPES; a newer server may send types this client does not know yet. */
+  type: EventType | (string & {});
   subjectId?: string;
   projectId?: string | null;
   actorId?: string;

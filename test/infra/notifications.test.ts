@@ -83,8 +83,9 @@ describe('queues', () => {
     const queue = propsOf(stacks.data.queues.queues[name]);
     const deadLetterId = logicalId(stacks.data.queues.deadLetterQueues[name]);
     expect(queue.QueueName).toBe(`TaskFlow-${name}`);
-    // 3; 10 for the integrations' queues, whose refusals while a breaker is open are receives too; 5 for sync results.
-    const receives = ['slack', 'email', 'github', 'googleCalendar'].includes(name) ? 10 : name === 'syncResults' ? 5 : 3;
+    // 3; 10 for the integrations' queues, whose refusals while a breaker is open are receives too, and for deletions,
+    // where a large project takes several receives; 5 for sync results.
+    const receives = ['slack', 'email', 'github', 'googleCalendar', 'deletions'].includes(name) ? 10 : name === 'syncResults' ? 5 : 3;
     expect(queue.RedrivePolicy).toEqual({ deadLetterTargetArn: arnOf(deadLetterId), maxReceiveCount: receives });
     expect(queue.MessageRetentionPeriod).toBe(4 * 24 * 3600);
     const deadLetter = resources[deadLetterId]!.Properties;
@@ -167,12 +168,12 @@ describe('consumers', () => {
     expect(consume).toEqual(expect.arrayContaining(['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility']));
   });
 
-  it('caps each consumer\'s concurrency: notifications 5 and sync results 2 (database connections), slack 2, github 2 and google calendar 2 (their rate limits), email 5, broadcast 5 (@connections rate)', () => {
+  it('caps each consumer\'s concurrency: notifications 5, sync results 2 and deletions 2 (database connections), slack 2, github 2 and google calendar 2 (their rate limits), email 5, broadcast 5 (@connections rate)', () => {
     const maximum = (name: QueueName) =>
       ofType('AWS::Lambda::EventSourceMapping').find(([, m]) => m.Properties.FunctionName.Ref === logicalId(stacks.workers.consumers.consumers[name]))![1]
         .Properties.ScalingConfig?.MaximumConcurrency;
     expect(Object.fromEntries(queueNames.map((name) => [name, maximum(name)]))).toEqual({
-      notifications: 5, slack: 2, email: 5, github: 2, googleCalendar: 2, syncResults: 2, broadcast: 5,
+      notifications: 5, slack: 2, email: 5, github: 2, googleCalendar: 2, syncResults: 2, broadcast: 5, deletions: 2,
     });
   });
 
@@ -267,12 +268,12 @@ describe('senders', () => {
     }
   });
 
-  it('lets each mutation function send to the event queues only (notifications, broadcast), with the outbox routes', () => {
+  it('lets each mutation function send to the event queues only (notifications, broadcast, deletions), with the outbox routes', () => {
     expect(mutations.length).toBeGreaterThan(0);
     for (const route of mutations) {
       const fn = routeFunctions(stacks).get(route.operationId)!;
-      expect(queueUrlsOf(fn), route.operationId).toEqual(['broadcast', 'notifications']);
-      expect(sendableBy(fn), route.operationId).toEqual(['broadcast', 'notifications']);
+      expect(queueUrlsOf(fn), route.operationId).toEqual(['broadcast', 'deletions', 'notifications']);
+      expect(sendableBy(fn), route.operationId).toEqual(['broadcast', 'deletions', 'notifications']);
       expect(envOf(fn).NOTIFICATIONS_QUEUE_URL, route.operationId).toEqual(ref(logicalId(stacks.data.queues.queues.notifications)));
       expect(envOf(fn).BROADCAST_QUEUE_URL, route.operationId).toEqual(ref(logicalId(stacks.data.queues.queues.broadcast)));
       // Not the workers' queues: an API function cannot make them send arbitrary Slack messages or e-mails.
@@ -282,10 +283,13 @@ describe('senders', () => {
       expect(JSON.parse(envOf(fn).OUTBOX_ROUTES as string)).toEqual({
         'project.created': ['broadcast'],
         'project.updated': ['broadcast'],
+        'project.deleted': ['broadcast', 'deletions'],
         'task.created': ['notifications', 'broadcast'],
         'task.updated': ['notifications', 'broadcast'],
         'task.deleted': ['broadcast'],
         'comment.created': ['notifications', 'broadcast'],
+        'comment.updated': ['broadcast'],
+        'comment.deleted': ['broadcast'],
         'attachment.added': ['broadcast'],
         'attachment.removed': ['broadcast'],
       });

@@ -550,6 +550,8 @@ describe('storage', () => {
       'BroadcastDeadLetterQueueUrl',
       'BroadcastQueueUrl',
       'ConnectionsTableName',
+      'DeletionsDeadLetterQueueUrl',
+      'DeletionsQueueUrl',
       'EmailDeadLetterQueueUrl',
       'EmailQueueUrl',
       'FeedProbeCredentialsSecretArn',

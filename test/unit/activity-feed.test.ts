@@ -2,7 +2,9 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
+import { taskflow } from '../../lib/app';
 import {
+  EVENT_TYPES,
   createActivityFeed,
   type ActivityFeed,
   type ActivityFeedOptions,
@@ -154,6 +156,10 @@ afterEach(() => {
 });
 
 describe('connecting', () => {
+  it('names every event type the feed carries (the broadcast queue\'s), comment edits and deletions and project deletions too', () => {
+    expect([...EVENT_TYPES].sort()).toEqual([...taskflow.queues.broadcast.events].sort());
+  });
+
   it('opens the URL with token and clientId, subscribes, then resumes (no afterSeq: from the last ack)', async () => {
     const h = harness({ token: async () => 'jwt-fresh' });
     h.feed.start();
