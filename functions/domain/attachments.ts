@@ -8,6 +8,7 @@ import { publishNow, type OutboxEntry } from './outbox';
 import type { PlanName } from './plans';
 import { atLimit, noteUsage, quotaExceeded, underQuota } from './quotas';
 import type { AttachmentDto, CreateAttachmentInput } from './schemas';
+import { projectArchived } from './projects';
 
 // Long enough to start an upload, short enough that a leaked form is soon useless.
 const UPLOAD_EXPIRES_SECONDS = 15 * 60;
@@ -23,12 +24,16 @@ const storedKey = (orgId: string, attachmentId: string) => `attachments/${orgId}
  * recorded until the upload is confirmed; the task and the file name ride with the object as its metadata.
  */
 export async function startUpload(caller: Caller, attachmentId: string, taskId: string, input: CreateAttachmentInput) {
-  const { rows } = await read<{ used: string; plan: PlanName }>(
-    `SELECT o.storage_bytes AS used, o.plan FROM organizations o
-     WHERE o.id = $1 AND EXISTS (SELECT 1 FROM tasks t WHERE t.organization_id = $1 AND t.id = $2 AND NOT project_deleted(t.project_id))`,
+  const { rows } = await read<{ used: string; plan: PlanName; archived: boolean }>(
+    `SELECT o.storage_bytes AS used, o.plan, p.archived_at IS NOT NULL AS archived FROM organizations o
+     JOIN tasks t ON t.organization_id = o.id AND t.id = $2
+     JOIN projects p ON p.id = t.project_id AND p.deleted_at IS NULL
+     WHERE o.id = $1`,
     [caller.orgId, taskId],
   );
   if (!rows[0]) throw notFound('Task');
+  // The confirm would be refused: no upload into an archived project.
+  if (rows[0].archived) throw projectArchived();
   // Checked again, exactly, at confirm; this spares an upload that could never be kept.
   if (atLimit('storageBytes', rows[0].plan, Number(rows[0].used), input.size)) throw quotaExceeded('storageBytes', rows[0].plan);
   const upload = presignedPost({
@@ -95,7 +100,11 @@ export async function confirmUpload(caller: Caller, trace: Trace, attachmentId: 
     counts: { storageBytes: $.size },
     select: { columns: '(SELECT doc FROM changed)' },
   }));
-  const { rows } = await db.query<{ doc: AttachmentDto | null; outbox: OutboxEntry[]; used: string; plan: PlanName }>(text, params);
+  const { rows } = await db.query<{ doc: AttachmentDto | null; outbox: OutboxEntry[]; used: string; plan: PlanName }>(text, params).catch(async (error) => {
+    // Refused by the schema's rules (an archived or deleted project): the copy has no record and must not linger.
+    if ((error as { code?: string }).code?.startsWith('TF')) await deleteObject(stored).catch(() => undefined);
+    throw error;
+  });
   const { doc, outbox, used, plan } = rows[0]!;
   if (doc) {
     await publishNow(outbox);

@@ -97,8 +97,8 @@ export async function updateProject(caller: Caller, trace: Trace, projectId: str
   return doc;
 }
 
-const projectArchived = () =>
-  new Problem(409, 'PROJECT_ARCHIVED', 'The project is archived and read-only', 'Unarchive it ({"archived": false}) in the same request to rename or describe it.');
+export const projectArchived = () =>
+  new Problem(409, 'PROJECT_ARCHIVED', 'The project is archived and read-only', 'Unarchive it (PATCH {"archived": false}; a rename may go in the same request) to change it.');
 
 /**
  * Deletes a project (an organization admin): it is hidden at once (404 everywhere, out of every list, its quota's

@@ -4,6 +4,7 @@ import { notify } from '../../functions/domain/notifications';
 import { runWeeklyReports } from '../../functions/domain/reports';
 import { applySyncResult } from '../../functions/domain/sync-apply';
 import { dispatch } from '../../functions/domain/sync-dispatch';
+import { headObject } from '../../functions/shared/s3';
 import { createProject, createTask, invoke, memberOf, newCaller, type Caller } from '../support/api';
 import { sql } from '../support/sql';
 
@@ -83,6 +84,23 @@ describe('archived projects', () => {
     const unarchived = await invoke('updateProject', admin, { params: { projectId: project.id }, body: { archived: false, name: 'Revived' } });
     expect(unarchived.body).toMatchObject({ name: 'Revived', archived: false, archivedAt: null });
     expect((await invoke('createTask', admin, { params: { projectId: project.id }, body: { title: 'New' } })).status).toBe(201);
+  });
+
+  it('refuses to record an upload started before the archive, and keeps no copy of it', async () => {
+    const alice = newCaller();
+    const project = await createProject(alice);
+    const task = await createTask(alice, project.id);
+    const started = await invoke('startAttachmentUpload', alice, { params: { taskId: task.id }, body: { fileName: 'late.txt', contentType: 'text/plain', size: 3 } });
+    const form = new FormData();
+    for (const [name, value] of Object.entries(started.body.upload.fields as Record<string, string>)) form.append(name, value);
+    form.append('file', new Blob([Buffer.from('abc')]), 'late.txt');
+    expect((await fetch(started.body.upload.url, { method: 'POST', body: form })).status).toBeLessThan(300);
+    await archive(alice, project.id);
+    const confirmed = await invoke('confirmAttachment', alice, { params: { attachmentId: started.body.attachmentId } });
+    expect(confirmed.body).toMatchObject({ status: 409, code: 'PROJECT_ARCHIVED' });
+    expect(await headObject(`attachments/${alice.orgId}/${started.body.attachmentId}`)).toBeNull();
+    expect(await sql('SELECT id FROM attachments WHERE task_id = $1', [task.id])).toEqual([]);
+    expect((await invoke('startAttachmentUpload', alice, { params: { taskId: task.id }, body: { fileName: 'b.txt', contentType: 'text/plain', size: 3 } })).status).toBe(409);
   });
 
   it('is left out of GET /projects, and listed with ?archived=true', async () => {
