@@ -15,6 +15,7 @@ import { startSqs } from '../lib/local/sqs';
 import { invokeRoute, type Call, type Identity } from '../lib/local/invoke';
 import { STACK_BUDGET, stackSizes } from '../lib/stacks/budget';
 import { TaskFlow } from '../lib/stacks/taskflow';
+import { deletionImpact } from './bench-deletion';
 import { feedLatency } from './bench-feed';
 
 const BUDGET = { bundleKb: 250, initMs: 100, readTrips: 1, mutationTrips: 2 };
@@ -162,6 +163,7 @@ async function latencies() {
   console.log(`Rate limits add ${quantile(checks, 0.5).toFixed(2)} ms at p50, ${quantile(checks, 0.95).toFixed(2)} ms at p95, to every JWT request (user, organization, address and hourly count: four DynamoDB updates in parallel, against local dynalite).`);
 
   await outboxLag(caller, project.id, db.url, sqs.environment);
+  await deletionImpact();
   await closeDatabase();
   await db.stop();
   await dynamo.stop();
