@@ -102,7 +102,8 @@ export async function confirmUpload(caller: Caller, trace: Trace, attachmentId: 
   }));
   const { rows } = await db.query<{ doc: AttachmentDto | null; outbox: OutboxEntry[]; used: string; plan: PlanName }>(text, params).catch(async (error) => {
     // Refused by the schema's rules (an archived or deleted project): the copy has no record and must not linger.
-    if ((error as { code?: string }).code?.startsWith('TF')) await deleteObject(stored).catch(() => undefined);
+    const code = (error as { code?: unknown } | null)?.code;
+    if (typeof code === 'string' && code.startsWith('TF')) await deleteObject(stored).catch(() => undefined);
     throw error;
   });
   const { doc, outbox, used, plan } = rows[0]!;
