@@ -139,8 +139,10 @@ function problemFor(error: unknown): Problem {
     // The outcome of a write is unknown; a retry with the same Idempotency-Key is safe.
     return new Problem(503, 'DATABASE_UNAVAILABLE', 'The database is unavailable; retry shortly', undefined, {}, { 'Retry-After': '1' });
   }
-  // SQLSTATE class 22 (data exception): a value PostgreSQL cannot take that validation let through.
-  if ((error as { code?: string }).code?.startsWith('22')) {
+  // SQLSTATE class 22 (data exception): a value PostgreSQL cannot take that validation let through. Other errors'
+  // `code` may be anything (a number, a symbol): only PostgreSQL's five-character string is read.
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && code.startsWith('22')) {
     return new Problem(400, 'INVALID_INPUT', 'A value in the request cannot be stored', (error as Error).message);
   }
   return new Problem(500, 'INTERNAL_ERROR', 'Internal error');
