@@ -192,8 +192,9 @@ const slos = {
 const webSocketRoutes = [
   {
     route: '$connect', replies: false,
-    summary: 'Registers the connection (token and clientId in the query string); 429 past the organization\'s connection cap',
-    function: ws('connect', 'Registers a WebSocket connection', ['connections']),
+    summary: 'Registers the connection (token and clientId in the query string); 429 past the organization\'s connection cap, 403 for a removed member',
+    // The rate-limit table holds who was removed from their organization (functions/shared/removed-members.ts).
+    function: ws('connect', 'Registers a WebSocket connection', ['connections', 'rate-limits']),
   },
   {
     route: '$disconnect', replies: false,
