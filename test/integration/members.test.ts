@@ -52,7 +52,7 @@ describe('GET /members', () => {
 
   it('answers bad input with a 4xx problem', async () => {
     const ann = newCaller();
-    for (const query of [{ limit: '0' }, { limit: '101' }, { q: '' }, { includeRemoved: 'yes' }, { sort: 'name' }]) {
+    for (const query of [{ limit: '0' }, { limit: '101' }, { q: '' }, { includeRemoved: 'yes' }, { sort: 'name' }] as Record<string, string>[]) {
       const response = await invoke('listMembers', ann, { query });
       expect(response.status, JSON.stringify(query)).toBe(400);
       expect(response.body.code).toBe('VALIDATION_FAILED');
