@@ -41,9 +41,10 @@ export const handleMatches = (person: Person, handle: string) =>
 
 /**
  * Who is told what about an event: the assignee when a task is assigned to them, the members
- * @mentioned in a comment, and the task's watchers (watchers.ts: its creator, its assignee and everyone who
- * commented on it, and who chose to watch it, less who chose not to) when its status changes. Nobody is told about their own change, and nobody twice
- * for the same reason. Ids are derived from the event, so a redelivered event names the same ones.
+ * @mentioned in a comment, and the task's watchers (watchers.ts: its creator, its assignee, everyone who
+ * commented on it and who chose to watch it, less who chose not to) when its status changes. Nobody is
+ * told about their own change, and nobody twice for the same reason. Ids are derived from the event, so a
+ * redelivered event names the same ones.
  */
 export function decide(event: EventMessage, people: { watchers: readonly string[]; mentioned: readonly string[] }): Notification[] {
   const wanted: { userId: string; kind: NotificationKind }[] = [];
@@ -68,8 +69,9 @@ const NOTIFICATION_IDS = '0d7c2f4e-8a51-4b6b-9e3d-5c1f7a2b9e60';
 
 /**
  * Takes an event into effect once: decides who is told, records the notifications and queues one Slack
- * message and one e-mail for each (the channels the member had on when the event happened) through the outbox, all in one statement that also records the
- * event as consumed, so a redelivered event changes nothing and sends nothing.
+ * message and one e-mail for each (on the channels the member had on when the event happened) through the
+ * outbox, all in one statement that also records the event as consumed, so a redelivered event changes
+ * nothing and sends nothing.
  */
 export async function notify(event: EventMessage, trace: Trace): Promise<{ notifications: number; duplicate: boolean }> {
   const context = await contextOf(event);
