@@ -95,5 +95,15 @@ describe('DELETE /members/{userId}', () => {
     expect(refused.body.code).toBe('MEMBER_REMOVED');
     expect((await invoke('getTask', ann, { params: { taskId: task.id } })).body.assigneeId).toBe(bob.userId);
     expect((await invoke('listWatchers', ann, { params: { taskId: task.id } })).body.items.map((w: any) => w.userId)).toEqual([ann.userId]);
+    // The task keeps him through other changes, but nothing is assigned to him again.
+    expect((await invoke('updateTask', ann, { params: { taskId: task.id }, body: { version: 1, title: 'Still his' } })).body.assigneeId).toBe(bob.userId);
+    const other = await createTask(ann, project.id);
+    for (const response of [
+      await invoke('updateTask', ann, { params: { taskId: other.id }, body: { version: 1, assigneeId: bob.userId } }),
+      await invoke('createTask', ann, { params: { projectId: project.id }, body: { title: 'New', assigneeId: bob.userId } }),
+    ]) {
+      expect(response.status).toBe(422);
+      expect(response.body.code).toBe('ASSIGNEE_NOT_MEMBER');
+    }
   });
 });
