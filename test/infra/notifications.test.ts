@@ -288,6 +288,10 @@ describe('senders', () => {
         'comment.created': ['notifications', 'broadcast'],
         'attachment.added': ['broadcast'],
         'attachment.removed': ['broadcast'],
+        'member.removed': ['broadcast'],
+        'watcher.added': ['broadcast'],
+        'watcher.removed': ['broadcast'],
+        'preferences.updated': ['broadcast'],
       });
     }
   });
