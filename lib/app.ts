@@ -1,3 +1,4 @@
+import * as members from '../functions/domain/member-schemas';
 import * as s from '../functions/domain/schemas';
 import { SYNC_EVERY_MINUTES } from '../functions/domain/sync-interval';
 import * as sync from '../functions/domain/sync-schemas';
@@ -96,6 +97,8 @@ const queues = {
     events: [
       'project.created', 'project.updated', 'project.deleted', 'task.created', 'task.updated', 'task.deleted',
       'comment.created', 'comment.updated', 'comment.deleted', 'attachment.added', 'attachment.removed',
+      // member.removed also closes the removed member's connections.
+      'member.removed', 'watcher.added', 'watcher.removed', 'preferences.updated',
     ],
     // Out of the VPC: the @connections endpoint is public and no VPC endpoint serves it.
     consumer: worker('broadcast', 'Pushes events to the subscribed WebSocket connections', 30, ['connections', 'websocket']),
@@ -201,8 +204,9 @@ const slos = {
 const webSocketRoutes = [
   {
     route: '$connect', replies: false,
-    summary: 'Registers the connection (token and clientId in the query string); 429 past the organization\'s connection cap',
-    function: ws('connect', 'Registers a WebSocket connection', ['connections']),
+    summary: 'Registers the connection (token and clientId in the query string); 429 past the organization\'s connection cap, 403 for a removed member',
+    // The rate-limit table holds who was removed from their organization (functions/shared/removed-members.ts).
+    function: ws('connect', 'Registers a WebSocket connection', ['connections', 'rate-limits']),
   },
   {
     route: '$disconnect', replies: false,
@@ -402,6 +406,54 @@ const routes = [
     summary: 'The organization\'s activity-feed connections against its cap: after a refused WebSocket handshake, a 401 here says the token was refused, `atCap` that the organization is at its connection cap',
     function: { ...api('feed/connections', 'Feed connections against the cap'), needs: ['database', 'rate-limits', 'integrations', 'connections'] },
     response: { status: 200, body: s.FeedConnections },
+  },
+  {
+    method: 'GET', path: '/me', operationId: 'getMe', auth: 'jwt',
+    summary: 'The caller: who they are in this organization, its plan and their notification preferences',
+    function: api('me/get', 'The caller'),
+    response: { status: 200, body: members.Me },
+  },
+  {
+    method: 'GET', path: '/me/preferences', operationId: 'getPreferences', auth: 'jwt',
+    summary: 'The caller\'s notification preferences in this organization',
+    function: api('me/preferences-get', 'Notification preferences'),
+    response: { status: 200, body: members.Preferences },
+  },
+  {
+    method: 'PATCH', path: '/me/preferences', operationId: 'updatePreferences', auth: 'jwt',
+    summary: 'Turn Slack or e-mail notifications on or off, or mute projects (for events after the change); a muted project of another organization is 404',
+    function: mutation('me/preferences-update', 'Update notification preferences'),
+    request: { body: members.UpdatePreferencesBody }, response: { status: 200, body: members.Preferences }, errors: [404],
+  },
+  {
+    method: 'GET', path: '/members', operationId: 'listMembers', auth: 'jwt',
+    summary: 'The organization\'s members (whoever has made a request), in the order they joined; `q` matches a name or an e-mail',
+    function: api('members/list', 'List members'),
+    request: { query: members.ListMembersQuery }, response: { status: 200, body: members.MemberPage },
+  },
+  {
+    method: 'DELETE', path: '/members/{userId}', operationId: 'removeMember', auth: 'jwt',
+    summary: 'Remove a member (an organization admin): their requests are refused (403 MEMBER_REMOVED) and their feed connections closed; their assignments stay',
+    function: mutation('members/delete', 'Remove a member'),
+    response: { status: 204 }, errors: [404],
+  },
+  {
+    method: 'GET', path: '/tasks/{taskId}/watchers', operationId: 'listWatchers', auth: 'jwt',
+    summary: 'Who watches the task (status changes notify them): its creator, assignee and commenters, and who chose to, less who chose not to',
+    function: api('watchers/list', 'List a task\'s watchers'),
+    response: { status: 200, body: members.WatcherList }, errors: [404],
+  },
+  {
+    method: 'PUT', path: '/tasks/{taskId}/watchers/me', operationId: 'watchTask', auth: 'jwt',
+    summary: 'Watch the task',
+    function: mutation('watchers/watch', 'Watch a task'),
+    response: { status: 204 }, errors: [404],
+  },
+  {
+    method: 'DELETE', path: '/tasks/{taskId}/watchers/me', operationId: 'unwatchTask', auth: 'jwt',
+    summary: 'Stop watching the task (also as its creator, assignee or a commenter)',
+    function: mutation('watchers/unwatch', 'Stop watching a task'),
+    response: { status: 204 }, errors: [404],
   },
   {
     method: 'GET', path: '/search', operationId: 'search', auth: 'jwt',

@@ -19,7 +19,7 @@ export interface FunctionDeclaration {
   sendsTo?: readonly string[];
 }
 
-export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 export interface RouteDeclaration {
   method: HttpMethod;

@@ -6,6 +6,7 @@ import type { AppDeclaration, RouteDeclaration } from './declaration';
 const ERROR_DESCRIPTIONS: Record<number, string> = {
   400: 'Invalid input (malformed JSON, wrong types, unknown fields, body over 64 KiB, bad cursor, bad Idempotency-Key): see `code`',
   401: 'Missing, expired or invalid bearer token',
+  403: 'FORBIDDEN (the authorizer refused the token), MEMBER_REMOVED (an admin removed the caller from the organization) or ADMIN_ONLY (for organization admins only)',
   404: 'Not found in the caller\'s organization',
   409: 'A conflict, named by `code`: VERSION_CONFLICT (task updates: `current`, `yourChanges`, `conflictingFields`, ETag header), REQUEST_IN_PROGRESS (Retry-After) or ID_CONFLICT (creates)',
   415: 'The body is not JSON',
@@ -57,7 +58,8 @@ export function openApiDocument(app: AppDeclaration) {
 
 function operation(route: RouteDeclaration) {
   const pathParams = [...route.path.matchAll(/\{(\w+)\}/g)].map(([, name]) => ({
-    name, in: 'path', required: true, schema: { type: 'string', format: 'uuid' },
+    // Every id in a path is a UUID, but a user's, which is what their token's `sub` says.
+    name, in: 'path', required: true, schema: name === 'userId' ? { type: 'string', minLength: 1, maxLength: 255 } : { type: 'string', format: 'uuid' },
   }));
   const query = route.request?.query ? schema(route.request.query) : undefined;
   const queryParams = Object.entries((query?.properties ?? {}) as Record<string, object>).map(([name, property]) => ({
@@ -73,7 +75,8 @@ function operation(route: RouteDeclaration) {
   }));
   const errors = [
     400,
-    ...(route.auth === 'jwt' ? [401] : []),
+    // A removed member is refused on every JWT route (403 MEMBER_REMOVED).
+    ...(route.auth === 'jwt' ? [401, 403] : []),
     ...(route.request?.body ? [413, 415] : []),
     ...(route.errors ?? []),
     ...(idempotent ? [409, 422] : []),

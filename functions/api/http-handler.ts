@@ -7,10 +7,11 @@ import { callerOf, type Caller } from '../shared/caller';
 import { restHandler, type HttpRequest, type HttpResponse, type Parsed, type PublicHttpRequest, type Schemas } from '../shared/http';
 import { once } from '../shared/idempotency';
 import { Problem } from '../shared/problem';
+import { refuseRemoved } from '../shared/removed-members';
 
 // The handler of every JWT route: the REST plumbing (shared/http.ts) with what TaskFlow decides about a caller —
 // its rate limits under its plan, and its organization and membership provisioned on first sight — which is
-// domain knowledge, so it is put together here, above both.
+// domain knowledge, so it is put together here, above both. A member an admin removed is refused here too.
 
 /**
  * A REST handler behind the authorizer: request id and logging, body and query validated, the caller
@@ -25,7 +26,8 @@ export function httpHandler<Body extends ZodType | undefined = undefined, Query 
     const caller = callerOf(event);
     // Rate limits and the hourly request quota, before the idempotency layer: a replay counts too.
     // Over a limit, this throws the 429; otherwise every answer carries RateLimit and RateLimit-Policy.
-    const limits = await enforceRateLimits(caller, event.requestContext.identity?.sourceIp);
+    // A removed member is refused whatever their token says (issue 17), checked alongside, on the same table.
+    const [limits] = await Promise.all([enforceRateLimits(caller, event.requestContext.identity?.sourceIp), refuseRemoved(caller)]);
     try {
       const response = await idempotent(request, event, context, caller, handle);
       return { ...response, headers: { ...response.headers, ...limits } };

@@ -118,6 +118,26 @@ export async function subscribedConnections(orgId: string): Promise<Connection[]
   return connections;
 }
 
+/** A member's live connections to the organization's feed, subscribed or not (every page of them). */
+export async function connectionsOfMember(orgId: string, userId: string): Promise<Connection[]> {
+  const live = liveConnections(orgId);
+  const connections: Connection[] = [];
+  let start: Record<string, AttributeValue> | undefined;
+  do {
+    const page = await dynamo()<{ Items: Record<string, AttributeValue>[]; LastEvaluatedKey?: Record<string, AttributeValue> }>('Query', {
+      TableName: table(),
+      ...live,
+      FilterExpression: `${live.FilterExpression} AND userId = :user`,
+      ExpressionAttributeValues: { ...live.ExpressionAttributeValues, ':user': { S: userId } },
+      ConsistentRead: true,
+      ...(start ? { ExclusiveStartKey: start } : {}),
+    });
+    connections.push(...page.Items.map(toConnection));
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return connections;
+}
+
 /** Moves a number forward only: a late or repeated write never takes it back. */
 async function advance(key: Record<string, AttributeValue>, seq: number, ttlSeconds?: number): Promise<void> {
   try {

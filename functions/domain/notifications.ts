@@ -3,6 +3,8 @@ import { db, read } from '../shared/db';
 import type { Trace } from '../shared/trace';
 import type { EventMessage } from './messages';
 import { FAST_PATH_LEASE, OUTBOX_ENTRIES, publishNow, type OutboxEntry } from './outbox';
+import { preferencesAt } from './preferences';
+import { watches } from './watchers';
 
 export type NotificationKind = 'assigned' | 'mentioned' | 'status_changed';
 
@@ -11,6 +13,14 @@ export interface Person {
   id: string;
   email: string | null;
   name: string | null;
+}
+
+/** How a member wants to be told, as their preferences stood when the event happened. */
+interface Channels {
+  slackOn: boolean;
+  emailOn: boolean;
+  /** The event's project is one they muted: nothing at all. */
+  muted: boolean;
 }
 
 export interface Notification {
@@ -31,9 +41,10 @@ export const handleMatches = (person: Person, handle: string) =>
 
 /**
  * Who is told what about an event: the assignee when a task is assigned to them, the members
- * @mentioned in a comment, and the task's watchers (its creator, its assignee and everyone who
- * commented on it) when its status changes. Nobody is told about their own change, and nobody twice
- * for the same reason. Ids are derived from the event, so a redelivered event names the same ones.
+ * @mentioned in a comment, and the task's watchers (watchers.ts: its creator, its assignee, everyone who
+ * commented on it and who chose to watch it, less who chose not to) when its status changes. Nobody is
+ * told about their own change, and nobody twice for the same reason. Ids are derived from the event, so a
+ * redelivered event names the same ones.
  */
 export function decide(event: EventMessage, people: { watchers: readonly string[]; mentioned: readonly string[] }): Notification[] {
   const wanted: { userId: string; kind: NotificationKind }[] = [];
@@ -58,14 +69,18 @@ const NOTIFICATION_IDS = '0d7c2f4e-8a51-4b6b-9e3d-5c1f7a2b9e60';
 
 /**
  * Takes an event into effect once: decides who is told, records the notifications and queues one Slack
- * message and one e-mail for each through the outbox, all in one statement that also records the
- * event as consumed, so a redelivered event changes nothing and sends nothing.
+ * message and one e-mail for each (on the channels the member had on when the event happened) through the
+ * outbox, all in one statement that also records the event as consumed, so a redelivered event changes
+ * nothing and sends nothing.
  */
 export async function notify(event: EventMessage, trace: Trace): Promise<{ notifications: number; duplicate: boolean }> {
   const context = await contextOf(event);
-  // An archived (or deleted) project notifies nobody, of its last events before that too.
-  const notifications = context.projectOpen ? decide(event, context) : [];
   const byId = new Map(context.people.map((person) => [person.id, person]));
+  // A removed member (not among the people) is told nothing, nor is one who muted the event's project; an archived
+  // (or deleted) project notifies nobody, of its last events before that too.
+  const notifications = context.projectOpen
+    ? decide(event, context).filter((notification) => byId.get(notification.userId)?.muted === false)
+    : [];
   const actor = byId.get(event.actorId)?.name ?? 'Someone';
   const messages = notifications.flatMap((notification) => {
     const person = byId.get(notification.userId);
@@ -73,9 +88,10 @@ export async function notify(event: EventMessage, trace: Trace): Promise<{ notif
     if (!person?.email) return [];
     const { subject, text } = compose(notification.kind, event, actor, context.taskTitle);
     const common = { notificationId: notification.id, organizationId: event.organizationId, eventId: event.eventId, kind: notification.kind };
+    // Each channel only if the member has it on (their preferences when the event happened).
     return [
-      { destination: 'slack', body: { ...common, email: person.email, text } },
-      { destination: 'email', body: { ...common, to: { email: person.email, name: person.name ?? person.email }, subject, text } },
+      ...(person.slackOn ? [{ destination: 'slack', body: { ...common, email: person.email, text } }] : []),
+      ...(person.emailOn ? [{ destination: 'email', body: { ...common, to: { email: person.email, name: person.name ?? person.email }, subject, text } }] : []),
     ];
   });
   const { rows } = await db.query<{ consumed: boolean; outbox: OutboxEntry[] }>(
@@ -99,24 +115,29 @@ export async function notify(event: EventMessage, trace: Trace): Promise<{ notif
   return { notifications: row.consumed ? notifications.length : 0, duplicate: !row.consumed };
 }
 
-/** The members the rules may name (actor, assignee, watchers, @mentioned) and the task's title, in one read. */
+/**
+ * The members the rules may name (actor, assignee, watchers, @mentioned), each with the preferences they had when
+ * the event happened (preferences.ts), and the task's title, in one read. Removed members are not among them.
+ */
 async function contextOf(event: EventMessage) {
   const taskId = event.type === 'comment.created' ? event.payload.taskId : event.subjectId;
   const named = [event.actorId, ...(event.type === 'comment.created' ? [] : [event.payload.assigneeId ?? ''])];
   const handles = event.type === 'comment.created' ? mentionsIn(event.payload.body) : [];
-  const { rows } = await read<Person & { watching: boolean; title: string | null; open: boolean }>(
-    `SELECT u.id, u.email, u.name, t.title, w.watching, project_open($6::uuid) AS open
+  const { rows } = await read<Person & Channels & { watching: boolean; title: string | null; open: boolean }>(
+    `SELECT u.id, u.email, u.name, t.title, w.watching,
+       coalesce(pref.notify_slack, true) AS "slackOn", coalesce(pref.notify_email, true) AS "emailOn",
+       coalesce($6::uuid = ANY(pref.muted_project_ids), false) AS muted, project_open($6::uuid) AS open
      FROM memberships m
      JOIN users u ON u.id = m.user_id
      LEFT JOIN tasks t ON t.organization_id = $1 AND t.id = $2
-     CROSS JOIN LATERAL (SELECT (u.id = t.created_by OR u.id = t.assignee_id
-       OR EXISTS (SELECT 1 FROM comments c WHERE c.task_id = t.id AND c.author_id = u.id)) IS TRUE AS watching) w
-     WHERE m.organization_id = $1
+     CROSS JOIN LATERAL (SELECT ${watches('t', 'u.id')} AS watching) w
+     ${preferencesAt('$1', 'u.id', '$7')}
+     WHERE m.organization_id = $1 AND m.removed_at IS NULL
        AND (u.id = ANY($3::text[])
          OR lower(split_part(u.email, '@', 1)) = ANY($4::text[])
          OR lower(regexp_replace(coalesce(u.name, ''), '\\s+', '', 'g')) = ANY($4::text[])
          OR ($5 AND w.watching))`,
-    [event.organizationId, taskId, named, handles, event.type === 'task.updated', event.projectId],
+    [event.organizationId, taskId, named, handles, event.type === 'task.updated', event.projectId, event.seq],
   );
   const title = event.type === 'comment.created' ? (rows.find((row) => row.title !== null)?.title ?? 'a task') : event.payload.title;
   return {

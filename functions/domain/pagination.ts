@@ -25,11 +25,12 @@ export function encodeCursor(item: Position): string {
   return Buffer.from(JSON.stringify([item.createdAt, item.id])).toString('base64url');
 }
 
-export function decodeCursor(cursor: string | undefined): Position | null {
+/** `isId`: what the listing's ids look like (UUIDs, but user ids for the member list). */
+export function decodeCursor(cursor: string | undefined, isId: (id: string) => boolean = (id) => UUID.test(id)): Position | null {
   if (cursor === undefined) return null;
   try {
     const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
-    if (typeof createdAt === 'string' && typeof id === 'string' && TIMESTAMP.test(createdAt) && isRealTime(createdAt) && UUID.test(id)) {
+    if (typeof createdAt === 'string' && typeof id === 'string' && TIMESTAMP.test(createdAt) && isRealTime(createdAt) && isId(id)) {
       return { createdAt, id };
     }
   } catch {

@@ -26,8 +26,8 @@ const Labels = z
     z.maxLength(20),
     z.refine((labels) => new Set(labels).size === labels.length, 'labels must be unique'),
   );
-const Limit = (max: number, fallback: number) => z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(max)), fallback);
-const Cursor = text().check(z.minLength(1), z.maxLength(512));
+export const Limit = (max: number, fallback: number) => z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(max)), fallback);
+export const Cursor = text().check(z.minLength(1), z.maxLength(512));
 const someChange = (ignored: string[] = []) =>
   z.refine((body: unknown) => Object.keys(body as object).some((key) => !ignored.includes(key)), 'at least one field must change');
 

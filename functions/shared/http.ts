@@ -139,15 +139,17 @@ function problemFor(error: unknown): Problem {
     // The outcome of a write is unknown; a retry with the same Idempotency-Key is safe.
     return new Problem(503, 'DATABASE_UNAVAILABLE', 'The database is unavailable; retry shortly', undefined, {}, { 'Retry-After': '1' });
   }
+  // Other errors' `code` may be anything (a number, a symbol): only PostgreSQL's five-character string is read.
+  const code = (error as { code?: unknown } | null)?.code;
   // SQLSTATE TFnnn: a rule the schema itself enforces (a trigger) refused the write; nnn is the HTTP status, the
   // message the problem code, the detail its title (functions/db/migrations/0015_archive_delete_edit.sql).
-  const refused = /^TF(4\d\d)$/.exec((error as { code?: string }).code ?? '');
+  const refused = typeof code === 'string' ? /^TF(4\d\d)$/.exec(code) : null;
   if (refused) {
     const { message, detail } = error as { message: string; detail?: string };
     return new Problem(Number(refused[1]), message, detail ?? message);
   }
   // SQLSTATE class 22 (data exception): a value PostgreSQL cannot take that validation let through.
-  if ((error as { code?: string }).code?.startsWith('22')) {
+  if (typeof code === 'string' && code.startsWith('22')) {
     return new Problem(400, 'INVALID_INPUT', 'A value in the request cannot be stored', (error as Error).message);
   }
   return new Problem(500, 'INTERNAL_ERROR', 'Internal error');

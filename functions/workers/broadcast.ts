@@ -1,7 +1,8 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { broadcast } from '../domain/broadcast';
+import { closeRemovedMembers } from '../domain/feed-removals';
 import { FeedMessage } from '../domain/messages';
-import { postToConnection } from '../shared/connections-api';
+import { closeConnection, postToConnection } from '../shared/connections-api';
 import { sqsBatchConsumer } from '../shared/consumer';
 import { logger } from '../shared/logger';
 import { metrics } from '../shared/metrics';
@@ -11,8 +12,11 @@ const DEADLINE_MARGIN_MS = 5_000;
 
 /** The broadcast queue: each batch of events to the subscribed WebSocket connections (see broadcast). */
 export const handler = sqsBatchConsumer(FeedMessage, async (messages, context) => {
+  const events = messages.map(({ message, record, trace }) => ({ messageId: record.messageId, message, requestId: trace.requestId }));
+  // Removed members first: nothing of this batch reaches them.
+  const unclosed = await closeRemovedMembers(events, closeConnection, (message, extra) => logger.warn(message, extra));
   const report = await broadcast(
-    messages.map(({ message, record, trace }) => ({ messageId: record.messageId, message, requestId: trace.requestId })),
+    events,
     postToConnection,
     (message, extra) => logger.warn(message, extra),
     // Posts still to make when the function is about to time out are left: the clients resume.
@@ -27,5 +31,5 @@ export const handler = sqsBatchConsumer(FeedMessage, async (messages, context) =
   if (Number.isFinite(oldest)) metrics.addMetric('FeedBroadcastLagMs', MetricUnit.Milliseconds, Date.now() - oldest);
   metrics.publishStoredMetrics();
   logger.info('broadcast', { events: messages.length, ...report, failed: report.failed.length });
-  return report.failed;
+  return [...new Set([...unclosed, ...report.failed])];
 });

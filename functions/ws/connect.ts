@@ -3,6 +3,7 @@ import { feedSettings } from '../shared/feed-settings';
 import { logger } from '../shared/logger';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { metrics } from '../shared/metrics';
+import { isRemoved } from '../shared/removed-members';
 import { connectionHandler } from '../shared/websocket';
 
 // Names a client (a tab, a device) for its acknowledged position.
@@ -12,6 +13,8 @@ const CLIENT_ID = /^[\w-]{1,64}$/;
 export const handler = connectionHandler(async (identity, event) => {
   const clientId = event.queryStringParameters?.clientId ?? 'default';
   if (!CLIENT_ID.test(clientId)) return { statusCode: 400, body: 'clientId must be 1 to 64 letters, digits, _ or -' };
+  // A member an admin removed keeps a valid token until it expires: the handshake is refused (issue 17).
+  if (await isRemoved(identity)) return { statusCode: 403, body: 'This member was removed from the organization' };
   const { connectionId } = event.requestContext;
   const outcome = await registerConnection(identity.orgId, { connectionId, userId: identity.userId, clientId }, feedSettings().connectionCap);
   if (outcome === 'over-cap') {

@@ -1,8 +1,9 @@
 import { dynamoDbTable } from './dynamodb-table';
 
 /**
- * The rate-limit table (token buckets and hourly request counts), which every JWT route's function checks before
- * it serves a request (functions/shared/http.ts).
+ * The rate-limit table (token buckets and hourly request counts, and the members removed from their organization),
+ * which every JWT route's function and the feed's $connect check before they serve a request
+ * (functions/api/http-handler.ts, functions/shared/removed-members.ts).
  */
 export const rateLimits = dynamoDbTable('rateLimits', 'rate-limits', {
   summary: 'Gets and updates items of the rate-limit table (RATELIMITS_TABLE_NAME): every JWT route checks its caller first',

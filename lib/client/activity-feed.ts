@@ -21,6 +21,7 @@ export const EVENT_TYPES = [
   'task.created', 'task.updated', 'task.deleted',
   'comment.created', 'comment.updated', 'comment.deleted',
   'attachment.added', 'attachment.removed',
+  'member.removed', 'watcher.added', 'watcher.removed', 'preferences.updated',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -54,7 +55,7 @@ export type FeedState =
   | 'live' // caught up; live frames are delivered
   | 'resyncing' // the replay window was passed: catching up through `onResync` or `GET /activity`
   | 'reconnecting' // closed; waiting out the backoff before connecting again
-  | 'error' // `resync_required` that only `onResync` could handle, without it: the feed gave up (see `onError`)
+  | 'error' // the feed gave up: `resync_required` that only `onResync` could handle, without it (see `onError`), or the member was removed (`onRefused`)
   | 'stopped'; // `stop()` was called
 
 /** What `resync_required` says, and the client's position. */
@@ -78,11 +79,13 @@ export interface FeedRefusal {
    * `token`: the API refused the token (expired, revoked): the token function is asked again at once (again
    * refused: with the usual backoff, and the application should sign the user in again); `connection-cap`: the
    * organization has as many feed connections as it may (other tabs or devices): the client waits longer
-   * (`capBackoff`); `unknown`: neither, or the API did not say (a network failure, the API unavailable).
+   * (`capBackoff`); `member-removed`: an admin removed this member from the organization (403 `MEMBER_REMOVED`):
+   * no handshake will succeed again, so the client gives up (state `error`); `unknown`: neither, or the API did
+   * not say (a network failure, the API unavailable).
    */
-  reason: 'token' | 'connection-cap' | 'unknown';
-  /** When the client connects again, in milliseconds (0: at once). */
-  retryInMs: number;
+  reason: 'token' | 'connection-cap' | 'member-removed' | 'unknown';
+  /** When the client connects again, in milliseconds (0: at once); null: never (`member-removed`). */
+  retryInMs: number | null;
   /** The organization's feed connections and its cap, when the API answered them. */
   connections?: { connections: number; cap: number };
 }
@@ -368,6 +371,17 @@ export function createActivityFeed(options: ActivityFeedOptions): ActivityFeed {
     if (apiUrl === undefined || !fetchImpl) return scheduleReconnect();
     const why = await whyRefused(token);
     if (halted) return;
+    if (why.reason === 'member-removed') {
+      setState('error');
+      halted = true;
+      clearTimeout(reconnectTimer);
+      try {
+        options.onRefused?.({ ...why, retryInMs: null });
+      } catch (error) {
+        report(error);
+      }
+      return;
+    }
     let retryInMs: number;
     if (why.reason === 'token' && !tokenRetried) {
       tokenRetried = true;
@@ -381,11 +395,15 @@ export function createActivityFeed(options: ActivityFeedOptions): ActivityFeed {
     if (!halted) reconnectIn(retryInMs);
   }
 
-  /** `GET /feed/connections` with the refused token: 401 is the token, `atCap` the organization's connection cap. */
+  /**
+   * `GET /feed/connections` with the refused token: 401 is the token, 403 `MEMBER_REMOVED` a member removed from the
+   * organization, `atCap` the organization's connection cap.
+   */
   async function whyRefused(token: string): Promise<Omit<FeedRefusal, 'retryInMs'>> {
     try {
       const response = await fetchImpl!(`${apiUrl}/feed/connections`, { headers: { Authorization: `Bearer ${token}`, Accept: 'application/json' } });
       if (response.status === 401) return { reason: 'token' };
+      if (response.status === 403 && ((await response.json()) as { code?: unknown } | null)?.code === 'MEMBER_REMOVED') return { reason: 'member-removed' };
       if (!response.ok) throw new Error(`GET /feed/connections answered ${response.status}`);
       const body = (await response.json()) as { connections?: unknown; cap?: unknown; atCap?: unknown } | null;
       const counts = typeof body?.connections === 'number' && typeof body.cap === 'number' ? { connections: { connections: body.connections, cap: body.cap } } : {};

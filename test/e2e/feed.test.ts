@@ -2,12 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { subscribedConnections } from '../../functions/domain/feed-registry';
 import { createActivityFeed, type ActivityFeed, type FeedEvent, type FeedRefusal, type WebSocketConstructor } from '../../lib/client/activity-feed';
 import { startLocalRuntime, type LocalRuntime } from '../../lib/local/runtime';
-import { sql } from '../support/sql';
+import { ownDatabase } from '../support/own-database';
+import { sqlAt } from '../support/sql';
 
 // Issue 5's guarantee, end to end on the local runtime (the same WebSocket routes, broadcast queue and
 // worker, and @connections API as in AWS), with the client module a frontend imports: 50 clients subscribed
@@ -20,18 +21,22 @@ const EVENTS = 2_000;
 const REPLAY_WINDOW = 300;
 
 let runtime: LocalRuntime;
+let database: Awaited<ReturnType<typeof ownDatabase>>;
 let dataDir: string;
+const sql: ReturnType<typeof sqlAt> = (text, params) => sqlAt(database.url)(text, params);
 const windowBefore = process.env.FEED_REPLAY_WINDOW;
 
 beforeAll(async () => {
   process.env.FEED_REPLAY_WINDOW = String(REPLAY_WINDOW);
   dataDir = await mkdtemp(join(tmpdir(), 'taskflow-feed-'));
   // A load test: a few users make 2,000 requests within a minute, more than one user may (review S1).
-  runtime = await startLocalRuntime({ port: 0, dataDir, databaseUrl: inject('databaseUrl'), schedules: false, rateLimitScale: 10 });
+  database = await ownDatabase('taskflow_e2e_feed');
+  runtime = await startLocalRuntime({ port: 0, dataDir, databaseUrl: database.url, schedules: false, rateLimitScale: 10 });
 }, 120_000);
 
 afterAll(async () => {
   await runtime?.stop();
+  await database?.drop();
   await rm(dataDir, { recursive: true, force: true });
   if (windowBefore === undefined) delete process.env.FEED_REPLAY_WINDOW;
   else process.env.FEED_REPLAY_WINDOW = windowBefore;

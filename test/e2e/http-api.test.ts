@@ -3,27 +3,30 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKeyPair, importJWK, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
 import { taskflow } from '../../lib/app';
 import { LOCAL_AUDIENCE, LOCAL_ISSUER } from '../../lib/local/issuer';
 import { openApiDocument } from '../../lib/openapi';
 import { startLocalRuntime, type LocalRuntime } from '../../lib/local/runtime';
+import { ownDatabase } from '../support/own-database';
 
 type SigningKey = Parameters<SignJWT['sign']>[0];
 
 let runtime: LocalRuntime;
+let database: Awaited<ReturnType<typeof ownDatabase>>;
 let dataDir: string;
 let token: string;
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'taskflow-e2e-'));
-  // No schedules: they would work on the other test files' data in the shared database.
-  runtime = await startLocalRuntime({ port: 0, dataDir, databaseUrl: inject('databaseUrl'), schedules: false });
+  // No schedules: nothing here waits on them.
+  database = await ownDatabase('taskflow_e2e_http');
+  runtime = await startLocalRuntime({ port: 0, dataDir, databaseUrl: database.url, schedules: false });
   token = await runtime.issuer.mint({ org: `org_e2e_${Date.now()}`, user: 'alice' });
 });
 
 afterAll(async () => {
   await runtime.stop();
+  await database?.drop();
   await rm(dataDir, { recursive: true, force: true });
 });
 

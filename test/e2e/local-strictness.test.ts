@@ -3,26 +3,30 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { ScheduledEvent } from 'aws-lambda';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { taskflow } from '../../lib/app';
 import type { FunctionDeclaration } from '../../lib/declaration';
 import { localHandler } from '../../lib/local/functions';
 import { lambdaContext } from '../../lib/local/proxy-event';
 import { startLocalRuntime, type LocalRuntime } from '../../lib/local/runtime';
+import { ownDatabase } from '../support/own-database';
 
 // The local runtime as strict as Lambda: each invocation sees only the variables its declaration gives it, so a
 // function that forgot a capability fails on `npm start` as it would after `cdk deploy`.
 
 let runtime: LocalRuntime;
+let database: Awaited<ReturnType<typeof ownDatabase>>;
 let dataDir: string;
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'taskflow-strict-'));
-  runtime = await startLocalRuntime({ port: 0, dataDir, databaseUrl: inject('databaseUrl'), schedules: false });
+  database = await ownDatabase('taskflow_e2e_strict');
+  runtime = await startLocalRuntime({ port: 0, dataDir, databaseUrl: database.url, schedules: false });
 });
 
 afterAll(async () => {
   await runtime.stop();
+  await database?.drop();
   await rm(dataDir, { recursive: true, force: true });
 });
 

@@ -292,6 +292,10 @@ describe('senders', () => {
         'comment.deleted': ['broadcast'],
         'attachment.added': ['broadcast'],
         'attachment.removed': ['broadcast'],
+        'member.removed': ['broadcast'],
+        'watcher.added': ['broadcast'],
+        'watcher.removed': ['broadcast'],
+        'preferences.updated': ['broadcast'],
       });
     }
   });

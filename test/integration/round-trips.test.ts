@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { roundTrips } from '../../functions/shared/db';
-import { createProject, createTask, invoke, newCaller, type Call, type OperationId } from '../support/api';
+import { createProject, createTask, invoke, memberOf, newCaller, type Call, type OperationId } from '../support/api';
 import { sql } from '../support/sql';
 
 async function tripsOf(operationId: OperationId, caller: ReturnType<typeof newCaller>, call: Call) {
@@ -38,7 +38,7 @@ describe('database round trips per request', () => {
   });
 
   it('stays within budget on every route', async () => {
-    const alice = newCaller();
+    const alice = newCaller('admin');
     const project = await createProject(alice);
     const task = await createTask(alice, project.id);
     const reads: [OperationId, Call][] = [
@@ -48,6 +48,10 @@ describe('database round trips per request', () => {
       ['getTask', { params: { taskId: task.id } }],
       ['listComments', { params: { taskId: task.id } }],
       ['search', { query: { q: 'task' } }],
+      ['getMe', {}],
+      ['getPreferences', {}],
+      ['listMembers', { query: { q: 'a' } }],
+      ['listWatchers', { params: { taskId: task.id } }],
     ];
     const mutations: [OperationId, Call][] = [
       ['createProject', { body: { name: 'p' } }],
@@ -55,11 +59,17 @@ describe('database round trips per request', () => {
       ['createTask', { params: { projectId: project.id }, body: { title: 't' } }],
       ['updateTask', { params: { taskId: task.id }, body: { version: 1, title: 'u' } }],
       ['createComment', { params: { taskId: task.id }, body: { body: 'c' } }],
+      ['updatePreferences', { body: { mutedProjectIds: [project.id] } }],
+      ['unwatchTask', { params: { taskId: task.id } }],
+      ['watchTask', { params: { taskId: task.id } }],
       ['deleteTask', { params: { taskId: task.id } }],
     ];
     for (const [operationId, call] of reads) expect(await tripsOf(operationId, alice, call), operationId).toBe(1);
     // The statement (change, event, outbox entries), then marking the entries published after the fast
     // path sent them: every event goes at least to the feed's broadcast queue.
     for (const [operationId, call] of mutations) expect(await tripsOf(operationId, alice, call), operationId).toBe(2);
+    const bob = memberOf(alice);
+    expect(await tripsOf('listProjects', bob, {})).toBe(2); // provisioning + the read
+    expect(await tripsOf('removeMember', alice, { params: { userId: bob.userId } }), 'removeMember').toBe(2);
   });
 });

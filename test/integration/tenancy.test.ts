@@ -4,7 +4,7 @@ import { createProject, createTask, invoke, newCaller, type Call, type Operation
 import { sql } from '../support/sql';
 
 // Eve (another organization) aims at Alice's ids on every route.
-const alice = newCaller('admin'); // an admin: she links a repository
+const alice = { ...newCaller('admin'), name: 'Alice secret name' }; // an admin: she links a repository
 const eve = newCaller('admin'); // an admin of her own organization: not of Alice's
 let ids: { projectId: string; taskId: string; commentId: string; linkId: string };
 
@@ -52,6 +52,15 @@ const attempts: Record<Exclude<OperationId, 'getHealth'>, () => Call & { expect:
   listLinks: () => ({ params: { projectId: ids.projectId }, expect: 'not-found' }),
   deleteLink: () => ({ params: { linkId: ids.linkId }, expect: 'not-found' }),
   listReports: () => ({ params: { projectId: ids.projectId }, expect: 'not-found' }),
+  // Members, watchers and preferences (issue 17): Eve's own, never Alice's.
+  getMe: () => ({ expect: 'not-listed' }),
+  getPreferences: () => ({ expect: 'not-listed' }),
+  updatePreferences: () => ({ body: { mutedProjectIds: [ids.projectId] }, expect: 'not-found' }),
+  listMembers: () => ({ query: { q: 'alice', includeRemoved: 'true' }, expect: 'not-listed' }),
+  removeMember: () => ({ params: { userId: alice.userId }, expect: 'not-found' }),
+  listWatchers: () => ({ params: { taskId: ids.taskId }, expect: 'not-found' }),
+  watchTask: () => ({ params: { taskId: ids.taskId }, expect: 'not-found' }),
+  unwatchTask: () => ({ params: { taskId: ids.taskId }, expect: 'not-found' }),
 };
 
 describe('tenant isolation', () => {
@@ -76,14 +85,18 @@ describe('tenant isolation', () => {
       `SELECT (SELECT name FROM projects WHERE id = $1 AND archived_at IS NULL AND deleted_at IS NULL) AS project,
               (SELECT json_agg(json_build_object('title', title, 'version', version)) FROM tasks WHERE project_id = $1) AS tasks,
               (SELECT json_agg(body) FROM comments WHERE task_id = $2) AS comments,
-              (SELECT json_agg(target) FROM integration_links WHERE project_id = $1) AS links`,
-      [ids.projectId, ids.taskId],
+              (SELECT json_agg(target) FROM integration_links WHERE project_id = $1) AS links,
+              (SELECT removed_at IS NULL FROM memberships WHERE user_id = $3) AS member,
+              (SELECT count(*)::int FROM task_watchers WHERE task_id = $2) AS watchers`,
+      [ids.projectId, ids.taskId, alice.userId],
     );
     expect(state).toEqual({
       project: 'Alice secret project',
       tasks: [{ title: 'Alice secret task', version: 1 }],
       comments: ['Alice secret comment'],
       links: ['alice/secret-repo'],
+      member: true,
+      watchers: 0,
     });
   });
 

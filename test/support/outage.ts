@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { expect, inject } from 'vitest';
+import { expect } from 'vitest';
 import { BREAKER_POLICY, parsePolicy, readStatuses, snapshotOf, type BreakerState } from '../../functions/integrations/breaker-state';
 import { dynamoDb, type AttributeValue } from '../../functions/shared/dynamodb';
 import { tableNameVariable } from '../../functions/shared/resource-variables';
@@ -11,9 +11,10 @@ import { taskflow } from '../../lib/app';
 import { withEnvironment } from '../../lib/local/environment';
 import { functionEnvironment } from '../../lib/local/functions';
 import { startLocalRuntime, type LocalRuntime } from '../../lib/local/runtime';
+import { ownDatabase } from './own-database';
 import type { RecordedCall } from '../../lib/local/sandboxes';
 
-// What the two outage tests (integration-outage.test.ts: Slack and SendGrid; sync-outage.test.ts: GitHub and
+// What the outage scenarios (e2e/outage/notification-outage.ts: Slack and SendGrid; sync-outage.ts: GitHub and
 // Google Calendar) share: a local runtime whose integration timeouts are scaled down, callers, timed API calls,
 // bounded polling, the health endpoint and the breaker's own state, and CRUD timing.
 
@@ -25,11 +26,10 @@ export interface OutageRuntime {
 }
 
 /**
- * The local runtime with no timers (the tests run the schedules), a short visibility timeout (longer than any
- * handler runs in the test, as in AWS, where it is six times the function's timeout: a message is not handled
- * twice at once), every
- * integration's connect and read timeouts times `timeoutScale` (INTEGRATION_TIMEOUT_SCALE, read by the HTTP
- * layer at each call, so set before anything calls), and the API's rate limits ×10: the tests poll the health
+ * The local runtime on a database of its own, with no timers (the tests run the schedules), a short visibility
+ * timeout (longer than any handler runs in the test, as in AWS, where it is six times the function's timeout: a
+ * message is not handled twice at once), every integration's connect and read timeouts times `timeoutScale`
+ * (INTEGRATION_TIMEOUT_SCALE, read by the HTTP layer at each call, so set before anything calls), and the API's rate limits ×10: the tests poll the health
  * endpoint and the links several times a second for minutes, more than one user may (our own 429s would only
  * hide what is tested).
  */
@@ -41,13 +41,14 @@ export async function startOutageRuntime(prefix: string, { timeoutScale, visibil
   };
   process.env.INTEGRATION_TIMEOUT_SCALE = String(timeoutScale);
   const dataDir = await mkdtemp(join(tmpdir(), prefix));
+  const database = await ownDatabase(prefix);
   const logs: string[] = [];
   let runtime: LocalRuntime;
   try {
     runtime = await startLocalRuntime({
       port: 0,
       dataDir,
-      databaseUrl: inject('databaseUrl'),
+      databaseUrl: database.url,
       schedules: false,
       visibilityTimeoutSeconds,
       rateLimitScale: 10,
@@ -55,6 +56,7 @@ export async function startOutageRuntime(prefix: string, { timeoutScale, visibil
     });
   } catch (error) {
     restore();
+    await database.drop();
     await rm(dataDir, { recursive: true, force: true });
     throw error;
   }
@@ -66,6 +68,7 @@ export async function startOutageRuntime(prefix: string, { timeoutScale, visibil
         await runtime.stop();
       } finally {
         restore();
+        await database.drop();
         await rm(dataDir, { recursive: true, force: true });
       }
     },

@@ -561,6 +561,21 @@ describe('a refused handshake', () => {
     expect(h.errors.some((error) => String(error).includes('Failed to fetch'))).toBe(true);
   });
 
+  it('gives up for good when the member was removed from the organization (403 MEMBER_REMOVED), and says so', async () => {
+    const fetch = vi.fn<FetchLike>().mockResolvedValue(status(403, { code: 'MEMBER_REMOVED' }));
+    const refusals: FeedRefusal[] = [];
+    const h = harness({ apiUrl: 'https://api.example/v1', fetch, onRefused: (refusal) => refusals.push(refusal) });
+    h.feed.start();
+    await settle();
+    h.socket().refuse(403);
+    await settle();
+    expect(refusals).toEqual([{ reason: 'member-removed', retryInMs: null }]);
+    expect(h.feed.state).toBe('error');
+    await vi.advanceTimersByTimeAsync(600_000);
+    await settle();
+    expect(FakeSocket.all).toHaveLength(1);
+  });
+
   it('stays stopped when stopped while asking why', async () => {
     let answer!: (value: ReturnType<typeof status>) => void;
     const fetch = vi.fn<FetchLike>().mockReturnValue(new Promise((resolve) => (answer = resolve)));

@@ -1,5 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { mutationStatement } from '../../functions/domain/mutation-statement';
+import { taskflow } from '../../lib/app';
+import { outboxRoutes } from '../../lib/declaration';
 
 // The statements themselves run in the integration tests (tasks, projects, sync, round-trips, …); here, how
 // one is put together: its parameters and the order of its parts.
@@ -7,6 +9,11 @@ import { mutationStatement } from '../../functions/domain/mutation-statement';
 const trace = { requestId: 'req-1', traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' };
 const scope = { organizationId: 'org_1', actorId: 'user_1', trace };
 const ctesOf = (text: string) => [...text.matchAll(/(?:^WITH |, )(\w+) AS \(\n/gm)].map((match) => match[1]);
+
+// The outbox entries follow the declared routes, as the API functions are given them.
+beforeAll(() => {
+  process.env.OUTBOX_ROUTES = JSON.stringify(outboxRoutes(taskflow.queues));
+});
 
 describe('a mutation statement', () => {
   it('numbers each named value at its first use, and sends it once', () => {

@@ -1,0 +1,3 @@
+import { syncOutage } from './sync-outage';
+
+syncOutage('github', 'down');

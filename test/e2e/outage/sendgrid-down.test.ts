@@ -1,0 +1,3 @@
+import { notificationOutage } from './notification-outage';
+
+notificationOutage('sendgrid', 'down');

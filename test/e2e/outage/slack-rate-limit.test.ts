@@ -1,0 +1,3 @@
+import { notificationOutage } from './notification-outage';
+
+notificationOutage('slack', 'rate-limit');
