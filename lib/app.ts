@@ -387,6 +387,13 @@ export const taskflow = {
       timeoutSeconds: 10,
       needs: ['auth'],
     },
+    preTrafficHook: {
+      entry: 'functions/workers/pre-traffic-hook.ts',
+      description: 'CodeDeploy pre-traffic hook: runs the synthetic transaction against a function\'s new version before any traffic moves to it',
+      // The transaction has 2 minutes; the report to CodeDeploy comes after it, whatever happened.
+      timeoutSeconds: 180,
+      needs: ['synthetic-transaction'],
+    },
     migrate: {
       entry: 'functions/migrate/handler.ts',
       description: 'Applies SQL migrations during deploy, before new API code takes traffic',
