@@ -76,6 +76,9 @@ const NO_SUCH_PROJECT = '00000000-0000-4000-8000-000000000000';
 /** The events the feed must show for the transaction's task, once it has run. */
 const EXPECTED_EVENTS = ['task.created', 'task.updated', 'comment.created', 'attachment.added'] as const;
 
+/** The transaction's project in the organization `orgId`: one, whatever the number of runs. */
+export const syntheticProjectId = (orgId: string) => uuidv5(orgId, SYNTHETIC_PROJECTS);
+
 /**
  * Runs the transaction for the organization `orgId` (the project is derived from it). Throws
  * SyntheticTransactionFailed naming the first step that did not do what a user expects; what it made is removed
@@ -103,7 +106,7 @@ export async function runSyntheticTransaction(client: SyntheticClient, orgId: st
       return response.body;
     });
 
-  const projectId = uuidv5(orgId, SYNTHETIC_PROJECTS);
+  const projectId = syntheticProjectId(orgId);
   const taskId = crypto.randomUUID();
   let attachmentId: string | undefined;
   let failure: unknown;

@@ -16,6 +16,8 @@ export const syntheticTransaction: CapabilityModule = {
   summary: 'Invokes the functions of the synthetic transaction and reads the deployment it gates (the pre-traffic hook)',
   network: 'internet',
   internetBecause: 'it uploads the transaction\'s file to S3 with a presigned POST, as a browser does, and calls the Lambda and CodeDeploy APIs',
+  // Where CodeDeploy answers: locally, nothing runs CodeDeploy, so whoever invokes the hook says where (its tests' fake).
+  settings: ['AWS_ENDPOINT_URL_CODEDEPLOY'],
   aws(platform) {
     const functions = required(platform.syntheticFunctions, 'synthetic-transaction', 'the synthetic transaction\'s functions');
     return {

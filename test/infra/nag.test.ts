@@ -41,7 +41,8 @@ describe('cdk-nag AwsSolutions', () => {
       expect(annotations.findError('*', Match.stringLikeRegexp('AwsSolutions-.*'))).toEqual([]);
       expect(annotations.findError('*', Match.anyValue())).toEqual([]);
     }
-  });
+    // Reading each stack's annotations takes a while with every function's alias, deployment group and alarms.
+  }, SYNTH_TIMEOUT_MS);
 
   it('acknowledges findings only with a specific reason', () => {
     const acknowledged: { path: string; id: string; reason: string }[] = [];
