@@ -26,6 +26,8 @@ export interface ApiStackProps extends StackProps {
 export class ApiStack extends Stack {
   readonly api: Api;
   readonly authorizerFunction: TaskFlowFunction;
+  /** The authorizer's live alias and deployment group. */
+  readonly deployments: Deployments;
   readonly shared: SharedValues;
 
   constructor(scope: Construct, id: string, props: ApiStackProps) {
@@ -74,8 +76,8 @@ export class ApiStack extends Stack {
     });
 
     // Gated by availability, which every route group counts: a bad authorizer fails them all.
-    const deployments = new Deployments(this, 'ApiDeployments', { app: taskflow.name, mode: props.deployment });
-    const authorizer = deployments.live(this.authorizerFunction, { gates: allRouteGroupsGates(taskflow.slos) }).alias;
+    this.deployments = new Deployments(this, 'ApiDeployments', { app: taskflow.name, mode: props.deployment });
+    const authorizer = this.deployments.live(this.authorizerFunction, { gates: allRouteGroupsGates(taskflow.slos) }).alias;
 
     const groupOf = new Map<string, RoutesStack>();
     for (const group of props.routeGroups) for (const operationId of group.routeFunctions.keys()) groupOf.set(operationId, group);

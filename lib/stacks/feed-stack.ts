@@ -17,11 +17,14 @@ import { SharedValues } from './shared-values';
  */
 export class FeedStack extends Stack {
   readonly webSocket: WebSocketApi;
+  /** The route functions' live aliases and deployment groups. */
+  readonly deployments: Deployments;
   readonly shared: SharedValues;
 
   constructor(scope: Construct, id: string, props: StackProps & { readonly data: DataStack; readonly api: ApiStack; readonly deployment: DeploymentMode }) {
     super(scope, id, { description: 'TaskFlow feed: the activity feed\'s WebSocket API and its functions', ...props });
     const data = new ImportedData(this, 'Data', props.data);
+    this.deployments = new Deployments(this, 'FeedDeployments', { app: taskflow.name, mode: props.deployment });
     this.webSocket = new WebSocketApi(this, 'WebSocket', {
       name: taskflow.name,
       routes: taskflow.websocket.routes,
@@ -30,7 +33,7 @@ export class FeedStack extends Stack {
         sameEnvironment: true,
       }),
       platform: data,
-      deployments: new Deployments(this, 'FeedDeployments', { app: taskflow.name, mode: props.deployment }),
+      deployments: this.deployments,
       gates: routeGroupGates(taskflow.slos, 'feed'),
     });
 

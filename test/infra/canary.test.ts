@@ -158,7 +158,7 @@ describe('everything invokes the alias, never $LATEST', () => {
     const rules = ofType('AWS::Events::Rule');
     expect(rules).toHaveLength(Object.keys(taskflow.schedules).length);
     for (const [id, rule] of rules) expect(isAlias(rule.Properties.Targets[0].Arn), id).toBe(true);
-    for (const [id, config] of ofType('AWS::Lambda::EventInvokeConfig')) expect(config.Properties.Qualifier, id).toBe('live');
+    for (const [id, config] of ofType('AWS::Lambda::EventInvokeConfig')) expect(isAlias(config.Properties.Qualifier), id).toBe(true);
     const permissions = ofType('AWS::Lambda::Permission').filter(([, permission]) => permission.Properties.Action === 'lambda:InvokeFunction');
     expect(permissions.length).toBeGreaterThan(0);
     for (const [id, permission] of permissions) expect(isAlias(permission.Properties.FunctionName), id).toBe(true);
