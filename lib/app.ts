@@ -441,6 +441,12 @@ export const taskflow = {
       function: worker('feed-probe', 'Times an event from commit to WebSocket frame', 30, ['feed-probe', 'connections']),
       everyMinutes: 5,
     },
+    syntheticCanary: {
+      description: 'The synthetic transaction over the REST API, as a user: a task, its status, a comment, a file uploaded and confirmed, their events on the feed; then it cleans up',
+      // The probe's client credentials and organization, the public API URL.
+      function: worker('synthetic-canary', 'Runs the synthetic transaction against the live API', 60, ['feed-probe']),
+      everyMinutes: 5,
+    },
     integrationSync: {
       description: 'Starts a sync run for every GitHub and Google Calendar link that is due and has none in flight',
       function: worker('integration-sync', 'Dispatches the due sync runs to the github and googleCalendar queues', 60, ['database'], ['github', 'googleCalendar']),

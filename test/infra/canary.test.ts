@@ -132,6 +132,22 @@ describe('the pre-traffic hook', () => {
   });
 });
 
+describe('the scheduled canary', () => {
+  it('runs the synthetic transaction every 5 minutes (its live alias), alarmed on a failed run and on silence', () => {
+    const { stacks } = synthesized;
+    const canary = stacks.workers.schedules.functions.syntheticCanary;
+    const rule = resources[logicalId(stacks.workers.schedules.rules.syntheticCanary)]!;
+    expect(rule.Properties.ScheduleExpression).toBe('rate(5 minutes)');
+    expect(rule.Properties.Targets[0].Arn).toEqual({ Ref: logicalId(stacks.workers.deployments.functions.get(canary)!.alias) });
+    expect(resources[logicalId(canary)]!.Properties.Environment.Variables).toMatchObject({ API_URL: expect.anything(), FEED_PROBE_CREDENTIALS_SECRET_ARN: expect.anything() });
+    const failures = resources[logicalId(stacks.operations.syntheticCanary.failuresAlarm)]!.Properties;
+    expect(failures).toMatchObject({ MetricName: 'SyntheticTransactionFailures', Namespace: 'TaskFlow', Statistic: 'Sum', Period: 300, Threshold: 1, EvaluationPeriods: 1, TreatMissingData: 'notBreaching' });
+    expect(failures.AlarmDescription).toContain('docs/runbooks/canary.md');
+    const silent = resources[logicalId(stacks.operations.syntheticCanary.silentAlarm)]!.Properties;
+    expect(silent).toMatchObject({ MetricName: 'SyntheticTransactionFailures', Statistic: 'SampleCount', ComparisonOperator: 'LessThanThreshold', EvaluationPeriods: 2, DatapointsToAlarm: 2, TreatMissingData: 'breaching' });
+  });
+});
+
 describe('everything invokes the alias, never $LATEST', () => {
   const isAlias = (value: unknown) => {
     const text = JSON.stringify(value);
