@@ -285,8 +285,10 @@ describe('feed probe', () => {
     expect(actionsOn(probe, secretId)).toContain('secretsmanager:GetSecretValue');
     // The probe connects: it does not post to connections.
     expect(manageConnections(probe)).toEqual([]);
-    // Only the probe reads its credentials.
-    for (const fn of allFunctions().filter((f) => f !== probe)) expect(actionsOn(fn, secretId), fn.node.path).toEqual([]);
+    // Only the probe reads its credentials, and the synthetic canary, which signs in as the probe's client.
+    const canary = stacks.workers.schedules.functions.syntheticCanary;
+    expect(actionsOn(canary, secretId)).toContain('secretsmanager:GetSecretValue');
+    for (const fn of allFunctions().filter((f) => f !== probe && f !== canary)) expect(actionsOn(fn, secretId), fn.node.path).toEqual([]);
   });
 
   it('outputs the ARN of its credentials secret for the operator to fill; no credential is in the template', () => {
