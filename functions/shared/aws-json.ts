@@ -14,11 +14,11 @@ export class AwsError extends Error {
 }
 
 /**
- * An AWS service's JSON API (the wire protocol the SDK speaks: `X-Amz-Target`, x-amz-json-1.0), signed
+ * An AWS service's JSON API (the wire protocol the SDK speaks: `X-Amz-Target`, x-amz-json-1.0 or 1.1), signed
  * with SigV4. The endpoint honours AWS_ENDPOINT_URL_<SERVICE> like the SDK does, so the local
  * runtime's emulators are reached unchanged.
  */
-export function awsJson(options: { service: string; endpointVariable: string; targetPrefix: string; timeoutMs: number }, env: NodeJS.ProcessEnv = process.env) {
+export function awsJson(options: { service: string; endpointVariable: string; targetPrefix: string; timeoutMs: number; jsonVersion?: '1.0' | '1.1' }, env: NodeJS.ProcessEnv = process.env) {
   const region = env.AWS_REGION;
   if (!region) throw new Error('AWS_REGION is not set');
   const endpoint = new URL(env[options.endpointVariable] ?? env.AWS_ENDPOINT_URL ?? `https://${options.service}.${region}.amazonaws.com`);
@@ -35,7 +35,7 @@ export function awsJson(options: { service: string; endpointVariable: string; ta
         path: endpoint.pathname,
         headers: {
           host: endpoint.host,
-          'content-type': 'application/x-amz-json-1.0',
+          'content-type': `application/x-amz-json-${options.jsonVersion ?? '1.0'}`,
           'x-amz-target': `${options.targetPrefix}.${operation}`,
         },
         body,

@@ -40,6 +40,9 @@ export const QUOTA_METRICS = { thresholdCrossed: 'QuotaThresholdCrossed' } as co
 export const RATE_LIMIT_METRICS = { refused: 'RequestsRateLimited', failedOpen: 'RateLimitChecksFailedOpen' } as const;
 
 /** What the feed probe emits on each run (functions/workers/feed-probe.ts). */
+/** The scheduled synthetic transaction (review M7): 1 for a run that failed, 0 otherwise; how long a passing run took. */
+export const SYNTHETIC_CANARY_METRICS = { failures: 'SyntheticTransactionFailures', durationMs: 'SyntheticTransactionMs' } as const;
+
 export const FEED_PROBE_METRICS = {
   /** From the change's commit to its frame on the probe's connection; only when the frame came. */
   deliveryMs: 'FeedProbeDeliveryMs',

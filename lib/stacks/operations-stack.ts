@@ -12,6 +12,7 @@ import { FeedProbeAlarms } from '../constructs/feed-probe-alarm';
 import { OutboxAlarms } from '../constructs/outbox-alarms';
 import { QuotaAlarm } from '../constructs/quota-alarm';
 import { RateLimitAlarms } from '../constructs/rate-limit-alarms';
+import { SyntheticCanaryAlarms } from '../constructs/synthetic-canary-alarm';
 import type { DataStack } from './data-stack';
 import type { WorkersStack } from './workers-stack';
 
@@ -31,6 +32,7 @@ export class OperationsStack extends Stack {
   readonly quotaThreshold: QuotaAlarm;
   readonly breakers: BreakerAlarms;
   readonly rateLimits: RateLimitAlarms;
+  readonly syntheticCanary: SyntheticCanaryAlarms;
 
   constructor(scope: Construct, id: string, props: StackProps & { readonly data: DataStack; readonly workers: WorkersStack }) {
     super(scope, id, { description: 'TaskFlow operations: alarms and the topic they notify', ...props });
@@ -55,6 +57,7 @@ export class OperationsStack extends Stack {
     this.quotaThreshold = new QuotaAlarm(this, 'QuotaThreshold');
     this.breakers = new BreakerAlarms(this, 'Breakers', { integrations: INTEGRATION_NAMES });
     this.rateLimits = new RateLimitAlarms(this, 'RateLimits', { apiName: taskflow.name, stageName: REST_STAGE });
+    this.syntheticCanary = new SyntheticCanaryAlarms(this, 'SyntheticCanary');
 
     this.alarms = new AlarmTopic(this, 'Alarms', {
       displayName: `${taskflow.name} alarms`,
