@@ -26,8 +26,10 @@ export function awsJson(options: { service: 'dynamodb' | 'sqs'; endpointVariable
   const signer = sigv4(options.service, region, env);
 
   // Each call a span (review M2): DynamoDB's and SQS's operations, with the table or queue they touched.
-  return <T = Record<string, unknown>>(operation: string, input: object): Promise<T> =>
-    span(options.service, `${options.service} ${operation}`, { operation, target: targetOf(input) }, () => call<T>(operation, input));
+  return <T = Record<string, unknown>>(operation: string, input: object): Promise<T> => {
+    const target = targetOf(input);
+    return span(options.service, `${options.service} ${operation}${target ? ` ${target}` : ''}`, { operation, target }, () => call<T>(operation, input));
+  };
 
   async function call<T>(operation: string, input: object): Promise<T> {
     const body = JSON.stringify(input);
