@@ -6,7 +6,7 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import { safeParse } from 'zod/mini';
 import type { $ZodType as ZodType, output } from 'zod/v4/core';
 import { logger } from './logger';
-import { recordSpan, traced } from './spans';
+import { recordFor, recordSpan, traced } from './spans';
 import { continueTrace, type Trace } from './trace';
 
 /** A message that can never be processed (not JSON, or not its queue's schema): it must reach the DLQ. */
@@ -93,7 +93,15 @@ export function sqsBatchConsumer<S extends ZodType>(
           failed.push(record.messageId);
         }
       }
+      const start = Date.now();
       if (messages.length > 0) failed.push(...(await handle(messages, context)));
+      // One batch serves many requests: each sampled one gets its message's wait and the batch's handling in its trace.
+      for (const { record, trace } of messages) {
+        const queue = record.eventSourceARN.split(':').pop() ?? 'queue';
+        const sent = Number(record.attributes.SentTimestamp);
+        if (sent > 0) recordFor(trace, logger, 'sqs', `waited in ${queue}`, sent, Math.max(0, start - sent), { queue });
+        recordFor(trace, logger, 'message', `${queue} message`, start, Date.now() - start, { queue, messageId: record.messageId, batch: messages.length, ...(failed.includes(record.messageId) ? { outcome: 'error' } : {}) });
+      }
       return { batchItemFailures: failed.map((itemIdentifier) => ({ itemIdentifier })) };
     });
 }
