@@ -47,6 +47,14 @@ describe('trace sampling', () => {
     expect(TRACE_SAMPLING.debugHeader).toBe('X-Debug-Trace');
   });
 
+  it('lets a page on another origin send the debug header (every preflight allows it)', () => {
+    const preflights = Object.values(resources).filter((r) => r.Type === 'AWS::ApiGateway::Method' && r.Properties.HttpMethod === 'OPTIONS');
+    expect(preflights.length).toBeGreaterThan(0);
+    for (const method of preflights) {
+      expect(method.Properties.Integration.IntegrationResponses[0].ResponseParameters['method.response.header.Access-Control-Allow-Headers']).toContain('X-Debug-Trace');
+    }
+  });
+
   it('traces every request of the canary (its User-Agent starts with TaskFlow-Canary)', () => {
     expect(ruleFor({ 'User-Agent': 'TaskFlow-Canary/1 synthetic-transaction' })?.FixedRate).toBe(1);
     expect(ruleFor({ 'user-agent': 'TaskFlow-Canary' })?.FixedRate).toBe(1);
