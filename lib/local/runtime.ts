@@ -17,6 +17,7 @@ import { openApiDocument } from '../openapi';
 import { startDatabase, type LocalDatabase } from './database';
 import { LOCAL_CALL_TIMEOUT_MS, startDynamoDb, type LocalDynamoDb } from './dynamodb';
 import { forgetEndpoints, recordEndpoints } from './endpoints';
+import { keepFunctionLogs } from './function-logs';
 import { startEventSources } from './event-sources';
 import { localHandler } from './functions';
 import { type InvokableFunction, lambdaInvokeEndpoint } from './lambda-invoke';
@@ -65,6 +66,8 @@ export interface LocalRuntime {
   appliedMigrations: string[];
   issuer: LocalIssuer;
   sqs: LocalSqs;
+  /** Where the functions' log lines are kept, as CloudWatch Logs would (`<dataDir>/logs/functions.jsonl`; `npm run trace` reads it). */
+  logFile: string;
   /** The files bucket (s3rver, kept under `<dataDir>/s3`), behind SigV4 and POST-policy checks. */
   s3: LocalS3;
   sandboxes: Sandboxes;
@@ -110,7 +113,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   // The one authorizer function, for both APIs (a TOKEN event from REST, a REQUEST event at $connect).
   const authorizer = (event: never, context: Context) => handlerOf('Authorizer', taskflow.functions.authorizer)(event, context);
   const server = createServer();
+  let logs: { file: string; stop(): Promise<void> };
   try {
+    logs = await keepFunctionLogs(options.dataDir);
+    started.push(logs);
     database = await startDatabase({ dataDir: options.dataDir, ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}) });
     started.push(database);
     dynamo = await startDynamoDb(taskflow.tables, options.dataDir);
@@ -205,6 +211,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     databaseUrl: database.url,
     embeddedDatabase: !options.databaseUrl,
     appliedMigrations: database.applied,
+    logFile: logs.file,
     issuer,
     sqs,
     s3,
@@ -228,6 +235,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       await sqs.stop();
       await s3.stop();
       await sandboxes.stop();
+      await logs.stop();
       if (options.rateLimitScale !== undefined) {
         if (scaleBefore === undefined) delete process.env.RATE_LIMIT_SCALE;
         else process.env.RATE_LIMIT_SCALE = scaleBefore;
