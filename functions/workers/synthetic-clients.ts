@@ -3,6 +3,13 @@ import { HttpRequest } from '@smithy/protocol-http';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import type { SyntheticCall, SyntheticClient, SyntheticResponse, UploadForm } from '../domain/synthetic-transaction';
 import { sigv4 } from '../shared/sigv4';
+import { TRACE_SAMPLING } from '../shared/telemetry';
+
+/** The canary's requests are always traced (review M2): the sampling rules match its User-Agent and the debug header. */
+const CANARY_TRACE_HEADERS = {
+  'User-Agent': `${TRACE_SAMPLING.canaryUserAgentPrefix}/synthetic-transaction`,
+  [TRACE_SAMPLING.debugHeader]: TRACE_SAMPLING.debugValue,
+};
 
 /** The caller the authorizer would have allowed: the invoked function takes it from the request context. */
 export interface SyntheticIdentity {
@@ -33,6 +40,7 @@ export function httpClient(apiUrl: string, token: string, signal: AbortSignal): 
         method: call.method,
         headers: {
           Authorization: `Bearer ${token}`,
+          ...CANARY_TRACE_HEADERS,
           ...(call.method !== 'GET' ? { 'Idempotency-Key': randomUUID() } : {}),
           ...(call.body !== undefined ? { 'Content-Type': 'application/json' } : {}),
         },
@@ -88,7 +96,7 @@ function proxyEvent(call: SyntheticCall, identity: SyntheticIdentity): APIGatewa
   const headers: Record<string, string> = {
     ...(body !== null ? { 'content-type': 'application/json' } : {}),
     ...(call.method !== 'GET' ? { 'idempotency-key': randomUUID() } : {}),
-    'user-agent': 'taskflow-synthetic-transaction',
+    ...Object.fromEntries(Object.entries(CANARY_TRACE_HEADERS).map(([name, value]) => [name.toLowerCase(), value])),
   };
   const query = call.query ?? null;
   return {
@@ -117,7 +125,7 @@ function proxyEvent(call: SyntheticCall, identity: SyntheticIdentity): APIGatewa
       resourcePath: call.path,
       identity: {
         sourceIp: '127.0.0.1',
-        userAgent: 'taskflow-synthetic-transaction',
+        userAgent: CANARY_TRACE_HEADERS['User-Agent'],
         accessKey: null, accountId: null, apiKey: null, apiKeyId: null, caller: null, clientCert: null,
         cognitoAuthenticationProvider: null, cognitoAuthenticationType: null, cognitoIdentityId: null,
         cognitoIdentityPoolId: null, principalOrgId: null, user: null, userArn: null,
