@@ -473,6 +473,13 @@ export const taskflow = {
       timeoutSeconds: 10,
       needs: ['auth'],
     },
+    preTrafficHook: {
+      entry: 'functions/workers/pre-traffic-hook.ts',
+      description: 'CodeDeploy pre-traffic hook: runs the synthetic transaction against a function\'s new version before any traffic moves to it',
+      // The transaction has 2 minutes; the report to CodeDeploy comes after it, whatever happened.
+      timeoutSeconds: 180,
+      needs: ['synthetic-transaction'],
+    },
     migrate: {
       entry: 'functions/migrate/handler.ts',
       description: 'Applies SQL migrations during deploy, before new API code takes traffic',
@@ -518,6 +525,12 @@ export const taskflow = {
     feedProbe: {
       description: 'Synthetic check of the activity feed: connects, subscribes, changes the probe project and times the event\'s arrival',
       function: worker('feed-probe', 'Times an event from commit to WebSocket frame', 30, ['feed-probe', 'connections']),
+      everyMinutes: 5,
+    },
+    syntheticCanary: {
+      description: 'The synthetic transaction over the REST API, as a user: a task, its status, a comment, a file uploaded and confirmed, their events on the feed; then it cleans up',
+      // The probe's client credentials and organization, the public API URL.
+      function: worker('synthetic-canary', 'Runs the synthetic transaction against the live API', 60, ['feed-probe']),
       everyMinutes: 5,
     },
     integrationSync: {

@@ -66,7 +66,8 @@ export async function probeFeed(target: ProbeTarget): Promise<ProbeOutcome> {
 // Kept while the Lambda environment lives: identity providers limit (and bill) machine-to-machine tokens.
 let cached: { token: string; until: number } | undefined;
 
-async function fetchToken(credentials: ProbeCredentials, signal: AbortSignal): Promise<string> {
+/** A client-credentials token for the probe's application (the feed probe's and the synthetic canary's). */
+export async function fetchToken(credentials: ProbeCredentials, signal: AbortSignal): Promise<string> {
   if (cached && cached.until > Date.now()) return cached.token;
   const response = await fetch(credentials.tokenUrl, {
     method: 'POST',
@@ -83,7 +84,7 @@ async function fetchToken(credentials: ProbeCredentials, signal: AbortSignal): P
 }
 
 /** The organization the token is for (the API verifies it; the probe only needs its name). */
-function organizationOf(token: string): string {
+export function organizationOf(token: string): string {
   const claims = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { org_id?: string };
   if (!claims.org_id) throw new Error('the probe\'s token has no org_id claim');
   return claims.org_id;

@@ -2,6 +2,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { db } from '../shared/db';
 import { logger } from '../shared/logger';
 import { metrics } from '../shared/metrics';
+import { recordFor } from '../shared/spans';
 import { OUTBOX_METRICS } from '../shared/telemetry';
 import { markPublished, publish, type OutboxEntry } from './outbox';
 
@@ -70,7 +71,7 @@ export async function runRelay({ remainingMs, idleMs = 500, batchSize = 100 }: R
  * reports the age of the oldest unpublished entry (0 when there is none).
  */
 async function relayOnce(batchSize = 100) {
-  const { rows } = await db.query<OutboxEntry & { age: number | null; lockedUntil: string }>(
+  const { rows } = await db.query<OutboxEntry & { age: number | null; lockedUntil: string; createdAtMs: number }>(
     `WITH due AS (
        SELECT id FROM outbox
        WHERE published_at IS NULL AND locked_until <= now()
@@ -80,11 +81,12 @@ async function relayOnce(batchSize = 100) {
      ), claimed AS (
        UPDATE outbox o SET locked_until = now() + interval '${CLAIM_LEASE}', attempts = o.attempts + 1
        FROM due WHERE o.id = due.id
-       RETURNING o.id, o.destination, o.body, o.request_id, o.traceparent, o.locked_until
+       RETURNING o.id, o.destination, o.body, o.request_id, o.traceparent, o.locked_until, o.created_at
      ), oldest AS (
        SELECT extract(epoch FROM now() - min(created_at))::float8 AS age FROM outbox WHERE published_at IS NULL
      )
-     SELECT c.id, c.destination, c.body, c.request_id AS "requestId", c.traceparent, c.locked_until::text AS "lockedUntil", oldest.age
+     SELECT c.id, c.destination, c.body, c.request_id AS "requestId", c.traceparent, c.locked_until::text AS "lockedUntil",
+       (extract(epoch FROM c.created_at) * 1000)::float8 AS "createdAtMs", oldest.age
      FROM oldest LEFT JOIN claimed c ON true`,
     [batchSize],
   );
@@ -93,6 +95,13 @@ async function relayOnce(batchSize = 100) {
   if (entries.length === 0) return { claimed: 0, published: 0, oldestAgeSeconds };
   const { sent, failed } = await publish(entries);
   if (sent.length > 0) await markPublished(sent);
+  // In each sampled request's own trace (review M2): its event waited in the outbox until this relay published it.
+  const published = new Set(sent);
+  for (const entry of entries) {
+    if (!published.has(entry.id) || !entry.requestId || !entry.traceparent) continue;
+    const trace = { requestId: entry.requestId, traceparent: entry.traceparent };
+    recordFor(trace, logger, 'outbox', `relayed to ${entry.destination}`, entry.createdAtMs, Date.now() - entry.createdAtMs, { queue: entry.destination, entryId: entry.id });
+  }
   if (failed.length > 0) {
     logger.warn('outbox relay: publish failed, retrying with backoff', { failed });
     metrics.addMetric(OUTBOX_METRICS.publishFailures, MetricUnit.Count, failed.length);

@@ -1,6 +1,7 @@
 import { db } from '../shared/db';
 import { requiredEnv } from '../shared/env';
 import { logger } from '../shared/logger';
+import { span } from '../shared/spans';
 import { sendMessages } from '../shared/sqs';
 
 /** An outbox entry as the statement that wrote it returns it, ready to publish. */
@@ -46,9 +47,13 @@ export function destinationsOf(type: string): string {
 export async function publishNow(entries: readonly OutboxEntry[] | undefined): Promise<void> {
   if (!entries || entries.length === 0) return;
   try {
-    const { sent, failed } = await publish(entries);
-    if (failed.length > 0) logger.warn('outbox fast path: not sent, left to the relay', { failed });
-    if (sent.length > 0) await markPublished(sent);
+    // A span of the request (review M2): the send and the mark inside it are its children in time.
+    const destinations = [...new Set(entries.map((entry) => entry.destination))].join(',');
+    await span('outbox', `published to ${destinations}`, { entries: entries.length, queues: destinations }, async () => {
+      const { sent, failed } = await publish(entries);
+      if (failed.length > 0) logger.warn('outbox fast path: not sent, left to the relay', { failed });
+      if (sent.length > 0) await markPublished(sent);
+    });
   } catch (error) {
     logger.warn('outbox fast path failed, left to the relay', { error });
   }

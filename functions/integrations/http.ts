@@ -3,6 +3,7 @@ import { request as httpsRequest } from 'node:https';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { requiredEnv } from '../shared/env';
 import { logger } from '../shared/logger';
+import { span } from '../shared/spans';
 import type { Trace } from '../shared/trace';
 import { withBreaker } from './breaker';
 import { INTEGRATIONS, type IntegrationName, type Timeouts } from './services';
@@ -184,9 +185,14 @@ export function call(
   init: { method: string; headers: Record<string, string>; body?: string | undefined; trace: Trace; timeouts: Timeouts & { totalMs?: number } },
 ): Promise<HttpAnswer> {
   const target = new URL(url);
-  const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+  // Each try a span (review M2): where it went (never the query, which may hold a token) and what came back.
+  return span('http', `${init.method} ${target.host}${target.pathname}`, { method: init.method, host: target.host, path: target.pathname, traceparent: init.trace.traceparent }, () => send(target, init), (answer) => ({ status: answer.status }));
+}
+
+function send(target: URL, init: Parameters<typeof call>[1]): Promise<HttpAnswer> {
+  const open = target.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
-    const request = send(target, {
+    const request = open(target, {
       method: init.method,
       headers: {
         ...init.headers,

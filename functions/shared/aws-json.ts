@@ -1,5 +1,6 @@
 import { HttpRequest } from '@smithy/protocol-http';
 import { sigv4 } from './sigv4';
+import { span, type SpanKind } from './spans';
 
 /** An AWS JSON-protocol error: `name` is the exception's short name, e.g. ConditionalCheckFailedException. */
 export class AwsError extends Error {
@@ -14,17 +15,25 @@ export class AwsError extends Error {
 }
 
 /**
- * An AWS service's JSON API (the wire protocol the SDK speaks: `X-Amz-Target`, x-amz-json-1.0), signed
+ * An AWS service's JSON API (the wire protocol the SDK speaks: `X-Amz-Target`, x-amz-json-1.0 or 1.1), signed
  * with SigV4. The endpoint honours AWS_ENDPOINT_URL_<SERVICE> like the SDK does, so the local
  * runtime's emulators are reached unchanged.
  */
-export function awsJson(options: { service: string; endpointVariable: string; targetPrefix: string; timeoutMs: number }, env: NodeJS.ProcessEnv = process.env) {
+export function awsJson(options: { service: string; endpointVariable: string; targetPrefix: string; timeoutMs: number; jsonVersion?: '1.0' | '1.1' }, env: NodeJS.ProcessEnv = process.env) {
   const region = env.AWS_REGION;
   if (!region) throw new Error('AWS_REGION is not set');
   const endpoint = new URL(env[options.endpointVariable] ?? env.AWS_ENDPOINT_URL ?? `https://${options.service}.${region}.amazonaws.com`);
   const signer = sigv4(options.service, region, env);
 
-  return async function call<T = Record<string, unknown>>(operation: string, input: object): Promise<T> {
+  // Each call a span (review M2): DynamoDB's and SQS's operations, with the table or queue they touched; the
+  // deploy-time callers' (CodeDeploy, Lambda, SSM) as `aws`.
+  const kind: SpanKind = options.service === 'dynamodb' || options.service === 'sqs' ? options.service : 'aws';
+  return <T = Record<string, unknown>>(operation: string, input: object): Promise<T> => {
+    const target = targetOf(input);
+    return span(kind, `${options.service} ${operation}${target ? ` ${target}` : ''}`, { operation, target }, () => call<T>(operation, input));
+  };
+
+  async function call<T>(operation: string, input: object): Promise<T> {
     const body = JSON.stringify(input);
     const signed = await signer.sign(
       new HttpRequest({
@@ -35,7 +44,7 @@ export function awsJson(options: { service: string; endpointVariable: string; ta
         path: endpoint.pathname,
         headers: {
           host: endpoint.host,
-          'content-type': 'application/x-amz-json-1.0',
+          'content-type': `application/x-amz-json-${options.jsonVersion ?? '1.0'}`,
           'x-amz-target': `${options.targetPrefix}.${operation}`,
         },
         body,
@@ -52,5 +61,12 @@ export function awsJson(options: { service: string; endpointVariable: string; ta
     if (response.ok) return payload as T;
     const name = String(payload.__type ?? 'UnknownError').split('#').pop()!;
     throw new AwsError(name, String(payload.message ?? payload.Message ?? name), response.status, payload);
-  };
+  }
+}
+
+/** The table or queue a call names (its name, not its items). */
+function targetOf(input: object): string | undefined {
+  const { TableName, QueueUrl } = input as { TableName?: unknown; QueueUrl?: unknown };
+  if (typeof TableName === 'string') return TableName;
+  return typeof QueueUrl === 'string' ? QueueUrl.split('/').pop() : undefined;
 }

@@ -6,6 +6,7 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import { safeParse } from 'zod/mini';
 import type { $ZodType as ZodType, output } from 'zod/v4/core';
 import { logger } from './logger';
+import { recordFor, recordSpan, traced } from './spans';
 import { continueTrace, type Trace } from './trace';
 
 /** A message that can never be processed (not JSON, or not its queue's schema): it must reach the DLQ. */
@@ -44,13 +45,22 @@ export function sqsConsumer<S extends ZodType>(
           const log = parallel ? logger.createChild() : logger;
           log.setCorrelationId(requestId);
           log.appendKeys({ traceparent: trace.traceparent, messageId: record.messageId, receiveCount: record.attributes.ApproximateReceiveCount });
-          try {
-            await handle(parse(schema, record.body), { trace, log, record, context });
-          } catch (error) {
-            if (error instanceof PoisonMessage) log.error('poison message: it will reach the dead-letter queue', { reason: error.message });
-            else log.warn('message failed; it will be received again', { error });
-            throw error;
-          }
+          const queue = record.eventSourceARN.split(':').pop() ?? 'queue';
+          // The message follows the sampling decision of the request that caused it (its traceparent's flags).
+          await traced(trace, log, async (finish) => {
+            const sent = Number(record.attributes.SentTimestamp);
+            if (sent > 0) recordSpan('sqs', `waited in ${queue}`, sent, Math.max(0, Date.now() - sent), { queue, receiveCount: Number(record.attributes.ApproximateReceiveCount) });
+            const facts = { queue, messageId: record.messageId };
+            try {
+              await handle(parse(schema, record.body), { trace, log, record, context });
+              finish({ kind: 'message', name: `${queue} message`, failed: false, facts });
+            } catch (error) {
+              if (error instanceof PoisonMessage) log.error('poison message: it will reach the dead-letter queue', { reason: error.message });
+              else log.warn('message failed; it will be received again', { error });
+              finish({ kind: 'message', name: `${queue} message`, failed: true, facts });
+              throw error;
+            }
+          });
         },
         // One per invocation: a processor keeps its batch's state, and the local runtime runs several at once.
         new BatchProcessor(EventType.SQS),
@@ -83,7 +93,15 @@ export function sqsBatchConsumer<S extends ZodType>(
           failed.push(record.messageId);
         }
       }
+      const start = Date.now();
       if (messages.length > 0) failed.push(...(await handle(messages, context)));
+      // One batch serves many requests: each sampled one gets its message's wait and the batch's handling in its trace.
+      for (const { record, trace } of messages) {
+        const queue = record.eventSourceARN.split(':').pop() ?? 'queue';
+        const sent = Number(record.attributes.SentTimestamp);
+        if (sent > 0) recordFor(trace, logger, 'sqs', `waited in ${queue}`, sent, Math.max(0, start - sent), { queue });
+        recordFor(trace, logger, 'message', `${queue} message`, start, Date.now() - start, { queue, messageId: record.messageId, batch: messages.length, ...(failed.includes(record.messageId) ? { outcome: 'error' } : {}) });
+      }
       return { batchItemFailures: failed.map((itemIdentifier) => ({ itemIdentifier })) };
     });
 }

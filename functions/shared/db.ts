@@ -2,6 +2,7 @@ import pg from 'pg';
 import { requiredEnv } from './env';
 import { logger } from './logger';
 import { rdsIamTokenSigner } from './rds-iam-token';
+import { span } from './spans';
 
 // One pool per Lambda environment, max one connection (review M8): RDS Proxy does the pooling.
 // Nothing here pins the proxy: no session SET, no advisory locks, no LISTEN; the statement timeout
@@ -120,9 +121,18 @@ export function isDatabaseUnavailable(error: unknown): boolean {
 export const db: Database = {
   async query(text, params) {
     roundTrips.count += 1;
-    return getPool().query(text, params as unknown[]);
+    return statementSpan(text, false, () => getPool().query(text, params as unknown[]));
   },
 };
+
+/**
+ * A statement as a span (review M2): its text as written in the code, whitespace folded and cut short, never its
+ * parameters (they hold what users typed). The name is its first words: what Logs Insights groups by.
+ */
+function statementSpan<R extends pg.QueryResultRow>(text: string, replica: boolean, run: () => Promise<pg.QueryResult<R>>): Promise<pg.QueryResult<R>> {
+  const statement = text.replace(/\s+/g, ' ').trim();
+  return span('db', statement.slice(0, 60), { statement: statement.slice(0, 1_000), ...(replica ? { replica } : {}) }, run, (result) => ({ rows: result.rowCount ?? 0 }));
+}
 
 /**
  * A read retried once on a fresh connection when the first one broke: safe because it changes
@@ -155,7 +165,7 @@ export async function replicaRead<R extends pg.QueryResultRow>(text: string, par
   if (!replica) return read<R>(text, params);
   return retriedOnce(() => {
     replicaRoundTrips.count += 1;
-    return replica.query<R>(text, params as unknown[]);
+    return statementSpan(text, true, () => replica.query<R>(text, params as unknown[]));
   });
 }
 

@@ -11,7 +11,8 @@ import { logger } from './logger';
 import { Problem, problemBody } from './problem';
 import { acceptedRequestId } from './request-id';
 import { degradedIntegrations } from './degraded';
-import { continueTrace, type Trace } from './trace';
+import { traced } from './spans';
+import { continueTrace, sampledRequest, type Trace } from './trace';
 import { malformedStrings } from './unicode';
 import { UUID } from './uuid';
 
@@ -74,38 +75,41 @@ export function restHandler<Body extends ZodType | undefined, Query extends ZodT
       // The caller's id, else API Gateway's own (it is also in the gateway's access log).
       const requestId = acceptedRequestId(headers['x-request-id']) ?? (event.requestContext?.requestId || randomUUID());
       logger.setCorrelationId(requestId);
-      const trace = { requestId, traceparent: continueTrace(headers.traceparent) };
+      const trace = { requestId, traceparent: continueTrace(headers.traceparent, sampledRequest(headers)) };
       logger.appendKeys({ traceparent: trace.traceparent });
-      // Read alongside the request (cached per environment; never fails it).
-      const degraded = degradedIntegrations();
-      let timer: NodeJS.Timeout | undefined;
-      let result: APIGatewayProxyResult;
-      try {
-        // Input is checked before anything touches the database.
-        const request = {
-          body: (schemas.body ? parse(schemas.body, readJson(event, headers), 'body') : undefined) as Parsed<Body>,
-          query: (schemas.query ? parse(schemas.query, event.queryStringParameters ?? {}, 'query') : undefined) as Parsed<Query>,
-          params: (event.pathParameters ?? {}) as Record<string, string>,
-          headers,
-          requestId,
-          trace,
-        };
-        const deadline = new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new Problem(503, 'TIMEOUT', 'The request took too long; retry shortly', undefined, {}, { 'Retry-After': '1' })),
-            Math.max(0, context.getRemainingTimeInMillis() - DEADLINE_MARGIN_MS),
-          );
-        });
-        result = respond(await Promise.race([handle(request, event, context), deadline]), requestId);
-      } catch (error) {
-        result = respondWithProblem(error, requestId);
-      } finally {
-        clearTimeout(timer);
-      }
-      // Degraded mode (review C4): while an integration's breaker is open, every answer names it.
-      const names = await degraded;
-      if (names.length > 0) result.headers = { ...result.headers, 'X-Degraded-Integrations': names.join(', ') };
-      return result;
+      return traced(trace, logger, async (finish) => {
+        // Read alongside the request (cached per environment; never fails it).
+        const degraded = degradedIntegrations();
+        let timer: NodeJS.Timeout | undefined;
+        let result: APIGatewayProxyResult;
+        try {
+          // Input is checked before anything touches the database.
+          const request = {
+            body: (schemas.body ? parse(schemas.body, readJson(event, headers), 'body') : undefined) as Parsed<Body>,
+            query: (schemas.query ? parse(schemas.query, event.queryStringParameters ?? {}, 'query') : undefined) as Parsed<Query>,
+            params: (event.pathParameters ?? {}) as Record<string, string>,
+            headers,
+            requestId,
+            trace,
+          };
+          const deadline = new Promise<never>((_, reject) => {
+            timer = setTimeout(
+              () => reject(new Problem(503, 'TIMEOUT', 'The request took too long; retry shortly', undefined, {}, { 'Retry-After': '1' })),
+              Math.max(0, context.getRemainingTimeInMillis() - DEADLINE_MARGIN_MS),
+            );
+          });
+          result = respond(await Promise.race([handle(request, event, context), deadline]), requestId);
+        } catch (error) {
+          result = respondWithProblem(error, requestId);
+        } finally {
+          clearTimeout(timer);
+        }
+        // Degraded mode (review C4): while an integration's breaker is open, every answer names it.
+        const names = await degraded;
+        if (names.length > 0) result.headers = { ...result.headers, 'X-Degraded-Integrations': names.join(', ') };
+        finish({ kind: 'invocation', name: `${event.httpMethod} ${event.resource}`, failed: result.statusCode >= 500, facts: { status: result.statusCode } });
+        return result;
+      });
     });
 }
 

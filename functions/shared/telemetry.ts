@@ -40,9 +40,26 @@ export const QUOTA_METRICS = { thresholdCrossed: 'QuotaThresholdCrossed' } as co
 export const RATE_LIMIT_METRICS = { refused: 'RequestsRateLimited', failedOpen: 'RateLimitChecksFailedOpen' } as const;
 
 /** What the feed probe emits on each run (functions/workers/feed-probe.ts). */
+/** The scheduled synthetic transaction (review M7): 1 for a run that failed, 0 otherwise; how long a passing run took. */
+export const SYNTHETIC_CANARY_METRICS = { failures: 'SyntheticTransactionFailures', durationMs: 'SyntheticTransactionMs' } as const;
+
 export const FEED_PROBE_METRICS = {
   /** From the change's commit to its frame on the probe's connection; only when the frame came. */
   deliveryMs: 'FeedProbeDeliveryMs',
   /** 1 for a run that failed (no token, no connection, no frame in time), 0 otherwise. */
   failures: 'FeedProbeFailures',
+} as const;
+
+/**
+ * Trace sampling (review M2; docs/observability.md): the X-Ray sampling rules (lib/constructs/sampling-rules.ts) and the
+ * functions' own decision (functions/shared/trace.ts) read these. Any request with the debug header, and the canary's
+ * (its User-Agent starts with the prefix), is traced; about `ordinaryRate` of the others.
+ */
+export const TRACE_SAMPLING = {
+  debugHeader: 'X-Debug-Trace',
+  debugValue: '1',
+  canaryUserAgentPrefix: 'TaskFlow-Canary',
+  ordinaryRate: 0.1,
+  /** X-Ray traces this many ordinary requests a second before the rate applies (so a quiet hour still has some). */
+  ordinaryReservoirPerSecond: 1,
 } as const;

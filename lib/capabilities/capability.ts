@@ -96,6 +96,8 @@ export interface Platform {
   /** The REST API's base URL. */
   readonly apiUrl?: string;
   readonly auth?: AuthConfig;
+  /** The functions the synthetic transaction calls: operationId → the SSM parameter holding its `live` alias ARN. */
+  readonly syntheticFunctions?: Readonly<Record<string, string>>;
 }
 
 /** `platform` with `extra` on top, reading nothing of `platform` until asked (its parts may be imported on first use). */
@@ -132,6 +134,8 @@ export interface LocalServices {
   sandboxes: { urls: Readonly<Record<IntegrationName, string>>; credentials: Readonly<Record<IntegrationName, string>>; notificationFromEmail: string };
   websocket: { url: string; managementUrl: string };
   api: { url: string };
+  /** Lambda's Invoke API for the route functions (by their construct ids), on the REST API's port. */
+  lambda: { endpoint: string };
   auth: { issuer: string; audience: string; jwksUrl: string };
   /** The feed probe's client credentials at the local issuer, as the secret's JSON. */
   feedProbeCredentials: string;

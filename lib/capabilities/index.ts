@@ -11,6 +11,7 @@ import { queueStatus } from './queue-status';
 import { rateLimits } from './rate-limits';
 import { readReplica } from './read-replica';
 import { reports, reportsRemover, reportsWriter } from './reports';
+import { syntheticTransaction } from './synthetic-transaction';
 import { thirdPartyServices } from './third-party';
 import { websocket } from './websocket';
 
@@ -33,6 +34,7 @@ export const CAPABILITIES = {
   'feed-probe': feedProbe,
   'queue-status': queueStatus,
   auth,
+  'synthetic-transaction': syntheticTransaction,
 } as const satisfies Record<string, CapabilityModule>;
 
 export type Capability = keyof typeof CAPABILITIES;

@@ -1,3 +1,4 @@
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Construct } from 'constructs';
 import type { Platform } from '../capabilities/capability';
@@ -10,6 +11,8 @@ export interface ConsumersProps<QueueName extends string> {
   readonly queues: Readonly<Record<QueueName, QueueDeclaration>>;
   /** What the consumers need; its `queues` are the ones they consume (the data stack's). */
   readonly platform: Platform;
+  /** The alias a consumer takes its traffic through (its `live` alias, deployed in steps). */
+  readonly live: (name: QueueName, fn: TaskFlowFunction) => lambda.IFunction;
 }
 
 /**
@@ -26,7 +29,8 @@ export class Consumers<QueueName extends string = string> extends Construct {
     const consumers = {} as Record<QueueName, TaskFlowFunction>;
     for (const [name, declaration] of Object.entries(props.queues) as [QueueName, QueueDeclaration][]) {
       const consumer = new TaskFlowFunction(this, `${queueId(name)}Consumer`, { declaration: declaration.consumer, platform: props.platform });
-      consumer.addEventSource(
+      // The event source invokes the alias, never $LATEST: a new version takes messages as CodeDeploy shifts it.
+      props.live(name, consumer).addEventSource(
         new SqsEventSource(queues.queues[name]!, {
           batchSize: declaration.batchSize,
           reportBatchItemFailures: true,

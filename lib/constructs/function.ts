@@ -53,6 +53,9 @@ export class TaskFlowFunction extends NodejsFunction {
       memorySize: declaration.memoryMb ?? 512,
       timeout: Duration.seconds(declaration.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS),
       tracing: lambda.Tracing.ACTIVE,
+      // A published version is kept when a newer one replaces it: the previous version is what a rollback returns
+      // to (docs/runbooks/rollback.md), for the hour the review asks and beyond.
+      currentVersionOptions: { removalPolicy: RemovalPolicy.RETAIN },
       logGroup: new logs.LogGroup(scope, `${id}LogGroup`, {
         retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
         removalPolicy: RemovalPolicy.RETAIN,

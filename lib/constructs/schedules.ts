@@ -1,6 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import type { Platform } from '../capabilities/capability';
 import type { ScheduleDeclaration } from '../declaration';
@@ -11,6 +12,8 @@ export interface SchedulesProps<ScheduleName extends string> {
   readonly schedules: Readonly<Record<ScheduleName, ScheduleDeclaration>>;
   /** What their functions need (the feed probe: the WebSocket API and the REST API's URL). */
   readonly platform: Platform;
+  /** The alias a schedule's function takes its traffic through (its `live` alias, deployed in steps). */
+  readonly live: (name: ScheduleName, fn: TaskFlowFunction) => lambda.IFunction;
 }
 
 /** `outboxRelay` → `OutboxRelay`: the construct id prefix of a declared schedule. */
@@ -40,11 +43,13 @@ export class Schedules<ScheduleName extends string = string> extends Construct {
       const prefix = scheduleId(name);
       const fn = new TaskFlowFunction(this, prefix, { declaration: declaration.function, platform: props.platform });
       // The next run comes on the rate; an event older than one period (at most Lambda's 6 h) is dropped.
-      fn.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(Math.min(declaration.everyMinutes, 360)) });
+      // The rule invokes the alias, never $LATEST; its asynchronous settings are the alias's.
+      const alias = props.live(name, fn);
+      alias.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(Math.min(declaration.everyMinutes, 360)) });
       rules[name] = new events.Rule(this, `${prefix}Schedule`, {
         description: `${declaration.description} (every ${declaration.everyMinutes} min)`,
         schedule: events.Schedule.rate(Duration.minutes(declaration.everyMinutes)),
-        targets: [new targets.LambdaFunction(fn, { retryAttempts: 0 })],
+        targets: [new targets.LambdaFunction(alias, { retryAttempts: 0 })],
       });
       functions[name] = fn;
     }

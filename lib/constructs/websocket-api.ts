@@ -8,6 +8,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { type Platform, platformWith, type WebSocketSettings } from '../capabilities/capability';
 import { webSocketFunctionId, type WebSocketRouteDeclaration } from '../declaration';
+import type { Deployments } from './deployments';
 import { TaskFlowFunction } from './function';
 import { acknowledgeNag } from './nag';
 
@@ -19,6 +20,10 @@ export interface WebSocketApiProps {
   readonly authorizerFunction: lambda.IFunction;
   /** What the route functions need (the connections table; the database for the replay). */
   readonly platform: Platform;
+  /** Where each route function's `live` alias and deployment group are made. */
+  readonly deployments: Deployments;
+  /** The SLOs whose fast-burn alarms roll a route function's deployment back. */
+  readonly gates: readonly string[];
   /** @default v1 */
   readonly stageName?: string;
   /** @default one year */
@@ -118,8 +123,9 @@ export class WebSocketApi extends Construct {
         platform: platformWith(props.platform, { webSocket: this.settings }),
       });
       routeFunctions.set(route.route, fn);
+      const { alias } = props.deployments.live(fn, { gates: props.gates });
       const added = this.api.addRoute(route.route, {
-        integration: new WebSocketLambdaIntegration(`${webSocketFunctionId(route)}Integration`, fn),
+        integration: new WebSocketLambdaIntegration(`${webSocketFunctionId(route)}Integration`, alias),
         ...(route.route === '$connect' ? { authorizer } : {}),
         returnResponse: route.replies,
       });

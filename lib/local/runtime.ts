@@ -4,6 +4,7 @@ import type { IntegrationName } from '../../functions/integrations/services';
 import { taskflow } from '../app';
 import type { LocalServices } from '../capabilities/capability';
 import {
+  DEFAULT_TIMEOUT_SECONDS,
   type FunctionDeclaration,
   functionId,
   outboxRoutes,
@@ -16,8 +17,10 @@ import { openApiDocument } from '../openapi';
 import { startDatabase, type LocalDatabase } from './database';
 import { LOCAL_CALL_TIMEOUT_MS, startDynamoDb, type LocalDynamoDb } from './dynamodb';
 import { forgetEndpoints, recordEndpoints } from './endpoints';
+import { keepFunctionLogs } from './function-logs';
 import { startEventSources } from './event-sources';
 import { localHandler } from './functions';
+import { type InvokableFunction, lambdaInvokeEndpoint } from './lambda-invoke';
 import { feedProbeClient, LOCAL_AUDIENCE, LOCAL_ISSUER, localIssuer, tokenEndpoint, type LocalIssuer } from './issuer';
 import { restGateway, type ProxyHandler, type TokenAuthorizer } from './rest-gateway';
 import { startS3, type LocalS3 } from './s3';
@@ -63,6 +66,8 @@ export interface LocalRuntime {
   appliedMigrations: string[];
   issuer: LocalIssuer;
   sqs: LocalSqs;
+  /** Where the functions' log lines are kept, as CloudWatch Logs would (`<dataDir>/logs/functions.jsonl`; `npm run trace` reads it). */
+  logFile: string;
   /** The files bucket (s3rver, kept under `<dataDir>/s3`), behind SigV4 and POST-policy checks. */
   s3: LocalS3;
   sandboxes: Sandboxes;
@@ -108,7 +113,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   // The one authorizer function, for both APIs (a TOKEN event from REST, a REQUEST event at $connect).
   const authorizer = (event: never, context: Context) => handlerOf('Authorizer', taskflow.functions.authorizer)(event, context);
   const server = createServer();
+  let logs: { file: string; stop(): Promise<void> };
   try {
+    logs = await keepFunctionLogs(options.dataDir);
+    started.push(logs);
     database = await startDatabase({ dataDir: options.dataDir, ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}) });
     started.push(database);
     dynamo = await startDynamoDb(taskflow.tables, options.dataDir);
@@ -159,6 +167,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     sandboxes: { urls: sandboxes.urls, credentials, notificationFromEmail: SANDBOX_CREDENTIALS.NOTIFICATION_FROM_EMAIL },
     websocket: { url: `ws://127.0.0.1:${websocket.port}`, managementUrl: websocket.managementUrl },
     api: { url: `http://127.0.0.1:${port}` },
+    lambda: { endpoint: `http://127.0.0.1:${port}` },
     // The address the server listens on, whatever `localhost` resolves to here.
     auth: { issuer: LOCAL_ISSUER, audience: LOCAL_AUDIENCE, jwksUrl: `http://127.0.0.1:${port}/.well-known/jwks.json` },
     // The probe signs in as a client-credentials application of the local issuer (Auth0 in AWS).
@@ -183,7 +192,18 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   // After the REST server: the consumers and the schedules use what the handlers use.
   const eventSources = startEventSources({ app: taskflow, sqs, handlerFor: handlerOf, ...(options.log ? { log: options.log } : {}) });
   const schedules = startSchedules({ app: taskflow, timers: options.schedules ?? true, handlerFor: handlerOf, ...(options.log ? { log: options.log } : {}) });
-  server.on('request', tokenEndpoint(issuer, [probeClient], scheduleRunEndpoint(schedules, gateway, options.log)));
+  // Lambda's Invoke API for the route functions (the canary's pre-traffic hook invokes them by name).
+  const routeFunctions = new Map<string, InvokableFunction>(
+    (taskflow.routes as readonly RouteDeclaration[]).map((route) => [
+      functionId(route),
+      {
+        invoke: (event, context) => handlerOf<ProxyHandler>(functionId(route), route.function)(event as never, context),
+        timeoutMs: (route.function.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS) * 1000,
+      },
+    ]),
+  );
+  const invokeEndpoint = lambdaInvokeEndpoint((name) => routeFunctions.get(name), scheduleRunEndpoint(schedules, gateway, options.log));
+  server.on('request', tokenEndpoint(issuer, [probeClient], invokeEndpoint));
   await recordEndpoints(options.dataDir, { api: url, sqs: sqs.endpoint, s3: s3.endpoint, sandboxes: sandboxes.url, websocket: websocket.url });
 
   return {
@@ -191,6 +211,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     databaseUrl: database.url,
     embeddedDatabase: !options.databaseUrl,
     appliedMigrations: database.applied,
+    logFile: logs.file,
     issuer,
     sqs,
     s3,
@@ -214,6 +235,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       await sqs.stop();
       await s3.stop();
       await sandboxes.stop();
+      await logs.stop();
       if (options.rateLimitScale !== undefined) {
         if (scaleBefore === undefined) delete process.env.RATE_LIMIT_SCALE;
         else process.env.RATE_LIMIT_SCALE = scaleBefore;

@@ -3,6 +3,9 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { Construct } from 'constructs';
 import { taskflow } from '../app';
 import { Api } from '../constructs/api';
+import type { DeploymentMode } from '../constructs/deployment-config';
+import { allRouteGroupsGates } from '../constructs/deployment-gates';
+import { Deployments } from '../constructs/deployments';
 import { TaskFlowFunction } from '../constructs/function';
 import type { RouteDeclaration } from '../declaration';
 import type { RoutesStack } from './routes-stack';
@@ -11,6 +14,8 @@ import { SharedValues } from './shared-values';
 export interface ApiStackProps extends StackProps {
   /** The stacks holding the route functions, each route in one of them. */
   readonly routeGroups: readonly RoutesStack[];
+  /** How CodeDeploy moves the authorizer's `live` alias to a new version. */
+  readonly deployment: DeploymentMode;
 }
 
 /**
@@ -21,6 +26,8 @@ export interface ApiStackProps extends StackProps {
 export class ApiStack extends Stack {
   readonly api: Api;
   readonly authorizerFunction: TaskFlowFunction;
+  /** The authorizer's live alias and deployment group. */
+  readonly deployments: Deployments;
   readonly shared: SharedValues;
 
   constructor(scope: Construct, id: string, props: ApiStackProps) {
@@ -68,6 +75,10 @@ export class ApiStack extends Stack {
       },
     });
 
+    // Gated by availability, which every route group counts: a bad authorizer fails them all.
+    this.deployments = new Deployments(this, 'ApiDeployments', { app: taskflow.name, mode: props.deployment });
+    const authorizer = this.deployments.live(this.authorizerFunction, { gates: allRouteGroupsGates(taskflow.slos) }).alias;
+
     const groupOf = new Map<string, RoutesStack>();
     for (const group of props.routeGroups) for (const operationId of group.routeFunctions.keys()) groupOf.set(operationId, group);
     const functionOf = (route: RouteDeclaration) => {
@@ -78,11 +89,11 @@ export class ApiStack extends Stack {
         sameEnvironment: true,
       });
     };
-    this.api = new Api(this, 'Api', { name: taskflow.name, routes: taskflow.routes, functionOf, authorizerFunction: this.authorizerFunction });
+    this.api = new Api(this, 'Api', { name: taskflow.name, routes: taskflow.routes, functionOf, authorizerFunction: authorizer });
 
     this.shared = new SharedValues(this, taskflow.name, 'api');
     this.shared.share(this, 'url', this.api.url, 'the REST API\'s base URL');
-    this.shared.share(this, 'authorizer-arn', this.authorizerFunction.functionArn, 'the JWT authorizer function');
+    this.shared.share(this, 'authorizer-arn', authorizer.functionArn, 'the live alias of the JWT authorizer function');
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the REST API (stage v1)' });
   }
 }

@@ -2,6 +2,9 @@ import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { Construct } from 'constructs';
 import { taskflow } from '../app';
+import type { DeploymentMode } from '../constructs/deployment-config';
+import { routeGroupGates } from '../constructs/deployment-gates';
+import { Deployments } from '../constructs/deployments';
 import { WebSocketApi } from '../constructs/websocket-api';
 import type { ApiStack } from './api-stack';
 import type { DataStack } from './data-stack';
@@ -14,11 +17,14 @@ import { SharedValues } from './shared-values';
  */
 export class FeedStack extends Stack {
   readonly webSocket: WebSocketApi;
+  /** The route functions' live aliases and deployment groups. */
+  readonly deployments: Deployments;
   readonly shared: SharedValues;
 
-  constructor(scope: Construct, id: string, props: StackProps & { readonly data: DataStack; readonly api: ApiStack }) {
+  constructor(scope: Construct, id: string, props: StackProps & { readonly data: DataStack; readonly api: ApiStack; readonly deployment: DeploymentMode }) {
     super(scope, id, { description: 'TaskFlow feed: the activity feed\'s WebSocket API and its functions', ...props });
     const data = new ImportedData(this, 'Data', props.data);
+    this.deployments = new Deployments(this, 'FeedDeployments', { app: taskflow.name, mode: props.deployment });
     this.webSocket = new WebSocketApi(this, 'WebSocket', {
       name: taskflow.name,
       routes: taskflow.websocket.routes,
@@ -27,6 +33,8 @@ export class FeedStack extends Stack {
         sameEnvironment: true,
       }),
       platform: data,
+      deployments: this.deployments,
+      gates: routeGroupGates(taskflow.slos, 'feed'),
     });
 
     // WebSocket logging goes through the account's API Gateway CloudWatch role, which the REST API sets.

@@ -12,6 +12,8 @@ import { FeedProbeAlarms } from '../constructs/feed-probe-alarm';
 import { OutboxAlarms } from '../constructs/outbox-alarms';
 import { QuotaAlarm } from '../constructs/quota-alarm';
 import { RateLimitAlarms } from '../constructs/rate-limit-alarms';
+import { SyntheticCanaryAlarms } from '../constructs/synthetic-canary-alarm';
+import { TraceSamplingRules } from '../constructs/sampling-rules';
 import type { DataStack } from './data-stack';
 import type { WorkersStack } from './workers-stack';
 
@@ -19,7 +21,7 @@ type QueueName = keyof typeof taskflow.queues;
 
 /**
  * Watching TaskFlow: the alarm topic and every alarm (dead-letter queues, outbox lag, the feed probe, conflicts,
- * quotas, circuit breakers, rate limits), from the metrics the other stacks' resources and functions emit, found by
+ * quotas, circuit breakers, rate limits) and the X-Ray sampling rules, from the metrics the other stacks' resources and functions emit, found by
  * their declared names. Deployed last. Dashboards, SLOs, canaries, backups and fault-injection templates go here too.
  */
 export class OperationsStack extends Stack {
@@ -31,6 +33,8 @@ export class OperationsStack extends Stack {
   readonly quotaThreshold: QuotaAlarm;
   readonly breakers: BreakerAlarms;
   readonly rateLimits: RateLimitAlarms;
+  readonly syntheticCanary: SyntheticCanaryAlarms;
+  readonly sampling: TraceSamplingRules;
 
   constructor(scope: Construct, id: string, props: StackProps & { readonly data: DataStack; readonly workers: WorkersStack }) {
     super(scope, id, { description: 'TaskFlow operations: alarms and the topic they notify', ...props });
@@ -55,6 +59,9 @@ export class OperationsStack extends Stack {
     this.quotaThreshold = new QuotaAlarm(this, 'QuotaThreshold');
     this.breakers = new BreakerAlarms(this, 'Breakers', { integrations: INTEGRATION_NAMES });
     this.rateLimits = new RateLimitAlarms(this, 'RateLimits', { apiName: taskflow.name, stageName: REST_STAGE });
+    this.syntheticCanary = new SyntheticCanaryAlarms(this, 'SyntheticCanary');
+    // Which requests are traced (review M2): operating policy, changed without touching the API.
+    this.sampling = new TraceSamplingRules(this, 'TraceSampling', { apiName: taskflow.name, stageName: REST_STAGE });
 
     this.alarms = new AlarmTopic(this, 'Alarms', {
       displayName: `${taskflow.name} alarms`,

@@ -1,5 +1,7 @@
 import { App, type Stack } from 'aws-cdk-lib';
+import { SYNTHETIC_OPERATIONS } from '../../functions/domain/synthetic-transaction';
 import { taskflow } from '../app';
+import { deploymentMode } from '../constructs/deployment-config';
 import type { RouteDeclaration } from '../declaration';
 import { ApiStack } from './api-stack';
 import { DataStack } from './data-stack';
@@ -34,6 +36,8 @@ export class TaskFlow {
     const name = (stack: string) => `${taskflow.name}-${stack}`;
     // `cdk deploy -c readReplica=true`: the weekly reports read from a replica; without it, from the primary.
     const readReplica = [true, 'true'].includes(app.node.tryGetContext('readReplica') as boolean | string);
+    // `cdk deploy -c deployment=canary|linear|all-at-once`: how each function's new version takes traffic.
+    const deployment = deploymentMode(app.node.tryGetContext('deployment'));
     this.data = new DataStack(app, name('Data'), { readReplica });
     this.schema = new SchemaStack(app, name('Schema'), { data: this.data });
     const afterSchema = <S extends Stack>(stack: S) => {
@@ -41,14 +45,20 @@ export class TaskFlow {
       return stack;
     };
     const routes: readonly RouteDeclaration[] = taskflow.routes;
-    const reads = routes.filter((route) => route.method === 'GET');
-    this.reads = afterSchema(new RoutesStack(app, name('Reads'), { data: this.data, group: 'reads', routes: reads }));
-    this.mutations = afterSchema(
-      new RoutesStack(app, name('Mutations'), { data: this.data, group: 'mutations', routes: routes.filter((route) => route.method !== 'GET') }),
+    const groupOf = (route: RouteDeclaration) => (route.method === 'GET' ? 'reads' : 'mutations');
+    // The pre-traffic hook reads these when it runs (not when it deploys: the two route groups deploy side by side).
+    const syntheticFunctions = Object.fromEntries(
+      routes
+        .filter((route) => (SYNTHETIC_OPERATIONS as readonly string[]).includes(route.operationId))
+        .map((route) => [route.operationId, `/${taskflow.name}/${groupOf(route)}/${route.operationId}-arn`]),
     );
-    this.api = new ApiStack(app, name('Api'), { routeGroups: [this.reads, this.mutations] });
-    this.feed = afterSchema(new FeedStack(app, name('Feed'), { data: this.data, api: this.api }));
-    this.workers = afterSchema(new WorkersStack(app, name('Workers'), { data: this.data, api: this.api, feed: this.feed }));
+    const routesStack = (group: 'reads' | 'mutations', stackName: string) =>
+      afterSchema(new RoutesStack(app, name(stackName), { data: this.data, group, routes: routes.filter((route) => groupOf(route) === group), deployment, syntheticFunctions }));
+    this.reads = routesStack('reads', 'Reads');
+    this.mutations = routesStack('mutations', 'Mutations');
+    this.api = new ApiStack(app, name('Api'), { routeGroups: [this.reads, this.mutations], deployment });
+    this.feed = afterSchema(new FeedStack(app, name('Feed'), { data: this.data, api: this.api, deployment }));
+    this.workers = afterSchema(new WorkersStack(app, name('Workers'), { data: this.data, api: this.api, feed: this.feed, deployment }));
     this.operations = new OperationsStack(app, name('Operations'), { data: this.data, workers: this.workers });
     for (const stack of this.stacks) if (stack !== this.operations) this.operations.addStackDependency(stack, 'watches every stack');
   }

@@ -3,6 +3,10 @@ import type { Construct } from 'constructs';
 import { taskflow } from '../app';
 import { platformWith } from '../capabilities/capability';
 import { Consumers } from '../constructs/consumers';
+import type { DeploymentMode } from '../constructs/deployment-config';
+import { workerGates } from '../constructs/deployment-gates';
+import { Deployments } from '../constructs/deployments';
+import type { TaskFlowFunction } from '../constructs/function';
 import { Schedules } from '../constructs/schedules';
 import { manageConnectionsArns, WEBSOCKET_STAGE } from '../constructs/websocket-api';
 import type { ApiStack } from './api-stack';
@@ -18,6 +22,8 @@ export interface WorkersStackProps extends StackProps {
   readonly data: DataStack;
   readonly api: ApiStack;
   readonly feed: FeedStack;
+  /** How CodeDeploy moves each worker's `live` alias to a new version. */
+  readonly deployment: DeploymentMode;
 }
 
 /**
@@ -28,6 +34,7 @@ export class WorkersStack extends Stack {
   readonly consumers: Consumers<QueueName>;
   readonly schedules: Schedules<ScheduleName>;
   readonly shared: SharedValues;
+  readonly deployments: Deployments;
 
   constructor(scope: Construct, id: string, props: WorkersStackProps) {
     super(scope, id, { description: 'TaskFlow workers: queue consumers and scheduled functions', ...props });
@@ -47,8 +54,10 @@ export class WorkersStack extends Stack {
       },
       apiUrl: props.api.shared.read(this, 'url'),
     });
-    this.consumers = new Consumers(this, 'Queues', { queues: taskflow.queues, platform });
-    this.schedules = new Schedules(this, 'Schedules', { schedules: taskflow.schedules, platform });
+    this.deployments = new Deployments(this, 'WorkersDeployments', { app: taskflow.name, mode: props.deployment });
+    const live = (name: string, fn: TaskFlowFunction) => this.deployments.live(fn, { gates: workerGates(taskflow.slos, name) }).alias;
+    this.consumers = new Consumers(this, 'Queues', { queues: taskflow.queues, platform, live });
+    this.schedules = new Schedules(this, 'Schedules', { schedules: taskflow.schedules, platform, live });
 
     this.shared = new SharedValues(this, taskflow.name, 'workers');
     this.shared.share(this, 'outbox-relay-name', this.schedules.functions.outboxRelay.functionName, 'the outbox relay function');

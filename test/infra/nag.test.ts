@@ -41,7 +41,8 @@ describe('cdk-nag AwsSolutions', () => {
       expect(annotations.findError('*', Match.stringLikeRegexp('AwsSolutions-.*'))).toEqual([]);
       expect(annotations.findError('*', Match.anyValue())).toEqual([]);
     }
-    // Reading a stack's annotations synthesizes it again: as long as a synthesis may take on a loaded machine.
+    // Reading a stack's annotations synthesizes it again: as long as a synthesis (every function's alias, deployment
+    // group and alarms) may take on a loaded machine.
   }, SYNTH_TIMEOUT_MS);
 
   it('acknowledges findings only with a specific reason', () => {

@@ -10,7 +10,7 @@ import { Database } from '../../lib/constructs/database';
 import { TaskFlowFunction } from '../../lib/constructs/function';
 import { Network } from '../../lib/constructs/network';
 import type { TaskFlow } from '../../lib/stacks/taskflow';
-import { logicalId, type Resource, routeFunctions, SYNTH_TIMEOUT_MS, synthesizeTaskFlow } from './synth';
+import { aliasQualifier, liveAliasId, logicalId, namesAlias, type Resource, routeFunctions, SYNTH_TIMEOUT_MS, synthesizeTaskFlow } from './synth';
 
 // The outbox pipeline as an operator meets it: queues with their dead-letter queues and alarms, the
 // consumers, the relay schedule and its alarms, what each function is given to send and notify, and the
@@ -155,8 +155,9 @@ describe('queues', () => {
 
 describe('consumers', () => {
   it.each(queueNames)('%s: its consumer takes batches of the declared size, at most maxConcurrency at once, and reports partial batch failures', (name) => {
-    const consumerId = logicalId(stacks.workers.consumers.consumers[name]);
-    const mappings = ofType('AWS::Lambda::EventSourceMapping').filter(([, m]) => m.Properties.FunctionName.Ref === consumerId);
+    // The mapping invokes the consumer's live alias (canary deploys), never $LATEST.
+    const consumerId = liveAliasId(stacks, stacks.workers.consumers.consumers[name]);
+    const mappings = ofType('AWS::Lambda::EventSourceMapping').filter(([, m]) => namesAlias(m.Properties.FunctionName, consumerId));
     expect(mappings).toHaveLength(1);
     expect(mappings[0]![1].Properties).toMatchObject({
       EventSourceArn: arnOf(logicalId(stacks.data.queues.queues[name])),
@@ -170,7 +171,7 @@ describe('consumers', () => {
 
   it('caps each consumer\'s concurrency: notifications 5, sync results 2 and deletions 2 (database connections), slack 2, github 2 and google calendar 2 (their rate limits), email 5, broadcast 5 (@connections rate)', () => {
     const maximum = (name: QueueName) =>
-      ofType('AWS::Lambda::EventSourceMapping').find(([, m]) => m.Properties.FunctionName.Ref === logicalId(stacks.workers.consumers.consumers[name]))![1]
+      ofType('AWS::Lambda::EventSourceMapping').find(([, m]) => namesAlias(m.Properties.FunctionName, liveAliasId(stacks, stacks.workers.consumers.consumers[name])))![1]
         .Properties.ScalingConfig?.MaximumConcurrency;
     expect(Object.fromEntries(queueNames.map((name) => [name, maximum(name)]))).toEqual({
       notifications: 5, slack: 2, email: 5, github: 2, googleCalendar: 2, syncResults: 2, broadcast: 5, deletions: 2,
@@ -350,17 +351,19 @@ describe('outbox relay', () => {
   it('runs every minute from an EventBridge rule, without retries (the next run comes a minute later)', () => {
     const relay = stacks.workers.schedules.functions.outboxRelay;
     const relayId = logicalId(relay);
+    // The rule invokes the relay's live alias (canary deploys), never $LATEST.
+    const aliasId = liveAliasId(stacks, relay);
     const rule = propsOf(stacks.workers.schedules.rules.outboxRelay);
     expect(rule.ScheduleExpression).toBe('rate(1 minute)');
     expect(rule.State).toBe('ENABLED');
-    expect(rule.Targets).toEqual([expect.objectContaining({ Arn: arnOf(relayId), RetryPolicy: { MaximumRetryAttempts: 0 } })]);
+    expect(rule.Targets).toEqual([expect.objectContaining({ Arn: ref(aliasId), RetryPolicy: { MaximumRetryAttempts: 0 } })]);
     template.hasResourceProperties('AWS::Lambda::Permission', {
       Action: 'lambda:InvokeFunction',
-      FunctionName: arnOf(relayId),
+      FunctionName: ref(aliasId),
       Principal: 'events.amazonaws.com',
       SourceArn: arnOf(logicalId(stacks.workers.schedules.rules.outboxRelay)),
     });
-    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { FunctionName: ref(relayId), MaximumRetryAttempts: 0 });
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { FunctionName: ref(relayId), Qualifier: aliasQualifier(aliasId), MaximumRetryAttempts: 0 });
     // It polls for most of its 90 s, so runs overlap.
     expect(propsOf(relay).Timeout).toBe(90);
   });
@@ -408,7 +411,18 @@ describe('alarm notifications', () => {
     for (const alarm of [...Object.values(stacks.operations.deadLetters.alarms), stacks.operations.outbox.ageAlarm, stacks.operations.outbox.relayErrorsAlarm, stacks.operations.conflictRate.alarm]) {
       expect(alarms.map(([id]) => id)).toContain(logicalId(alarm));
     }
+    // A deployment's rollback alarms (each function's, in its own stack) are CodeDeploy's triggers: their effect is a
+    // deployment rolled back and a stack update failed, which whoever deploys sees; every one of them gates a deployment
+    // group. Every other alarm notifies the topic.
+    const rollbackAlarms = new Set(
+      [stacks.reads, stacks.mutations, stacks.api, stacks.feed, stacks.workers].flatMap((stack) =>
+        [...stack.deployments.functions.values()].flatMap(({ rollback }) => [logicalId(rollback.errors), logicalId(rollback.latency)]),
+      ),
+    );
+    const gating = JSON.stringify(ofType('AWS::CodeDeploy::DeploymentGroup').map(([, group]) => group.Properties.AlarmConfiguration));
+    for (const id of rollbackAlarms) expect(gating, id).toContain(`"${id}"`);
     for (const [id, alarm] of alarms) {
+      if (rollbackAlarms.has(id)) continue;
       expect(alarm.Properties.AlarmActions, id).toEqual([ref(topicId())]);
       expect(alarm.Properties.OKActions, id).toEqual([ref(topicId())]);
       expect(alarm.Properties.ActionsEnabled ?? true, id).toBe(true);

@@ -8,7 +8,7 @@ import { tableNameVariable } from '../../functions/shared/resource-variables';
 import { functionId, type TableDeclaration } from '../../lib/declaration';
 import { PROJECT_ROOT } from '../../lib/constructs/function';
 import type { TaskFlow } from '../../lib/stacks/taskflow';
-import { assetFolder, logicalId, type Resource, routeFunctions, SYNTH_TIMEOUT_MS, type Synthesized, synthesizeTaskFlow } from './synth';
+import { assetFolder, liveAliasId, logicalId, type Resource, routeFunctions, SYNTH_TIMEOUT_MS, type Synthesized, synthesizeTaskFlow } from './synth';
 
 let synthesized: Synthesized;
 let template: Template;
@@ -123,9 +123,10 @@ describe('functions', () => {
   const consumers = Object.keys(taskflow.queues).length;
   const schedules = Object.keys(taskflow.schedules).length;
   const webSocketRoutes = taskflow.websocket.routes.length;
-  const expected = taskflow.routes.length + webSocketRoutes + 2 + consumers + schedules;
+  // The pre-traffic hook: one in each route group's stack (reads, mutations), both holding functions of the synthetic transaction.
+  const expected = taskflow.routes.length + webSocketRoutes + 2 + consumers + schedules + 2;
 
-  it(`has one function per REST and WebSocket route, the authorizer, the migrate function, ${consumers} queue consumers and ${schedules} scheduled (${expected}), all nodejs22.x on arm64`, () => {
+  it(`has one function per REST and WebSocket route, the authorizer, the migrate function, ${consumers} queue consumers, ${schedules} scheduled and the 2 pre-traffic hooks (${expected}), all nodejs22.x on arm64`, () => {
     const ours = ofType('AWS::Lambda::Function').filter(([, f]) => f.Properties.Environment?.Variables?.POWERTOOLS_SERVICE_NAME === 'taskflow');
     expect(ours).toHaveLength(expected);
     for (const [, fn] of ours) {
@@ -388,7 +389,8 @@ describe('REST API', () => {
         expect(method!.AuthorizerId).toBeUndefined();
       }
       expect(method!.Integration).toMatchObject({ Type: 'AWS_PROXY', IntegrationHttpMethod: 'POST' });
-      expect(JSON.stringify(method!.Integration.Uri)).toContain(routeFunctionId(route.operationId));
+      // The function's live alias (canary deploys), never $LATEST.
+      expect(JSON.stringify(method!.Integration.Uri)).toContain(`"${liveAliasId(stacks, routeFunctions(stacks).get(route.operationId)!)}"`);
     }
     const publicRoutes = methods.filter((m) => m.HttpMethod !== 'OPTIONS' && m.AuthorizationType !== 'CUSTOM');
     expect(publicRoutes).toHaveLength(1);
@@ -403,7 +405,7 @@ describe('REST API', () => {
       AuthorizerResultTtlInSeconds: 300,
     });
     const [[, authorizer]] = ofType('AWS::ApiGateway::Authorizer') as [[string, Resource]];
-    expect(JSON.stringify(authorizer.Properties.AuthorizerUri)).toContain(logicalId(stacks.api.authorizerFunction));
+    expect(JSON.stringify(authorizer.Properties.AuthorizerUri)).toContain(`"${liveAliasId(stacks, stacks.api.authorizerFunction)}"`);
   });
 
   it('deploys stage v1 with JSON access logs, execution logs, metrics, X-Ray and throttling', () => {

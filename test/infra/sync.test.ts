@@ -1,7 +1,8 @@
 import type { IConstruct } from 'constructs';
+import type { TaskFlowFunction } from '../../lib/constructs/function';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { TaskFlow } from '../../lib/stacks/taskflow';
-import { logicalId, type Resource, routeFunctions, SYNTH_TIMEOUT_MS, synthesizeTaskFlow } from './synth';
+import { liveAliasId, logicalId, namesAlias, type Resource, routeFunctions, SYNTH_TIMEOUT_MS, synthesizeTaskFlow } from './synth';
 
 // GitHub and Google Calendar sync and the weekly reports as deployed (issue 6): the workers that call the services
 // out of the VPC with only their own credential, the database side in it, the schedules, the reports' prefix, and
@@ -29,8 +30,9 @@ const actionsOn = (fn: IConstruct, resourceId: string) =>
   statementsIn(resources, fn)
     .filter((s) => s.Effect === 'Allow' && JSON.stringify(s.Resource).includes(`"${resourceId}"`))
     .flatMap((s) => s.Action);
-const mappingOf = (fn: IConstruct) =>
-  Object.values(resources).find((r) => r.Type === 'AWS::Lambda::EventSourceMapping' && r.Properties.FunctionName.Ref === logicalId(fn))!.Properties;
+// The mapping invokes the function's live alias (canary deploys), never $LATEST.
+const mappingOf = (fn: TaskFlowFunction) =>
+  Object.values(resources).find((r) => r.Type === 'AWS::Lambda::EventSourceMapping' && namesAlias(r.Properties.FunctionName, liveAliasId(stacks, fn)))!.Properties;
 
 describe('sync workers', () => {
   it.each([
@@ -68,7 +70,7 @@ describe('sync workers', () => {
     const dispatcher = stacks.workers.schedules.functions.integrationSync;
     expect(propsOf(dispatcher).VpcConfig).toBeDefined();
     const rule = Object.values(resources).find(
-      (r) => r.Type === 'AWS::Events::Rule' && JSON.stringify(r.Properties.Targets).includes(`"${logicalId(dispatcher)}"`),
+      (r) => r.Type === 'AWS::Events::Rule' && JSON.stringify(r.Properties.Targets).includes(`"${liveAliasId(stacks, dispatcher)}"`),
     )!;
     expect(rule.Properties.ScheduleExpression).toBe('rate(5 minutes)');
     for (const queue of ['github', 'googleCalendar'] as const) {
@@ -88,7 +90,7 @@ describe('weekly reports', () => {
   it('runs daily (each project once a week), writes under reports/ only, e-mails through the email queue, and reads the primary without a replica', () => {
     const reports = stacks.workers.schedules.functions.weeklyReport;
     const rule = Object.values(resources).find(
-      (r) => r.Type === 'AWS::Events::Rule' && JSON.stringify(r.Properties.Targets).includes(`"${logicalId(reports)}"`),
+      (r) => r.Type === 'AWS::Events::Rule' && JSON.stringify(r.Properties.Targets).includes(`"${liveAliasId(stacks, reports)}"`),
     )!;
     expect(rule.Properties.ScheduleExpression).toBe('rate(1 day)');
     expect(envOf(reports).FILES_BUCKET_NAME).toEqual(ref(logicalId(stacks.data.storage.filesBucket)));

@@ -122,6 +122,24 @@ export function routeFunctions(stacks: TaskFlow): Map<string, TaskFlowFunction> 
   return new Map([...stacks.reads.routeFunctions, ...stacks.mutations.routeFunctions]);
 }
 
+/**
+ * The logical id of a function's `live` alias: what API Gateway, the event sources and the rules invoke (its Ref is
+ * the alias ARN).
+ */
+export function liveAliasId(stacks: TaskFlow, fn: TaskFlowFunction): string {
+  for (const stack of [stacks.reads, stacks.mutations, stacks.api, stacks.feed, stacks.workers]) {
+    const live = stack.deployments.functions.get(fn);
+    if (live) return logicalId(live.alias);
+  }
+  throw new Error(`${fn.node.path} has no live alias`);
+}
+
+/** Whether `value` (a FunctionName, a URI, a target's ARN) names the alias `aliasId`, as CDK renders it (its ARN, or `<name>:live`). */
+export const namesAlias = (value: unknown, aliasId: string) => JSON.stringify(value).includes(`"${aliasId}"`);
+
+/** `Qualifier` of an alias's asynchronous-invocation settings: the alias's name, from its ARN. */
+export const aliasQualifier = (aliasId: string) => ({ 'Fn::Select': [7, { 'Fn::Split': [':', { Ref: aliasId }] }] });
+
 /** The folder of a staged file asset, from the `S3Key` (`<hash>.zip`) a resource of `stack` references. */
 export function assetFolder(assembly: CloudAssembly, stack: Stack, s3Key: string): string {
   const hash = s3Key.replace(/\.zip$/, '');

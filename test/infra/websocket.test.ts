@@ -9,7 +9,7 @@ import { Database } from '../../lib/constructs/database';
 import { TaskFlowFunction } from '../../lib/constructs/function';
 import { Network } from '../../lib/constructs/network';
 import type { TaskFlow } from '../../lib/stacks/taskflow';
-import { logicalId, type Resource, routeFunctions, SYNTH_TIMEOUT_MS, synthesizeTaskFlow } from './synth';
+import { aliasQualifier, liveAliasId, logicalId, type Resource, routeFunctions, SYNTH_TIMEOUT_MS, synthesizeTaskFlow } from './synth';
 
 // The activity feed as deployed (docs/feed.md): the WebSocket API and its routes, who may post to the
 // connections, the connections table, and the synthetic probe with its alarms.
@@ -81,9 +81,10 @@ describe('WebSocket API', () => {
       const integrationId = (added.Target['Fn::Join'][1] as unknown[])[1] as { Ref: string };
       const integration = integrations.get(integrationId.Ref)!;
       expect(integration.IntegrationType).toBe('AWS_PROXY');
-      expect(JSON.stringify(integration.IntegrationUri)).toContain(`"${logicalId(fn)}"`);
+      // Its live alias (canary deploys), never $LATEST.
+      expect(JSON.stringify(integration.IntegrationUri)).toContain(`"${liveAliasId(stacks, fn)}"`);
       // API Gateway may invoke it, from this API only.
-      const permissions = ofType('AWS::Lambda::Permission').filter(([, p]) => JSON.stringify(p.Properties.FunctionName).includes(`"${logicalId(fn)}"`));
+      const permissions = ofType('AWS::Lambda::Permission').filter(([, p]) => JSON.stringify(p.Properties.FunctionName).includes(`"${liveAliasId(stacks, fn)}"`));
       expect(permissions.map(([, p]) => p.Properties.Principal), route.route).toContain('apigateway.amazonaws.com');
       for (const [, permission] of permissions) expect(JSON.stringify(permission.Properties.SourceArn)).toContain(`"${apiId()}"`);
     }
@@ -98,14 +99,14 @@ describe('WebSocket API', () => {
       AuthorizerType: 'REQUEST',
       IdentitySource: ['route.request.querystring.token'],
     });
-    // The same function as the REST API's TOKEN authorizer: one function, two authorizers.
-    const functionId = logicalId(stacks.api.authorizerFunction);
+    // The same function (its live alias) as the REST API's TOKEN authorizer: one function, two authorizers.
+    const functionId = liveAliasId(stacks, stacks.api.authorizerFunction);
     expect(JSON.stringify(authorizer.Properties.AuthorizerUri)).toContain(`"${functionId}"`);
     const [[, restAuthorizer]] = ofType('AWS::ApiGateway::Authorizer') as [[string, Resource]];
     expect(JSON.stringify(restAuthorizer.Properties.AuthorizerUri)).toContain(`"${functionId}"`);
     const invokes = ofType('AWS::Lambda::Permission')
       .map(([, p]) => p.Properties)
-      .filter((p) => JSON.stringify(p.FunctionName) === JSON.stringify(arnOf(functionId)));
+      .filter((p) => JSON.stringify(p.FunctionName) === JSON.stringify(ref(functionId)));
     expect(invokes.map((p) => resolve(p.SourceArn))).toContain(
       `arn:aws:execute-api:eu-west-1:123456789012:<${apiId()}>/authorizers/<${authorizerId}>`,
     );
@@ -259,8 +260,9 @@ describe('feed probe', () => {
     const probe = stacks.workers.schedules.functions.feedProbe;
     const rule = propsOf(stacks.workers.schedules.rules.feedProbe);
     expect(rule.ScheduleExpression).toBe('rate(5 minutes)');
-    expect(rule.Targets).toEqual([expect.objectContaining({ Arn: arnOf(logicalId(probe)), RetryPolicy: { MaximumRetryAttempts: 0 } })]);
-    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { FunctionName: ref(logicalId(probe)), MaximumRetryAttempts: 0 });
+    // Its live alias (canary deploys), never $LATEST.
+    expect(rule.Targets).toEqual([expect.objectContaining({ Arn: ref(liveAliasId(stacks, probe)), RetryPolicy: { MaximumRetryAttempts: 0 } })]);
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { FunctionName: ref(logicalId(probe)), Qualifier: aliasQualifier(liveAliasId(stacks, probe)), MaximumRetryAttempts: 0 });
   });
 
   it('connects as a browser would: out of the VPC, with the public WebSocket and REST URLs and its credentials secret', () => {
@@ -283,8 +285,10 @@ describe('feed probe', () => {
     expect(actionsOn(probe, secretId)).toContain('secretsmanager:GetSecretValue');
     // The probe connects: it does not post to connections.
     expect(manageConnections(probe)).toEqual([]);
-    // Only the probe reads its credentials.
-    for (const fn of allFunctions().filter((f) => f !== probe)) expect(actionsOn(fn, secretId), fn.node.path).toEqual([]);
+    // Only the probe reads its credentials, and the synthetic canary, which signs in as the probe's client.
+    const canary = stacks.workers.schedules.functions.syntheticCanary;
+    expect(actionsOn(canary, secretId)).toContain('secretsmanager:GetSecretValue');
+    for (const fn of allFunctions().filter((f) => f !== probe && f !== canary)) expect(actionsOn(fn, secretId), fn.node.path).toEqual([]);
   });
 
   it('outputs the ARN of its credentials secret for the operator to fill; no credential is in the template', () => {
