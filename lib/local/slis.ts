@@ -8,7 +8,8 @@ import { sloStatus, type SloStatus } from '../slo/report';
 
 // The local runtime's SLIs: the samples the handlers record (functions/shared/sli.ts) — the same call that writes the
 // EMF line CloudWatch turns into the metrics the alarms read — received on their diagnostics channel and counted
-// against the declared SLOs with the same definition of a good event (lib/slo/sli-queries.ts).
+// against the declared SLOs with the same definition of a good event (lib/slo/sli-queries.ts). The channel is the
+// process's: two runtimes started in one process (tests do not) would each count both.
 
 /** At most this many samples are kept (the oldest go first): hours of local traffic in a few megabytes. */
 const MAX_SAMPLES = 200_000;
