@@ -4,9 +4,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import WebSocket from 'ws';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalRuntime, type LocalRuntime } from '../../lib/local/runtime';
 import type { SloStatus } from '../../lib/slo/report';
+import { ownDatabase } from '../support/own-database';
 import { tcpProxy } from '../support/tcp-proxy';
 
 // `npm run slo` against the local runtime (review M1): real requests, a notification and a feed frame, a mutation
@@ -16,9 +17,12 @@ const root = resolve(import.meta.dirname, '../..');
 let runtime: LocalRuntime;
 let proxy: Awaited<ReturnType<typeof tcpProxy>>;
 let dataDir: string;
+let database: Awaited<ReturnType<typeof ownDatabase>>;
 
 beforeAll(async () => {
-  const url = new URL(inject('databaseUrl'));
+  // A database of its own: the relay runs on its timer and must not publish other files' outbox entries.
+  database = await ownDatabase('taskflow_e2e_slo');
+  const url = new URL(database.url);
   proxy = await tcpProxy({ host: url.hostname, port: Number(url.port || 5432) });
   url.port = String(proxy.port);
   dataDir = await mkdtemp(join(tmpdir(), 'taskflow-slo-'));
@@ -29,6 +33,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await runtime?.stop();
   await proxy?.close();
+  await database?.drop();
   await rm(dataDir, { recursive: true, force: true });
 });
 
