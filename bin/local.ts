@@ -71,6 +71,7 @@ TaskFlow is running at ${runtime.url}
   WebSocket   ${runtime.websocketUrl}/?token=… (activity feed, docs/feed.md; @connections at ${runtime.websocket.managementUrl}/@connections/{id})
   sandbox     ${runtime.sandboxes.url}/_sandbox/calls (recorded calls), PUT ${runtime.sandboxes.url}/_sandbox/faults/{slack|sendgrid|github|googleCalendar} (faults)
   schedules   ${Object.entries(taskflow.schedules).map(([name, s]) => `${name} every ${s.everyMinutes} min`).join(', ')}; run one now: curl -X POST ${runtime.url}/_local/schedules/{name}
+  SLOs        npm run slo (compliance and error budget left of what this runtime served; JSON at ${runtime.url}/_local/slo)
   OpenAPI     ${runtime.url}/openapi.json
   health      ${runtime.url}/health
 

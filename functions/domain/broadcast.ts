@@ -14,6 +14,8 @@ export interface BroadcastReport {
   postFailures: number;
   /** Connections not posted to because the invocation's time was running out. */
   skipped: number;
+  /** For each event in each frame posted, from its commit (occurredAt) to the post: the feed-delivery SLI. */
+  deliveryDelaysMs: number[];
 }
 
 export interface BroadcastEvent {
@@ -40,7 +42,7 @@ export async function broadcast(
   log: (message: string, extra: Record<string, unknown>) => void,
   timeLeft: () => boolean = () => true,
 ): Promise<BroadcastReport> {
-  const report: BroadcastReport = { failed: [], frames: 0, gone: 0, postFailures: 0, skipped: 0 };
+  const report: BroadcastReport = { failed: [], frames: 0, gone: 0, postFailures: 0, skipped: 0, deliveryDelaysMs: [] };
   const byOrg = new Map<string, BroadcastEvent[]>();
   for (const event of events) byOrg.set(event.message.organizationId, [...(byOrg.get(event.message.organizationId) ?? []), event]);
   const limit = pLimit(POST_CONCURRENCY);
@@ -71,6 +73,8 @@ export async function broadcast(
                   return;
                 }
                 report.frames += 1;
+                const posted = Date.now();
+                for (const entry of chunk) if ('occurredAt' in entry) report.deliveryDelaysMs.push(posted - Date.parse(entry.occurredAt));
               } catch (error) {
                 report.postFailures += 1;
                 log('a frame could not be posted; the client will see the gap', { connectionId: connection.connectionId, error });

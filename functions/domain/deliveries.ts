@@ -3,8 +3,9 @@ import { BreakerOpen } from '../integrations/breaker';
 import { PermanentFailure, RetryLater, type SendOptions } from '../integrations/http';
 import type { Delivery } from '../shared/consumer';
 import { metrics } from '../shared/metrics';
+import { recordDelays } from '../shared/sli';
 import { postpone } from '../shared/postpone';
-import { DELIVERY_METRICS } from '../shared/telemetry';
+import { DELIVERY_METRICS, SLI_METRICS } from '../shared/telemetry';
 import { idempotentOnTable } from '../shared/idempotency-store';
 
 export type DeliveryOutcome = { status: 'sent'; detail: unknown } | { status: 'failed'; reason: string };
@@ -54,7 +55,7 @@ export function sendOptions({ context, log }: Pick<Delivery, 'context' | 'log'>)
  */
 export async function deliverOnce(
   channel: 'slack' | 'email',
-  notificationId: string,
+  { notificationId, occurredAt }: { notificationId: string; occurredAt?: string | undefined },
   { context, log, record }: Pick<Delivery, 'context' | 'log' | 'record'>,
   send: () => Promise<unknown>,
 ) {
@@ -70,6 +71,10 @@ export async function deliverOnce(
     log.warn('refused for good: recorded, not retried', { channel, notificationId, reason: outcome.reason });
     metrics.addMetric(DELIVERY_METRICS.refused, MetricUnit.Count, 1);
     metrics.publishStoredMetrics();
-  } else log.info('sent', { channel, notificationId, detail: outcome.detail });
+  } else {
+    log.info('sent', { channel, notificationId, detail: outcome.detail });
+    // The notification-delivery SLI: from the event to this send (a weekly report has no event).
+    if (occurredAt) recordDelays(SLI_METRICS.notificationDelivery, [Date.now() - Date.parse(occurredAt)]);
+  }
   return outcome;
 }

@@ -47,6 +47,8 @@ const delivery = {
   eventId: z.uuid(),
   kind: z.enum(['assigned', 'mentioned', 'status_changed', 'weekly_report']),
   text: z.string().check(z.minLength(1), z.maxLength(4000)),
+  /** When the event that caused it happened: the notification-delivery SLI (none for the weekly report; absent on older messages). */
+  occurredAt: z.optional(z.string()),
 };
 
 /** A Slack direct message to send (the `slack` queue). */

@@ -87,7 +87,7 @@ export async function notify(event: EventMessage, trace: Trace): Promise<{ notif
     // Without an address there is nowhere to send it (Slack users are found by e-mail too).
     if (!person?.email) return [];
     const { subject, text } = compose(notification.kind, event, actor, context.taskTitle);
-    const common = { notificationId: notification.id, organizationId: event.organizationId, eventId: event.eventId, kind: notification.kind };
+    const common = { notificationId: notification.id, organizationId: event.organizationId, eventId: event.eventId, kind: notification.kind, occurredAt: event.occurredAt };
     // Each channel only if the member has it on (their preferences when the event happened).
     return [
       ...(person.slackOn ? [{ destination: 'slack', body: { ...common, email: person.email, text } }] : []),

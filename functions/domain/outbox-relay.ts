@@ -2,6 +2,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { db } from '../shared/db';
 import { logger } from '../shared/logger';
 import { metrics } from '../shared/metrics';
+import { publishOutboxAge } from '../shared/sli';
 import { recordFor } from '../shared/spans';
 import { OUTBOX_METRICS } from '../shared/telemetry';
 import { markPublished, publish, type OutboxEntry } from './outbox';
@@ -56,7 +57,10 @@ export async function runRelay({ remainingMs, idleMs = 500, batchSize = 100 }: R
       metrics.addMetric(OUTBOX_METRICS.relayFailures, MetricUnit.Count, 1);
     }
     if (Date.now() - lastMetric >= METRIC_INTERVAL_MS) {
-      if (oldest !== null) metrics.addMetric(OUTBOX_METRICS.oldestUnpublishedAge, MetricUnit.Seconds, oldest);
+      if (oldest !== null) {
+        metrics.addMetric(OUTBOX_METRICS.oldestUnpublishedAge, MetricUnit.Seconds, oldest);
+        publishOutboxAge(oldest);
+      }
       metrics.publishStoredMetrics();
       lastMetric = Date.now();
       oldest = null;

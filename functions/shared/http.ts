@@ -11,6 +11,7 @@ import { logger } from './logger';
 import { Problem, problemBody } from './problem';
 import { acceptedRequestId } from './request-id';
 import { degradedIntegrations } from './degraded';
+import { recordRequest } from './sli';
 import { traced } from './spans';
 import { continueTrace, sampledRequest, type Trace } from './trace';
 import { malformedStrings } from './unicode';
@@ -71,6 +72,7 @@ export function restHandler<Body extends ZodType | undefined, Query extends ZodT
   return middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .handler(async (event, context) => {
+      const started = performance.now();
       const headers = lowerCaseHeaders(event.headers);
       // The caller's id, else API Gateway's own (it is also in the gateway's access log).
       const requestId = acceptedRequestId(headers['x-request-id']) ?? (event.requestContext?.requestId || randomUUID());
@@ -107,6 +109,8 @@ export function restHandler<Body extends ZodType | undefined, Query extends ZodT
         // Degraded mode (review C4): while an integration's breaker is open, every answer names it.
         const names = await degraded;
         if (names.length > 0) result.headers = { ...result.headers, 'X-Degraded-Integrations': names.join(', ') };
+        // The SLIs (review M1): GETs are reads, every other method a mutation.
+        recordRequest(event.httpMethod === 'GET' ? 'reads' : 'mutations', performance.now() - started, result.statusCode >= 500);
         finish({ kind: 'invocation', name: `${event.httpMethod} ${event.resource}`, failed: result.statusCode >= 500, facts: { status: result.statusCode } });
         return result;
       });

@@ -63,3 +63,22 @@ export const TRACE_SAMPLING = {
   /** X-Ray traces this many ordinary requests a second before the rate applies (so a quiet hour still has some). */
   ordinaryReservoirPerSecond: 1,
 } as const;
+
+/**
+ * The SLIs (review M1; the SLOs in lib/app.ts are ratios of these). Every REST request and WebSocket message is
+ * one sample of `latency` (milliseconds) and of `serverErrors` (1 for a 5xx, else 0), with a dimension `routeGroup`
+ * (reads, mutations, feed): SampleCount is the requests, Sum the server errors, PR(:500) the share answered within
+ * 500 ms. The delays are one sample per event delivered: commit → feed frame posted, event → notification sent.
+ */
+export const SLI_METRICS = {
+  latency: 'RequestLatencyMs',
+  serverErrors: 'RequestServerErrors',
+  feedDelivery: 'FeedDeliveryMs',
+  notificationDelivery: 'NotificationDeliveryMs',
+} as const;
+
+/** The dimension that tells the route groups' request SLIs apart. */
+export const ROUTE_GROUP_DIMENSION = 'routeGroup';
+
+/** The Node diagnostics channel every SLI sample is published on too: the local runtime counts them from there. */
+export const SLI_CHANNEL = 'taskflow:sli';

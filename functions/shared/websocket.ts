@@ -5,6 +5,7 @@ import { safeParse } from 'zod/mini';
 import type { $ZodType as ZodType, output } from 'zod/v4/core';
 import type { Identity } from './auth';
 import { logger } from './logger';
+import { recordRequest } from './sli';
 
 /**
  * What API Gateway's WebSocket API sends a route's Lambda proxy integration. The `$connect` authorizer's
@@ -59,26 +60,38 @@ export function webSocketHandler<S extends ZodType>(schema: S, handle: (request:
   return middy<WebSocketEvent, WebSocketResult>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .handler(async (event: WebSocketEvent, _context: Context) => {
-      const identity = enter(event);
-      if (!identity) return frame(errorFrame('UNAVAILABLE', 'The connection has no verified identity; reconnect'));
-      let body: unknown;
-      try {
-        body = event.body ? JSON.parse(event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body) : {};
-      } catch {
-        return frame(errorFrame('BAD_REQUEST', 'A message must be a JSON object'));
-      }
-      const parsed = safeParse(schema, body);
-      if (!parsed.success) {
-        const detail = parsed.error.issues.map((issue) => `${issue.path.join('.') || 'message'}: ${issue.message}`).join('; ');
-        return frame(errorFrame('BAD_REQUEST', detail));
-      }
-      try {
-        return frame(await handle({ connectionId: event.requestContext.connectionId, identity, message: parsed.data, event }));
-      } catch (error) {
-        logger.error('WebSocket route failed', { error });
-        return frame(errorFrame('UNAVAILABLE', 'The feed is unavailable; retry shortly'));
-      }
+      const started = performance.now();
+      const answer = await answerMessage(schema, handle, event);
+      recordRequest('feed', performance.now() - started, answer.failed);
+      return answer.result;
     });
+}
+
+/** A message's answer, and whether it failed on the feed's side (a server error of the feed's SLI). */
+async function answerMessage<S extends ZodType>(
+  schema: S,
+  handle: (request: WebSocketRequest<output<S>>) => Promise<unknown>,
+  event: WebSocketEvent,
+): Promise<{ result: WebSocketResult; failed: boolean }> {
+  const identity = enter(event);
+  if (!identity) return { result: frame(errorFrame('UNAVAILABLE', 'The connection has no verified identity; reconnect')), failed: true };
+  let body: unknown;
+  try {
+    body = event.body ? JSON.parse(event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body) : {};
+  } catch {
+    return { result: frame(errorFrame('BAD_REQUEST', 'A message must be a JSON object')), failed: false };
+  }
+  const parsed = safeParse(schema, body);
+  if (!parsed.success) {
+    const detail = parsed.error.issues.map((issue) => `${issue.path.join('.') || 'message'}: ${issue.message}`).join('; ');
+    return { result: frame(errorFrame('BAD_REQUEST', detail)), failed: false };
+  }
+  try {
+    return { result: frame(await handle({ connectionId: event.requestContext.connectionId, identity, message: parsed.data, event })), failed: false };
+  } catch (error) {
+    logger.error('WebSocket route failed', { error });
+    return { result: frame(errorFrame('UNAVAILABLE', 'The feed is unavailable; retry shortly')), failed: true };
+  }
 }
 
 /**
@@ -89,15 +102,22 @@ export function connectionHandler(handle: (identity: Identity, event: WebSocketE
   return middy<WebSocketEvent, WebSocketResult>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .handler(async (event: WebSocketEvent) => {
-      const identity = enter(event);
-      if (!identity) return { statusCode: 401, body: 'Unauthorized' };
-      try {
-        return await handle(identity, event);
-      } catch (error) {
-        logger.error('WebSocket route failed', { error });
-        return { statusCode: 500, body: 'Internal server error' };
-      }
+      const started = performance.now();
+      const result = await answerConnection(handle, event);
+      recordRequest('feed', performance.now() - started, result.statusCode >= 500);
+      return result;
     });
+}
+
+async function answerConnection(handle: (identity: Identity, event: WebSocketEvent) => Promise<WebSocketResult>, event: WebSocketEvent): Promise<WebSocketResult> {
+  const identity = enter(event);
+  if (!identity) return { statusCode: 401, body: 'Unauthorized' };
+  try {
+    return await handle(identity, event);
+  } catch (error) {
+    logger.error('WebSocket route failed', { error });
+    return { statusCode: 500, body: 'Internal server error' };
+  }
 }
 
 /** Every route's start: the connection and request in each log line, and the verified identity (logged when missing). */

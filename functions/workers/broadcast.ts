@@ -6,6 +6,8 @@ import { closeConnection, postToConnection } from '../shared/connections-api';
 import { sqsBatchConsumer } from '../shared/consumer';
 import { logger } from '../shared/logger';
 import { metrics } from '../shared/metrics';
+import { recordDelays } from '../shared/sli';
+import { SLI_METRICS } from '../shared/telemetry';
 
 // Room for the head, the metrics and the answer after the last post (a post takes at most 2 s).
 const DEADLINE_MARGIN_MS = 5_000;
@@ -30,6 +32,8 @@ export const handler = sqsBatchConsumer(FeedMessage, async (messages, context) =
   // Commit to fan-out done, for the oldest event of the batch.
   if (Number.isFinite(oldest)) metrics.addMetric('FeedBroadcastLagMs', MetricUnit.Milliseconds, Date.now() - oldest);
   metrics.publishStoredMetrics();
-  logger.info('broadcast', { events: messages.length, ...report, failed: report.failed.length });
+  const { deliveryDelaysMs, ...counts } = report;
+  recordDelays(SLI_METRICS.feedDelivery, deliveryDelaysMs);
+  logger.info('broadcast', { events: messages.length, ...counts, failed: report.failed.length });
   return [...new Set([...unclosed, ...report.failed])];
 });

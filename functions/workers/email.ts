@@ -7,7 +7,7 @@ import { sqsConsumer } from '../shared/consumer';
 export const handler = sqsConsumer(
   EmailMessage,
   async (message, delivery) => {
-    await deliverOnce('email', message.notificationId, delivery, () => sendEmail(message, delivery.trace, sendOptions(delivery)));
+    await deliverOnce('email', message, delivery, () => sendEmail(message, delivery.trace, sendOptions(delivery)));
   },
   { parallel: true },
 );

@@ -7,7 +7,7 @@ import { sqsConsumer } from '../shared/consumer';
 export const handler = sqsConsumer(
   SlackMessage,
   async (message, delivery) => {
-    await deliverOnce('slack', message.notificationId, delivery, () => sendSlackDirectMessage(message, delivery.trace, sendOptions(delivery)));
+    await deliverOnce('slack', message, delivery, () => sendSlackDirectMessage(message, delivery.trace, sendOptions(delivery)));
   },
   { parallel: true },
 );

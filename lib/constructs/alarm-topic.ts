@@ -79,8 +79,8 @@ export class AlarmTopic extends Construct {
     }
   }
 
-  /** Notifies the topic when each alarm goes into ALARM, and when it is back to OK. */
-  notify(...alarms: cloudwatch.Alarm[]): void {
+  /** Notifies the topic when each alarm (metric or composite) goes into ALARM, and when it is back to OK. */
+  notify(...alarms: cloudwatch.AlarmBase[]): void {
     for (const alarm of alarms) {
       alarm.addAlarmAction(this.action);
       alarm.addOkAction(this.action);

@@ -14,6 +14,7 @@ import {
   type WebSocketRouteDeclaration,
 } from '../declaration';
 import { openApiDocument } from '../openapi';
+import type { SloStatus } from '../slo/report';
 import { startDatabase, type LocalDatabase } from './database';
 import { LOCAL_CALL_TIMEOUT_MS, startDynamoDb, type LocalDynamoDb } from './dynamodb';
 import { forgetEndpoints, recordEndpoints } from './endpoints';
@@ -26,6 +27,7 @@ import { restGateway, type ProxyHandler, type TokenAuthorizer } from './rest-gat
 import { startS3, type LocalS3 } from './s3';
 import { SANDBOX_CREDENTIALS, startSandboxes, type Sandboxes } from './sandboxes';
 import { scheduleRunEndpoint, startSchedules } from './schedules';
+import { countSlis, sloEndpoint } from './slis';
 import { startSqs, type LocalSqs } from './sqs';
 import { startWebSocketGateway, type RequestAuthorizer, type WebSocketGateway, type WebSocketRouteHandler } from './ws-gateway';
 
@@ -82,6 +84,8 @@ export interface LocalRuntime {
    * with). Replacing one plays an operator storing a wrong key: the functions use it from their next invocation.
    */
   credentials: Record<IntegrationName, string>;
+  /** Each SLO's compliance and error budget left, counted from what this runtime served (what `GET /_local/slo` answers). */
+  slos(): SloStatus[];
   /** Runs a schedule's function now; resolves when that run ends. Rejects with UnknownSchedule for an undeclared name. */
   runSchedule(name: string): Promise<void>;
   stop(): Promise<void>;
@@ -192,6 +196,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   // After the REST server: the consumers and the schedules use what the handlers use.
   const eventSources = startEventSources({ app: taskflow, sqs, handlerFor: handlerOf, ...(options.log ? { log: options.log } : {}) });
   const schedules = startSchedules({ app: taskflow, timers: options.schedules ?? true, handlerFor: handlerOf, ...(options.log ? { log: options.log } : {}) });
+  // Counting from now: the SLIs of this runtime's own requests, deliveries and outbox (GET /_local/slo).
+  const slis = countSlis(taskflow.slos);
   // Lambda's Invoke API for the route functions (the canary's pre-traffic hook invokes them by name).
   const routeFunctions = new Map<string, InvokableFunction>(
     (taskflow.routes as readonly RouteDeclaration[]).map((route) => [
@@ -202,7 +208,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       },
     ]),
   );
-  const invokeEndpoint = lambdaInvokeEndpoint((name) => routeFunctions.get(name), scheduleRunEndpoint(schedules, gateway, options.log));
+  const invokeEndpoint = lambdaInvokeEndpoint((name) => routeFunctions.get(name), sloEndpoint(slis, scheduleRunEndpoint(schedules, gateway, options.log)));
   server.on('request', tokenEndpoint(issuer, [probeClient], invokeEndpoint));
   await recordEndpoints(options.dataDir, { api: url, sqs: sqs.endpoint, s3: s3.endpoint, sandboxes: sandboxes.url, websocket: websocket.url });
 
@@ -221,8 +227,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     services,
     credentials,
     runSchedule: (name) => schedules.run(name),
+    slos: () => slis.statuses(),
     async stop() {
       await forgetEndpoints(options.dataDir);
+      slis.stop();
       // First what invokes handlers on its own, waiting for the invocations under way.
       await Promise.all([schedules.stop(), eventSources.stop()]);
       // Then the WebSocket API: it closes every connection and waits for their $disconnect invocations.

@@ -14,6 +14,9 @@ import { QuotaAlarm } from '../constructs/quota-alarm';
 import { RateLimitAlarms } from '../constructs/rate-limit-alarms';
 import { SyntheticCanaryAlarms } from '../constructs/synthetic-canary-alarm';
 import { TraceSamplingRules } from '../constructs/sampling-rules';
+import { dashboardSignals } from '../constructs/dashboard-signals';
+import { SloAlarms } from '../constructs/slo-alarms';
+import { SloDashboards } from '../constructs/slo-dashboards';
 import type { DataStack } from './data-stack';
 import type { WorkersStack } from './workers-stack';
 
@@ -21,8 +24,9 @@ type QueueName = keyof typeof taskflow.queues;
 
 /**
  * Watching TaskFlow: the alarm topic and every alarm (dead-letter queues, outbox lag, the feed probe, conflicts,
- * quotas, circuit breakers, rate limits) and the X-Ray sampling rules, from the metrics the other stacks' resources and functions emit, found by
- * their declared names. Deployed last. Dashboards, SLOs, canaries, backups and fault-injection templates go here too.
+ * quotas, circuit breakers, rate limits, the SLOs' burn rates) and the X-Ray sampling rules, from the metrics the other
+ * stacks' resources and functions emit, found by their declared names. Deployed last. The SLOs' burn-rate alerts and a
+ * dashboard per service area are here; backups and fault-injection templates go here too.
  */
 export class OperationsStack extends Stack {
   readonly alarms: AlarmTopic;
@@ -35,6 +39,8 @@ export class OperationsStack extends Stack {
   readonly rateLimits: RateLimitAlarms;
   readonly syntheticCanary: SyntheticCanaryAlarms;
   readonly sampling: TraceSamplingRules;
+  readonly slos: SloAlarms;
+  readonly dashboards: SloDashboards;
 
   constructor(scope: Construct, id: string, props: StackProps & { readonly data: DataStack; readonly workers: WorkersStack }) {
     super(scope, id, { description: 'TaskFlow operations: alarms and the topic they notify', ...props });
@@ -62,13 +68,19 @@ export class OperationsStack extends Stack {
     this.syntheticCanary = new SyntheticCanaryAlarms(this, 'SyntheticCanary');
     // Which requests are traced (review M2): operating policy, changed without touching the API.
     this.sampling = new TraceSamplingRules(this, 'TraceSampling', { apiName: taskflow.name, stageName: REST_STAGE });
+    this.slos = new SloAlarms(this, 'Slos', { app: taskflow.name, slos: taskflow.slos });
+    this.dashboards = new SloDashboards(this, 'Dashboards', { app: taskflow.name, slos: taskflow.slos, signals: dashboardSignals(this) });
 
     this.alarms = new AlarmTopic(this, 'Alarms', {
       displayName: `${taskflow.name} alarms`,
       email: { address: alarmEmail.valueAsString, condition: hasAlarmEmail },
     });
-    // Every alarm of the stack, whichever construct made it: none stays silent.
-    this.alarms.notify(...this.node.findAll().filter((construct) => construct instanceof cloudwatch.Alarm));
+    // Every alarm of the stack, whichever construct made it: none stays silent. The SLO burn-rate windows are the
+    // exception: alone, a short window is a blip; their composites notify, a page or a ticket, the alarm's name says
+    // which (`…-page`, `…-ticket`): a pager subscribes with a filter policy on AlarmName, a ticket queue likewise.
+    const windows = new Set<unknown>(this.slos.windowAlarms);
+    this.alarms.notify(...this.node.findAll().filter((construct) => construct instanceof cloudwatch.Alarm && !windows.has(construct)) as cloudwatch.Alarm[]);
+    this.alarms.notify(...this.slos.alerts);
     new CfnOutput(this, 'AlarmTopicArn', {
       value: this.alarms.topic.topicArn,
       description: 'SNS topic every TaskFlow alarm notifies (into ALARM and back to OK): subscribe e-mail, chat or paging to it',

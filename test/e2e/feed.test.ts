@@ -8,6 +8,7 @@ import { subscribedConnections } from '../../functions/domain/feed-registry';
 import { createActivityFeed, type ActivityFeed, type FeedEvent, type FeedRefusal, type WebSocketConstructor } from '../../lib/client/activity-feed';
 import { startLocalRuntime, type LocalRuntime } from '../../lib/local/runtime';
 import { ownDatabase } from '../support/own-database';
+import { printSloReport } from '../support/slo-report';
 import { sqlAt } from '../support/sql';
 
 // Issue 5's guarantee, end to end on the local runtime (the same WebSocket routes, broadcast queue and
@@ -35,6 +36,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  printSloReport(runtime, 'dropped WebSocket connections and gone connections');
   await runtime?.stop();
   await database?.drop();
   await rm(dataDir, { recursive: true, force: true });

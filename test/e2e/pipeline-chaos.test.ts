@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { taskflow } from '../../lib/app';
 import { startLocalRuntime, type LocalRuntime } from '../../lib/local/runtime';
 import { ownDatabase } from '../support/own-database';
+import { printSloReport } from '../support/slo-report';
 import { sqlAt } from '../support/sql';
 import { tcpProxy } from '../support/tcp-proxy';
 
@@ -50,6 +51,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  printSloReport(runtime, 'SQS send failures and duplicates, a Slack outage and lost database answers');
   sqs?.destroy();
   await runtime?.stop();
   await proxy?.close();

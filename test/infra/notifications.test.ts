@@ -404,8 +404,11 @@ describe('outbox relay', () => {
 describe('alarm notifications', () => {
   const topicId = () => logicalId(stacks.operations.alarms.topic);
 
-  it('gives every CloudWatch alarm of the stack the alarm topic as its ALARM and OK action', () => {
-    const alarms = ofType('AWS::CloudWatch::Alarm');
+  it('gives every CloudWatch alarm of the stack the alarm topic as its ALARM and OK action (the SLO burn-rate windows through their composites)', () => {
+    const windows = new Set(stacks.operations.slos.windowAlarms.map(logicalId));
+    const alarms = ofType('AWS::CloudWatch::Alarm').filter(([id]) => !windows.has(id));
+    expect(windows.size).toBe(Object.keys(taskflow.slos).length * 6);
+    for (const [id, alarm] of ofType('AWS::CloudWatch::CompositeAlarm')) expect(alarm.Properties.AlarmActions, id).toEqual([ref(topicId())]);
     // A dead-letter alarm per queue, the outbox age and relay errors, the conflict rate.
     expect(alarms.length).toBeGreaterThanOrEqual(queueNames.length + 3);
     for (const alarm of [...Object.values(stacks.operations.deadLetters.alarms), stacks.operations.outbox.ageAlarm, stacks.operations.outbox.relayErrorsAlarm, stacks.operations.conflictRate.alarm]) {

@@ -235,8 +235,13 @@ describe('broadcast', () => {
       },
       () => undefined,
     );
-    expect(report).toEqual({ failed: [], frames: 2, gone: 1, postFailures: 1, skipped: 0 });
+    const { deliveryDelaysMs, ...counts } = report;
+    expect(counts).toEqual({ failed: [], frames: 2, gone: 1, postFailures: 1, skipped: 0 });
     expect([...posted.keys()].sort()).toEqual([whole, projectA].sort());
+    // The feed-delivery SLI: one delay per event posted (a skip entry is none), each from its commit to the post.
+    const eventsPosted = [...posted.values()].flat().flatMap((frame) => frame.events).filter((entry) => !entry.skipped);
+    expect(deliveryDelaysMs).toHaveLength(eventsPosted.length);
+    expect(deliveryDelaysMs.every((ms) => ms >= 0 && ms < 60_000)).toBe(true);
     // In sequence order, whatever order the batch came in.
     expect(posted.get(whole)![0].events.map((e: any) => [e.seq, e.type])).toEqual([[1, 'project.created'], [2, 'project.created'], [3, 'task.created']]);
     expect(posted.get(projectA)![0].events).toEqual([

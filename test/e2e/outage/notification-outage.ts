@@ -17,6 +17,7 @@ import {
   watchBreaker,
   type OutageRuntime,
 } from '../../support/outage';
+import { printSloReport } from '../../support/slo-report';
 
 // Issue 6 (review C4), end to end on the local runtime, for the notification integrations: Slack and SendGrid,
 // each in turn down (the connection drops), slow (answers only after the read timeout) and rate-limiting (429
@@ -107,6 +108,7 @@ export function notificationOutage(service: Service, mode: Mode): void {
   }, 120_000);
 
   afterAll(async () => {
+    printSloReport(outage?.runtime, `${service} ${mode}`);
     await outage?.stop();
   });
 

@@ -19,6 +19,7 @@ import {
   type Person,
 } from '../../support/outage';
 import { sqlAt } from '../../support/sql';
+import { printSloReport } from '../../support/slo-report';
 
 // Issue 6 (review C4), end to end on the local runtime, for the sync integrations: GitHub and Google Calendar,
 // each in turn down (the connection drops), slow (answers only after the read timeout) and rate-limiting (429
@@ -220,6 +221,7 @@ export function syncOutage(service: Service, mode: Mode): void {
   }, 120_000);
 
   afterAll(async () => {
+    printSloReport(outage?.runtime, `${service} ${mode}`);
     await outage?.stop();
   });
 
