@@ -114,6 +114,11 @@ export async function deleteProject(caller: Caller, trace: Trace, projectId: str
       RETURNING id, id AS project_id, project_json(projects) AS doc`,
     event: { type: 'project.deleted' },
     counts: { projects: -1 },
+    // Nobody's preferences keep muting a project that is gone (re-sending them would answer 404).
+    after: {
+      unmuted: `UPDATE memberships m SET muted_project_ids = array_remove(m.muted_project_ids, c.id)
+FROM changed c WHERE m.organization_id = ${$.organization} AND c.id = ANY(m.muted_project_ids)`,
+    },
     select: { from: 'changed' },
   }));
   const { rows } = await db.query<{ outbox: OutboxEntry[] }>(text, params);

@@ -216,3 +216,18 @@ describe('deleting a project', () => {
     expect(await counts(admin.orgId)).toMatchObject({ projects: 0, tasks: 0, bytes: 0 });
   });
 });
+
+describe('a deleted project in members\' preferences', () => {
+  it('is no longer muted by anyone, so the preferences can be sent back as they are', async () => {
+    const admin = newCaller('admin');
+    const member = memberOf(admin);
+    const [kept, gone] = [await createProject(admin), await createProject(admin)];
+    const muted = await invoke('updatePreferences', member, { body: { mutedProjectIds: [kept.id, gone.id] } });
+    expect(muted.body.mutedProjectIds).toEqual([kept.id, gone.id]);
+    expect((await invoke('deleteProject', admin, { params: { projectId: gone.id } })).status).toBe(204);
+    const after = await invoke('getPreferences', member);
+    expect(after.body.mutedProjectIds).toEqual([kept.id]);
+    const resent = await invoke('updatePreferences', member, { body: after.body });
+    expect(resent.status).toBe(200);
+  });
+});
