@@ -1,7 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
 // Four tiers, each runnable alone (`npm run test:unit`, `test:integration`, `test:infra`, `test:e2e`); `npm test`
-// runs them all at once. How many files of a tier run side by side follows what they share:
+// runs them all at once, the e2e tier in a process of its own (bin/test.ts): one vitest process runs projects that
+// take different numbers of workers one group after the other. How many files of a tier run side by side follows
+// what they share:
 // - integration files share the run's one database, dynalite, SQS and S3 (global-setup.ts), so they run one at a time;
 // - infra files share one synthesis of the app (test/infra/synth.ts): one process for all of them (isolate: false);
 // - e2e files each start their own local runtime on their own database (test/support/own-database.ts) and mostly
@@ -42,6 +44,8 @@ export default defineConfig({
           globalSetup: ['test/support/global-setup.ts'],
           setupFiles: ['test/support/setup.ts'],
           maxWorkers: 3,
+          // After the other tiers when one `vitest run` runs them all.
+          sequence: { groupOrder: 1 },
         },
       },
     ],

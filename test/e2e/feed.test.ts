@@ -55,15 +55,32 @@ async function organization(): Promise<Person[]> {
   return people;
 }
 
+/**
+ * One call as the API asks a client to make it: a mutation with an Idempotency-Key, and a 503 ("retry shortly": on a
+ * loaded machine a request can pass its deadline) tried again after its Retry-After with the same key, a few times,
+ * so a change is made once whatever the first try's outcome was.
+ */
 async function call(who: Person, method: string, path: string, body?: unknown): Promise<any> {
-  const response = await fetch(`${runtime.url}${path}`, {
-    method,
-    headers: { Authorization: `Bearer ${who.token}`, 'Content-Type': 'application/json', 'If-Match': '*' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const answer = (await response.json().catch(() => undefined)) as any;
-  if (response.status >= 300) throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(answer)}`);
-  return answer;
+  const idempotencyKey = method === 'GET' ? undefined : randomUUID();
+  for (let attempt = 1; ; attempt += 1) {
+    const response = await fetch(`${runtime.url}${path}`, {
+      method,
+      headers: {
+        Authorization: `Bearer ${who.token}`,
+        'Content-Type': 'application/json',
+        'If-Match': '*',
+        ...(idempotencyKey ? { 'Idempotency-Key': idempotencyKey } : {}),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const answer = (await response.json().catch(() => undefined)) as any;
+    if (response.status === 503 && attempt < 5) {
+      await new Promise((resolve) => setTimeout(resolve, 1000 * Number(response.headers.get('retry-after') ?? 1)));
+      continue;
+    }
+    if (response.status >= 300) throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(answer)}`);
+    return answer;
+  }
 }
 
 /** A client of the feed as a browser tab would run it, recording what it delivers. */
@@ -156,7 +173,9 @@ describe('activity feed, end to end', () => {
       // Exactly the log (or the project's part of it): every event once, in order, nothing else.
       expect(delivered.map((event) => [event.seq, event.id])).toEqual(expected(projectId));
     }
-  }, 300_000);
+    // A load test in one process (the runtime, its dynalite and 50 clients) beside the other tiers on 2 cores: about
+    // 4 minutes alone, more while the rest of the suite runs. Its figures are the benchmark's, not this limit's.
+  }, 600_000);
 
   it('lets a client away past the replay window converge through GET /activity', async () => {
     const people = await organization();
