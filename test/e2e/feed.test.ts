@@ -57,8 +57,8 @@ async function organization(): Promise<Person[]> {
 
 /**
  * One call as the API asks a client to make it: a mutation with an Idempotency-Key, and a 503 ("retry shortly": on a
- * loaded machine a request can pass its deadline) tried again after its Retry-After with the same key, a few times,
- * so a change is made once whatever the first try's outcome was.
+ * loaded machine a request can pass its deadline) or a 409 REQUEST_IN_PROGRESS (that first try still running) tried
+ * again after its Retry-After with the same key, a few times, so a change is made once whatever the first try did.
  */
 async function call(who: Person, method: string, path: string, body?: unknown): Promise<any> {
   const idempotencyKey = method === 'GET' ? undefined : randomUUID();
@@ -74,7 +74,8 @@ async function call(who: Person, method: string, path: string, body?: unknown): 
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
     const answer = (await response.json().catch(() => undefined)) as any;
-    if (response.status === 503 && attempt < 5) {
+    const retryLater = response.status === 503 || (response.status === 409 && answer?.code === 'REQUEST_IN_PROGRESS');
+    if (retryLater && attempt < 10) {
       await new Promise((resolve) => setTimeout(resolve, 1000 * Number(response.headers.get('retry-after') ?? 1)));
       continue;
     }
