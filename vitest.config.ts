@@ -1,9 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
 // Four tiers, each runnable alone (`npm run test:unit`, `test:integration`, `test:infra`, `test:e2e`); `npm test`
-// runs them all at once, the e2e tier in a process of its own (bin/test.ts): one vitest process runs projects that
-// take different numbers of workers one group after the other. How many files of a tier run side by side follows
-// what they share:
+// runs them all (bin/test.ts: the e2e tier in a vitest process of its own, its outage scenarios beside the other
+// tiers and its load tests after them). How many files of a tier run side by side follows what they share:
 // - integration files share the run's one database, dynalite, SQS and S3 (global-setup.ts), so they run one at a time;
 // - infra files share one synthesis of the app (test/infra/synth.ts): one process for all of them (isolate: false);
 // - e2e files each start their own local runtime on their own database (test/support/own-database.ts) and mostly
