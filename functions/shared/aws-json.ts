@@ -1,5 +1,4 @@
-import { HttpRequest } from '@smithy/protocol-http';
-import { sigv4 } from './sigv4';
+import { signedService } from './sigv4';
 import { span, type SpanKind } from './spans';
 
 /** An AWS JSON-protocol error: `name` is the exception's short name, e.g. ConditionalCheckFailedException. */
@@ -20,10 +19,7 @@ export class AwsError extends Error {
  * runtime's emulators are reached unchanged.
  */
 export function awsJson(options: { service: string; endpointVariable: string; targetPrefix: string; timeoutMs: number; jsonVersion?: '1.0' | '1.1' }, env: NodeJS.ProcessEnv = process.env) {
-  const region = env.AWS_REGION;
-  if (!region) throw new Error('AWS_REGION is not set');
-  const endpoint = new URL(env[options.endpointVariable] ?? env.AWS_ENDPOINT_URL ?? `https://${options.service}.${region}.amazonaws.com`);
-  const signer = sigv4(options.service, region, env);
+  const service = signedService(options.service, options.endpointVariable, env);
 
   // Each call a span (review M2): DynamoDB's and SQS's operations, with the table or queue they touched; the
   // deploy-time callers' (CodeDeploy, Lambda, SSM) as `aws`.
@@ -35,22 +31,8 @@ export function awsJson(options: { service: string; endpointVariable: string; ta
 
   async function call<T>(operation: string, input: object): Promise<T> {
     const body = JSON.stringify(input);
-    const signed = await signer.sign(
-      new HttpRequest({
-        method: 'POST',
-        protocol: endpoint.protocol,
-        hostname: endpoint.hostname,
-        ...(endpoint.port ? { port: Number(endpoint.port) } : {}),
-        path: endpoint.pathname,
-        headers: {
-          host: endpoint.host,
-          'content-type': `application/x-amz-json-${options.jsonVersion ?? '1.0'}`,
-          'x-amz-target': `${options.targetPrefix}.${operation}`,
-        },
-        body,
-      }),
-    );
-    const response = await fetch(endpoint, { method: 'POST', headers: signed.headers, body, signal: AbortSignal.timeout(options.timeoutMs) });
+    const headers = { 'content-type': `application/x-amz-json-${options.jsonVersion ?? '1.0'}`, 'x-amz-target': `${options.targetPrefix}.${operation}` };
+    const response = await service.post(service.endpoint.pathname, headers, body, AbortSignal.timeout(options.timeoutMs));
     const text = await response.text();
     let payload: Record<string, unknown> = {};
     try {

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { HttpRequest } from '@smithy/protocol-http';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import type { SyntheticCall, SyntheticClient, SyntheticResponse, UploadForm } from '../domain/synthetic-transaction';
-import { sigv4 } from '../shared/sigv4';
+import { signedService } from '../shared/sigv4';
 import { TRACE_SAMPLING } from '../shared/telemetry';
 
 /** The canary's requests are always traced (review M2): the sampling rules match its User-Agent and the debug header. */
@@ -60,26 +59,12 @@ export function httpClient(apiUrl: string, token: string, signal: AbortSignal): 
  * operation, so the one being deployed is reached at its new version, before any traffic moves to it.
  */
 export function invokeClient(functionOf: (call: SyntheticCall) => string, identity: SyntheticIdentity, signal: AbortSignal, env: NodeJS.ProcessEnv = process.env): SyntheticClient {
-  const region = env.AWS_REGION;
-  if (!region) throw new Error('AWS_REGION is not set');
-  const endpoint = new URL(env.AWS_ENDPOINT_URL_LAMBDA ?? env.AWS_ENDPOINT_URL ?? `https://lambda.${region}.amazonaws.com`);
-  const signer = sigv4('lambda', region, env);
+  const lambda = signedService('lambda', 'AWS_ENDPOINT_URL_LAMBDA', env);
   return {
     async call(call): Promise<SyntheticResponse> {
       const body = JSON.stringify(proxyEvent(call, identity));
       const path = `/2015-03-31/functions/${encodeURIComponent(functionOf(call))}/invocations`;
-      const signed = await signer.sign(
-        new HttpRequest({
-          method: 'POST',
-          protocol: endpoint.protocol,
-          hostname: endpoint.hostname,
-          ...(endpoint.port ? { port: Number(endpoint.port) } : {}),
-          path,
-          headers: { host: endpoint.host, 'content-type': 'application/json' },
-          body,
-        }),
-      );
-      const response = await fetch(new URL(path, endpoint), { method: 'POST', headers: signed.headers, body, signal });
+      const response = await lambda.post(path, { 'content-type': 'application/json' }, body, signal);
       const payload = await response.text();
       if (!response.ok) throw new Error(`Lambda Invoke of ${functionOf(call)} answered ${response.status} ${payload.slice(0, 200)}`);
       if (response.headers.get('x-amz-function-error')) throw new Error(`${functionOf(call)} failed: ${payload.slice(0, 300)}`);
