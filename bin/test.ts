@@ -64,7 +64,7 @@ function failures({ name, code, report }: Run): string[] {
   return lines.length > 0 ? lines : [`${name}: vitest exited with ${code}`];
 }
 
-const firstLine = (text: string) => text.split('\n')[0].slice(0, 300);
+const firstLine = (text: string) => (text.split('\n')[0] ?? '').slice(0, 300);
 
 const runs = await Promise.all([
   run('unit-infra-integration', ['--project', 'unit', '--project', 'infra', '--project', 'integration']),
