@@ -1,4 +1,3 @@
-import { HttpRequest } from '@smithy/protocol-http';
 import { requiredEnv } from './env';
 import { sigv4 } from './sigv4';
 
@@ -36,16 +35,10 @@ export async function closeConnection(connectionId: string): Promise<void> {
 async function manage(method: 'POST' | 'DELETE', connectionId: string, body?: string): Promise<Response> {
   const base = new URL(requiredEnv('WEBSOCKET_MANAGEMENT_URL'));
   const url = new URL(`${base.pathname.replace(/\/$/, '')}/@connections/${encodeURIComponent(connectionId)}`, base);
-  const request = await sigv4('execute-api', requiredEnv('AWS_REGION')).sign(
-    new HttpRequest({
-      method,
-      protocol: url.protocol,
-      hostname: url.hostname,
-      ...(url.port ? { port: Number(url.port) } : {}),
-      path: url.pathname,
-      headers: { host: url.host, ...(body === undefined ? {} : { 'content-type': 'application/octet-stream' }) },
-      ...(body === undefined ? {} : { body }),
-    }),
-  );
-  return fetch(url, { method, headers: request.headers, ...(body === undefined ? {} : { body }), signal: AbortSignal.timeout(POST_TIMEOUT_MS) });
+  const headers = sigv4('execute-api', requiredEnv('AWS_REGION')).sign({
+    method,
+    url,
+    ...(body === undefined ? {} : { headers: { 'content-type': 'application/octet-stream' }, body }),
+  });
+  return fetch(url, { method, headers, ...(body === undefined ? {} : { body }), signal: AbortSignal.timeout(POST_TIMEOUT_MS) });
 }

@@ -1,5 +1,3 @@
-import { HttpRequest } from '@smithy/protocol-http';
-import { buildQueryString } from '@smithy/querystring-builder';
 import { sigv4 } from './sigv4';
 
 /**
@@ -8,19 +6,11 @@ import { sigv4 } from './sigv4';
  */
 export function rdsIamTokenSigner(options: { hostname: string; port: number; username: string; region: string }) {
   const signer = sigv4('rds-db', options.region);
+  const url = new URL(`https://${options.hostname}/`);
+  // The port is signed as part of the host, even the default one.
+  const headers = { host: `${options.hostname}:${options.port}` };
   return async function token(): Promise<string> {
-    const presigned = await signer.presign(
-      new HttpRequest({
-        method: 'GET',
-        protocol: 'https:',
-        hostname: options.hostname,
-        port: options.port,
-        path: '/',
-        query: { Action: 'connect', DBUser: options.username },
-        headers: { host: `${options.hostname}:${options.port}` },
-      }),
-      { expiresIn: 900 },
-    );
-    return `${options.hostname}:${options.port}/?${buildQueryString(presigned.query ?? {})}`;
+    const query = signer.presign({ method: 'GET', url, headers, query: { Action: 'connect', DBUser: options.username } }, 900);
+    return `${options.hostname}:${options.port}/?${query}`;
   };
 }

@@ -1,8 +1,6 @@
 import { createHmac } from 'node:crypto';
-import { HttpRequest } from '@smithy/protocol-http';
-import { buildQueryString } from '@smithy/querystring-builder';
 import { requiredEnv } from './env';
-import { credentialsFrom, sigv4 } from './sigv4';
+import { amzDate, credentialsFrom, sigv4 } from './sigv4';
 
 // The files bucket (FILES_BUCKET_NAME), through S3's REST API signed with SigV4: a handful of calls
 // instead of the SDK client. AWS_ENDPOINT_URL_S3 (the local runtime's s3rver) is addressed path-style.
@@ -16,19 +14,9 @@ function bucketUrl(env: NodeJS.ProcessEnv = process.env): URL {
 const objectUrl = (key: string) => new URL(key.split('/').map(encodeURIComponent).join('/'), bucketUrl());
 
 async function signed(method: string, url: URL, headers: Record<string, string> = {}, body?: string | Uint8Array) {
-  const request = await sigv4('s3', requiredEnv('AWS_REGION')).sign(
-    new HttpRequest({
-      method,
-      protocol: url.protocol,
-      hostname: url.hostname,
-      ...(url.port ? { port: Number(url.port) } : {}),
-      path: url.pathname,
-      headers: { host: url.host, ...headers },
-      // Signed as its SHA-256 (x-amz-content-sha256): S3 refuses a body that is not the one signed.
-      ...(body === undefined ? {} : { body }),
-    }),
-  );
-  return fetch(url, { method, headers: request.headers, ...(body === undefined ? {} : { body }), signal: AbortSignal.timeout(5_000) });
+  // Signed as its SHA-256 (x-amz-content-sha256): S3 refuses a body that is not the one signed.
+  const signedHeaders = sigv4('s3', requiredEnv('AWS_REGION')).sign({ method, url, headers, ...(body === undefined ? {} : { body }) });
+  return fetch(url, { method, headers: signedHeaders, ...(body === undefined ? {} : { body }), signal: AbortSignal.timeout(5_000) });
 }
 
 /** Writes (or overwrites) an object; in the versioned bucket, an overwritten version stays. */
@@ -77,21 +65,10 @@ export async function deleteObject(key: string): Promise<void> {
 export async function presignedGet(key: string, fileName: string, expiresIn: number): Promise<string> {
   const url = objectUrl(key);
   const query = { 'response-content-disposition': `attachment; filename*=UTF-8''${encodeURIComponent(fileName)}` };
-  const request = await sigv4('s3', requiredEnv('AWS_REGION')).presign(
-    new HttpRequest({
-      method: 'GET',
-      protocol: url.protocol,
-      hostname: url.hostname,
-      ...(url.port ? { port: Number(url.port) } : {}),
-      path: url.pathname,
-      query,
-      // A presigned URL's body is not signed (the SDK's presigner says so the same way).
-      headers: { host: url.host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
-    }),
-    { expiresIn },
-  );
+  // A presigned URL's body is not signed (the SDK's presigner says so the same way).
+  const signedQuery = sigv4('s3', requiredEnv('AWS_REGION')).presign({ method: 'GET', url, query, headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } }, expiresIn);
   // Encoded as the signer encoded it (RFC 3986), not as URLSearchParams would (`+` for spaces).
-  return `${url.href}?${buildQueryString(request.query ?? {})}`;
+  return `${url.href}?${signedQuery}`;
 }
 
 export interface PostPolicy {
@@ -112,8 +89,8 @@ export interface PostPolicy {
 export function presignedPost(policy: PostPolicy, now = new Date()): { url: string; fields: Record<string, string>; expiresAt: string } {
   const region = requiredEnv('AWS_REGION');
   const { accessKeyId, secretAccessKey, sessionToken } = credentialsFrom();
-  const amzDate = now.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
-  const day = amzDate.slice(0, 8);
+  const date = amzDate(now);
+  const day = date.slice(0, 8);
   const credential = `${accessKeyId}/${day}/${region}/s3/aws4_request`;
   const expiresAt = new Date(now.getTime() + policy.expiresIn * 1000).toISOString();
   const fields: Record<string, string> = {
@@ -122,7 +99,7 @@ export function presignedPost(policy: PostPolicy, now = new Date()): { url: stri
     ...Object.fromEntries(Object.entries(policy.metadata).map(([name, value]) => [`x-amz-meta-${name}`, value])),
     'x-amz-algorithm': 'AWS4-HMAC-SHA256',
     'x-amz-credential': credential,
-    'x-amz-date': amzDate,
+    'x-amz-date': date,
     ...(sessionToken ? { 'x-amz-security-token': sessionToken } : {}),
   };
   const document = {
