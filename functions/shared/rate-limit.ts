@@ -1,17 +1,18 @@
 import { createHash } from 'node:crypto';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Caller } from './caller';
-import { DynamoDbError, dynamoDb, type AttributeValue } from './dynamodb';
 import { requiredEnv } from './env';
 import { logger } from './logger';
 import { metrics } from './metrics';
 import { Problem } from './problem';
+import { SharedState, sliceFor } from './rate-limit-state';
 import { tableNameVariable } from './resource-variables';
 import { RATE_LIMIT_METRICS } from './telemetry';
 
 // Review S1: token buckets per user, per organization and per client address, and the plan's requests per
-// hour (review M4), with their state in DynamoDB so every Lambda environment shares it. Each check is
-// one conditional UpdateItem, so concurrent requests can never take the same token (no read-then-write).
+// hour (review M4), with their state in DynamoDB so every Lambda environment shares it. An environment
+// decides from its own view of that state and writes its requests back a slice at a time
+// (rate-limit-state.ts): about one DynamoDB write per ten requests under steady load, not four per request.
 
 /** The per-minute limits (before RATE_LIMIT_SCALE). Each bucket holds a minute's worth: its capacity is its limit. */
 export const RATE_LIMITS = {
@@ -22,18 +23,8 @@ export const RATE_LIMITS = {
 
 export type RateLimitPolicy = keyof typeof RATE_LIMITS;
 
-/**
- * The organization's bucket is split over this many items, each with 1/N of its rate and capacity: one big
- * tenant's requests then land on N DynamoDB partitions instead of one hot item. A request picks a shard at
- * random and, when that one is empty, tries the others (in random order) before it is refused. That is fair
- * enough: random picks spread the tenant's requests evenly over the shards, so they drain and refill
- * together, and since a request is refused only when every shard it tried was empty, the organization gets
- * its whole 1,000 a minute (at a frozen instant, exactly: see the tests); only the Retry-After (the soonest
- * shard's next token) and the `r` of RateLimit (the granting shard's count × N) are estimates.
- */
-export const ORGANIZATION_SHARDS = 4;
-
 const HOUR_MS = 3_600_000;
+const TABLE_VARIABLE = tableNameVariable('rateLimits');
 
 /** The clock of the limits: tests freeze it to fire a burst "at one instant". */
 export const rateLimitClock = { now: (): number => Date.now() };
@@ -45,42 +36,6 @@ export const rateLimitClock = { now: (): number => Date.now() };
 export function rateLimitScale(env: NodeJS.ProcessEnv = process.env): number {
   const scale = Number(env.RATE_LIMIT_SCALE ?? 1);
   return Number.isFinite(scale) && scale > 0 ? scale : 1;
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// The table and the environment-local caches
-
-const TABLE_VARIABLE = tableNameVariable('rateLimits');
-
-type Call = ReturnType<typeof dynamoDb>;
-let client: { endpoint: string | undefined; call: Call } | undefined;
-
-/**
- * A short timeout (1 s; DynamoDB answers in milliseconds): past it the check fails open, since a limiter
- * that waits seconds for DynamoDB costs more availability than it protects. RATE_LIMIT_TIMEOUT_MS
- * overrides it for the local emulator, which answers one call at a time to a process playing hundreds of
- * Lambda environments. The client follows AWS_ENDPOINT_URL_DYNAMODB if it changes (tests cut it).
- */
-function call(): Call {
-  const endpoint = process.env.AWS_ENDPOINT_URL_DYNAMODB;
-  if (!client || client.endpoint !== endpoint) {
-    const timeoutMs = Number(process.env.RATE_LIMIT_TIMEOUT_MS) || 1_000;
-    client = { endpoint, call: dynamoDb(process.env, { timeoutMs, attempts: 2 }) };
-  }
-  return client.call;
-}
-
-// What this environment last saw of each bucket (its theoretical arrival time): which update to try first.
-const lastSeen = new Map<string, number>();
-// Buckets known to be empty until a time: further requests are refused here without a DynamoDB write, so a
-// client hammering past its limit costs one write per Lambda environment and refill interval, not one per request.
-// `until`: how long the refusal is trusted here; `retryAt`: when the caller may come back.
-const deniedUntil = new Map<string, { until: number; retryAt: number; refusal: Refusal }>();
-const CACHE_ENTRIES = 10_000;
-
-function remember<V>(map: Map<string, V>, key: string, value: V): void {
-  if (map.size >= CACHE_ENTRIES && !map.has(key)) map.clear();
-  map.set(key, value);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -98,8 +53,8 @@ interface Grant {
   left?: { policy: RateLimitPolicy | 'hourly'; remaining: number; seconds: number };
   /** The hourly quota's limit, when the plan was read and enforces one. */
   hourlyLimit?: number;
-  /** Gives the token back (another check refused the request). */
-  undo?: () => Promise<void>;
+  /** Gives the token back (another check refused the request): this environment's view only, no write. */
+  undo?: () => void;
 }
 
 type Verdict = { granted: true; grant: Grant; failed?: true } | { granted: false; refusal: Refusal };
@@ -117,151 +72,47 @@ interface Bucket {
   intervalMs: number;
 }
 
-/**
- * Takes a token from a bucket. The state is `tat`, the time at which the bucket will be full again: the
- * bucket holds (now + capacity × interval − tat) / interval tokens, and taking one moves tat on by one
- * interval. Two conditional updates cover it, each atomic: an idle bucket (tat in the past, or no item)
- * is reset to now + interval; a busy one moves on by an interval if that leaves tat at most
- * capacity − 1 intervals ahead. When the condition fails, the item as it was (returned by DynamoDB; read
- * again on dynalite, which does not return it) says which case holds, or that the bucket is empty.
- */
-async function take(bucket: Bucket, now: number, table: string): Promise<Verdict> {
-  const { id, capacity, intervalMs } = bucket;
-  const max = now + (capacity - 1) * intervalMs;
-  // Past the time the bucket would be full in any case: an idle item is never deleted too early.
-  const expiration = Math.ceil((now + capacity * intervalMs) / 1000) + 60;
-  // What this environment last saw only picks the update to try; a refusal needs DynamoDB's word.
-  let tat = lastSeen.get(id) ?? 0;
-  let fresh = false;
-  for (let attempt = 1; attempt <= 4; attempt += 1) {
-    if (fresh && tat > max) return { granted: false, refusal: deny(id, now, rateLimited(bucket, tat - max)) };
-    const idle = tat <= now;
-    try {
-      const { Attributes } = await call()<{ Attributes: { tat: { N: string } } }>('UpdateItem', {
-        TableName: table,
-        Key: { id: { S: id } },
-        UpdateExpression: idle ? 'SET tat = :next, expiration = :expiration' : 'SET tat = tat + :interval, expiration = :expiration',
-        ConditionExpression: idle ? 'attribute_not_exists(tat) OR tat <= :now' : 'tat > :now AND tat <= :max',
-        ExpressionAttributeValues: idle
-          ? { ':next': num(now + intervalMs), ':now': num(now), ':expiration': num(expiration) }
-          : { ':interval': num(intervalMs), ':now': num(now), ':max': num(max), ':expiration': num(expiration) },
-        ReturnValues: 'UPDATED_NEW',
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-      });
-      const taken = Number(Attributes.tat.N);
-      remember(lastSeen, id, taken);
-      const room = now + capacity * intervalMs - taken; // tokens left × interval
-      const remaining = Math.floor(room / intervalMs + 1e-9);
-      return {
-        granted: true,
-        grant: {
-          left: { policy: bucket.policy, remaining, seconds: seconds(intervalMs - (room - remaining * intervalMs)) },
-          undo: () => giveBack(table, id, intervalMs),
-        },
-      };
-    } catch (error) {
-      if (!(error instanceof DynamoDbError && error.name === 'ConditionalCheckFailedException')) throw error;
-      if (error.item || !idle) {
-        // dynalite does not return the item that failed the condition; DynamoDB does.
-        tat = error.item ? tatOf(error.item) : await readTat(table, id);
-        fresh = true;
-      } else {
-        // An idle update lost: another request took a token first, so the bucket is busy now. (Read only if
-        // the busy update fails too.)
-        tat = now + intervalMs;
-      }
-      remember(lastSeen, id, tat);
-    }
-  }
-  // Four conditions lost in a row to other requests: so busy a bucket is as good as empty for now.
-  return { granted: false, refusal: rateLimited(bucket, intervalMs) };
-}
-
-function rateLimited(bucket: Bucket, waitMs: number): Refusal {
-  return { policy: bucket.policy, waitMs, problem: (wait) => rateLimitedProblem(bucket.policy, wait) };
-}
-
-function deny(id: string, now: number, refusal: Refusal): Refusal {
-  remember(deniedUntil, id, { until: now + refusal.waitMs, retryAt: now + refusal.waitMs, refusal });
-  return refusal;
-}
-
-/** A refusal this environment already knows of, with the wait left. */
-function deniedHere(id: string, now: number): Refusal | undefined {
-  const denied = deniedUntil.get(id);
-  if (!denied) return undefined;
-  if (denied.until <= now) {
-    deniedUntil.delete(id);
-    return undefined;
-  }
-  return { ...denied.refusal, waitMs: denied.retryAt - now };
-}
-
-async function giveBack(table: string, id: string, intervalMs: number): Promise<void> {
-  if (!(await addBack(table, id, 'tat', -intervalMs))) return;
-  const seen = lastSeen.get(id);
-  if (seen !== undefined) lastSeen.set(id, seen - intervalMs);
-}
-
-/**
- * Adds `amount` to a counter attribute, but not on an item that expired meanwhile (it would come back
- * without its TTL); false when there was none.
- */
-async function addBack(table: string, id: string, attribute: 'tat' | 'n', amount: number): Promise<boolean> {
-  try {
-    await call()('UpdateItem', {
-      TableName: table,
-      Key: { id: { S: id } },
-      UpdateExpression: `ADD ${attribute} :back`,
-      ConditionExpression: `attribute_exists(${attribute})`,
-      ExpressionAttributeValues: { ':back': num(amount) },
-    });
-    return true;
-  } catch (error) {
-    if (!(error instanceof DynamoDbError && error.name === 'ConditionalCheckFailedException')) throw error;
-    return false;
-  }
-}
-
-async function readTat(table: string, id: string): Promise<number> {
-  const { Item } = await call()<{ Item?: Record<string, AttributeValue> }>('GetItem', { TableName: table, Key: { id: { S: id } }, ConsistentRead: true });
-  return Item ? tatOf(Item) : 0;
-}
-
-const tatOf = (item: Record<string, AttributeValue>) => ('N' in (item.tat ?? {}) ? Number((item.tat as { N: string }).N) : 0);
-const num = (n: number) => ({ N: String(n) });
-
-function bucketOf(policy: RateLimitPolicy, key: string, scale: number, shards = 1): Bucket {
+function bucketOf(policy: RateLimitPolicy, key: string, scale: number): Bucket {
   const { quota, windowSeconds } = RATE_LIMITS[policy];
-  const capacity = (quota * scale) / shards;
+  const capacity = quota * scale;
   return { id: `${policy}#${key}`, policy, capacity, intervalMs: (windowSeconds * 1000) / capacity };
 }
 
-/** The organization's shards, a random one first, then the others in random order. */
-async function takeFromOrganization(orgId: string, now: number, scale: number, table: string): Promise<Verdict> {
-  const shards = Array.from({ length: ORGANIZATION_SHARDS }, (_, i) => bucketOf('organization', `${orgId}#${i}`, scale, ORGANIZATION_SHARDS));
-  for (let i = shards.length - 1; i > 0; i -= 1) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [shards[i], shards[j]] = [shards[j]!, shards[i]!];
+/**
+ * Takes a token from this environment's view of a bucket. The view is `tat`, the time at which the bucket will
+ * be full again: the bucket holds (now + capacity × interval − tat) / interval tokens, and taking one moves tat on
+ * by one interval (from now, when the bucket was full). A full slice of this environment's requests is written
+ * back first; from there the decision is synchronous, so concurrent requests can never take the same token.
+ */
+async function take(state: SharedState, bucket: Bucket, now: number): Promise<Verdict> {
+  const { capacity, intervalMs } = bucket;
+  const shared = await state.view(bucket.id, 'tat');
+  const tokens = () => Math.floor((now + capacity * intervalMs - Math.max(shared.value, now)) / intervalMs + 1e-9);
+  for (;;) {
+    // Full again in this environment's view: its requests not written back yet no longer weigh on the bucket.
+    if (shared.value <= now && !shared.writing) shared.pending = 0;
+    if (Math.abs(shared.pending) < sliceFor(tokens())) break;
+    // Kept past the time the bucket would be full in any case: an item is never deleted too early.
+    const expiration = Math.ceil((Math.max(shared.value, now) + capacity * intervalMs) / 1000) + 60;
+    await state.writeBack(shared, { kind: 'bucket', intervalMs, expiration }, now);
   }
-  const refusals: Refusal[] = [];
-  for (const shard of shards) {
-    const known = deniedHere(shard.id, now);
-    if (known) {
-      refusals.push(known);
-      continue;
-    }
-    const verdict = await take(shard, now, table);
-    if (!verdict.granted) {
-      refusals.push(verdict.refusal);
-      continue;
-    }
-    // The other shards drain at the same pace (random picks): this one's count × N is the organization's.
-    const left = verdict.grant.left!;
-    return { granted: true, grant: { ...verdict.grant, left: { ...left, remaining: left.remaining * ORGANIZATION_SHARDS } } };
-  }
-  // Every shard is empty: the first to have a token again says when to come back.
-  return { granted: false, refusal: refusals.reduce((a, b) => (b.waitMs < a.waitMs ? b : a)) };
+  const tat = Math.max(shared.value, now);
+  const max = now + (capacity - 1) * intervalMs;
+  if (tat > max) return { granted: false, refusal: { policy: bucket.policy, waitMs: tat - max, problem: (wait) => rateLimitedProblem(bucket.policy, wait) } };
+  shared.value = tat + intervalMs;
+  shared.pending += 1;
+  const room = now + capacity * intervalMs - shared.value; // tokens left × interval
+  const remaining = Math.floor(room / intervalMs + 1e-9);
+  return {
+    granted: true,
+    grant: {
+      left: { policy: bucket.policy, remaining, seconds: seconds(intervalMs - (room - remaining * intervalMs)) },
+      undo: () => {
+        shared.value -= intervalMs;
+        shared.pending -= 1;
+      },
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -297,57 +148,47 @@ export interface RequestQuotas {
 }
 
 /**
- * Counts the request in the organization's hour (one unconditional ADD, which hands every request its own
- * count) and refuses it when that count is over the plan's limit, giving the count back. The plan costs a
- * database read (cached a minute per environment by planOf), so it is read only once the count reaches
- * half the smallest enforced quota: below that, every plan leaves at least 500 requests this hour, more
- * than the per-IP bucket holds, so the quota can neither be exceeded nor be the most constrained limit, and
+ * Counts the request in the organization's hour and refuses it when that count is over the plan's limit. The
+ * count is taken at once, before the plan is read, so concurrent requests in one environment each have their
+ * own. The plan costs a database read (cached a minute per environment by planOf), so it is read only once the
+ * count reaches half the smallest enforced quota: below that, every plan leaves at least 500 requests this hour,
+ * more than the per-IP bucket holds, so the quota can neither be exceeded nor be the most constrained limit, and
  * most organizations never pay that read. A plan that is not enforced (enterprise) is counted, never refused.
  */
-async function countRequest(caller: Caller, now: number, scale: number, table: string, quotas: RequestQuotas): Promise<Verdict> {
+async function countRequest(state: SharedState, caller: Caller, now: number, scale: number, quotas: RequestQuotas): Promise<Verdict> {
   const window = requestWindow(caller.orgId, now);
-  const known = deniedHere(window.id, now);
-  if (known) return { granted: false, refusal: known };
-  const { Attributes } = await call()<{ Attributes: { n: { N: string } } }>('UpdateItem', {
-    TableName: table,
-    Key: { id: { S: window.id } },
-    UpdateExpression: 'ADD n :one SET expiration = :expiration',
-    // Kept an hour past its window, for anyone reading the last hour's usage.
-    ExpressionAttributeValues: { ':one': num(1), ':expiration': num(Math.ceil((window.end + HOUR_MS) / 1000)) },
-    ReturnValues: 'UPDATED_NEW',
-  });
-  const count = Number(Attributes.n.N);
-  const undo = () => uncount(table, window.id);
-  if (count <= (quotas.smallest * scale) / 2) return { granted: true, grant: { undo } };
-  const quota = await quotas.of(caller.orgId);
-  const limit = quota.requestsPerHour * scale;
-  if (!quota.enforced) return { granted: true, grant: { undo } };
-  if (count <= limit) {
-    return {
-      granted: true,
-      grant: { undo, hourlyLimit: limit, left: { policy: 'hourly', remaining: limit - count, seconds: seconds(window.end - now) } },
-    };
+  const shared = await state.view(window.id, 'n');
+  // Kept an hour past its window, for anyone reading the last hour's usage.
+  const expiration = Math.ceil((window.end + HOUR_MS) / 1000);
+  const smallest = quotas.smallest * scale;
+  let quota: RequestQuota | undefined;
+  // What this request needs before it can count synchronously: the plan, once past half the smallest quota;
+  // a full slice written back (a slice of what is left under the plan, or under the smallest quota before it is read).
+  for (;;) {
+    const count = shared.value + 1;
+    if (count > smallest / 2 && !quota) {
+      quota = await quotas.of(caller.orgId);
+      continue;
+    }
+    const left = !quota ? smallest - count : quota.enforced ? quota.requestsPerHour * scale - count : Number.POSITIVE_INFINITY;
+    if (Math.abs(shared.pending) < sliceFor(left)) break;
+    await state.writeBack(shared, { kind: 'count', expiration }, now);
   }
-  await uncount(table, window.id);
-  const refusal: Refusal = { policy: 'hourly', waitMs: window.end - now, problem: (wait) => quotaExceededProblem(quota.plan, limit, wait) };
-  // Remembered at most a minute, like the plan: an organization moved to a larger plan is served again soon.
-  remember(deniedUntil, window.id, { until: now + Math.min(refusal.waitMs, 60_000), retryAt: window.end, refusal });
-  return { granted: false, refusal };
-}
-
-async function uncount(table: string, id: string): Promise<void> {
-  await addBack(table, id, 'n', -1);
-}
-
-/** The organization's requests in its current hour, and when that hour ends (for usage reports). */
-export async function requestsThisHour(orgId: string, now = rateLimitClock.now()): Promise<{ used: number; resetsAt: Date }> {
-  const window = requestWindow(orgId, now);
-  const { Item } = await call()<{ Item?: { n?: { N: string } } }>('GetItem', {
-    TableName: requiredEnv(TABLE_VARIABLE),
-    Key: { id: { S: window.id } },
-    ConsistentRead: true,
-  });
-  return { used: Number(Item?.n?.N ?? 0), resetsAt: new Date(window.end) };
+  shared.value += 1;
+  shared.pending += 1;
+  const count = shared.value;
+  const undo = () => {
+    shared.value -= 1;
+    shared.pending -= 1;
+  };
+  if (!quota?.enforced) return { granted: true, grant: { undo } };
+  const limit = quota.requestsPerHour * scale;
+  if (count <= limit) {
+    return { granted: true, grant: { undo, hourlyLimit: limit, left: { policy: 'hourly', remaining: limit - count, seconds: seconds(window.end - now) } } };
+  }
+  undo();
+  const { plan } = quota;
+  return { granted: false, refusal: { policy: 'hourly', waitMs: window.end - now, problem: (wait) => quotaExceededProblem(plan, limit, wait) } };
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -386,79 +227,82 @@ function policyHeader(policies: readonly RateLimitPolicy[], scale: number, hourl
 // ---------------------------------------------------------------------------------------------------------
 // The check every JWT route makes
 
+type LimitRequest = (caller: Caller, sourceIp: string | undefined, quotas: RequestQuotas) => Promise<Record<string, string>>;
+
 /**
- * Takes a token from the caller's buckets (user — not for an admin —, organization, client address) and
- * counts the request in its organization's hour against `quotas`, all in parallel. Refused by any: the tokens the others
- * gave are given back, and the refusal with the longest wait is thrown as a 429 Problem (RATE_LIMITED or
- * QUOTA_EXCEEDED) with Retry-After, RateLimit and RateLimit-Policy. Served: the RateLimit and
- * RateLimit-Policy headers for the response, RateLimit naming the most constrained policy.
+ * A Lambda environment's rate limiter, with its own view of the shared limits (rate-limit-state.ts). It takes a
+ * token from the caller's buckets (user — not for an admin —, organization, client address) and counts the
+ * request in its organization's hour against `quotas`. Refused by any: the tokens the others gave are given back,
+ * and the refusal with the longest wait is thrown as a 429 Problem (RATE_LIMITED or QUOTA_EXCEEDED) with
+ * Retry-After, RateLimit and RateLimit-Policy. Served: the RateLimit and RateLimit-Policy headers for the
+ * response, RateLimit naming the most constrained policy.
  *
- * When DynamoDB cannot be reached (or fails), the check that failed lets the request through, with a
+ * When DynamoDB cannot be reached (or fails), the check that needed it lets the request through, with a
  * warning and a `RateLimitChecksFailedOpen` metric: the core API staying available matters more than strict
  * limits for the minutes DynamoDB is away, and API Gateway's stage throttling still bounds the whole API.
  */
-export async function limitRequest(caller: Caller, sourceIp: string | undefined, quotas: RequestQuotas): Promise<Record<string, string>> {
-  const table = requiredEnv(TABLE_VARIABLE);
-  const now = rateLimitClock.now();
-  const scale = rateLimitScale();
-  const address = clientAddress(sourceIp);
-  const buckets: Bucket[] = [
-    ...(caller.role === 'admin' ? [] : [bucketOf('user', caller.userId, scale)]),
-    ...(address ? [bucketOf('ip', address, scale)] : []),
-  ];
-  const policies: RateLimitPolicy[] = [...(caller.role === 'admin' ? [] : ['user' as const]), 'organization', ...(address ? ['ip' as const] : [])];
+export function createRateLimiter(): LimitRequest {
+  let state: SharedState | undefined;
+  return async function limit(caller, sourceIp, quotas) {
+    state ??= new SharedState(requiredEnv(TABLE_VARIABLE));
+    const shared = state;
+    const now = rateLimitClock.now();
+    const scale = rateLimitScale();
+    const address = clientAddress(sourceIp);
+    const buckets: Bucket[] = [
+      ...(caller.role === 'admin' ? [] : [bucketOf('user', caller.userId, scale)]),
+      bucketOf('organization', caller.orgId, scale),
+      ...(address ? [bucketOf('ip', address, scale)] : []),
+    ];
+    const policies = buckets.map((bucket) => bucket.policy);
 
-  // A refusal this environment already knows of costs no DynamoDB call at all.
-  const orgShards = Array.from({ length: ORGANIZATION_SHARDS }, (_, i) => `organization#${caller.orgId}#${i}`);
-  const orgRefusals = orgShards.map((id) => deniedHere(id, now));
-  const known = [
-    ...buckets.map((bucket) => deniedHere(bucket.id, now)),
-    orgRefusals.every(Boolean) ? orgRefusals.reduce((a, b) => (b!.waitMs < a!.waitMs ? b : a)) : undefined,
-    deniedHere(requestWindow(caller.orgId, now).id, now),
-  ].filter((refusal): refusal is Refusal => refusal !== undefined);
-  if (known.length > 0) refuse(known, policies, scale);
+    const checks: [string, Promise<Verdict>][] = [
+      ...buckets.map((bucket): [string, Promise<Verdict>] => [bucket.policy, take(shared, bucket, now)]),
+      ['hourly', countRequest(shared, caller, now, scale, quotas)],
+    ];
+    const verdicts = await Promise.all(
+      checks.map(async ([policy, check]) => ({
+        policy,
+        verdict: await check.catch((error: unknown): Verdict => {
+          logger.warn('rate limit check failed; the request is served without it', { policy, error });
+          return { granted: true, grant: {}, failed: true };
+        }),
+      })),
+    );
+    const failedOpen = verdicts.some(({ verdict }) => verdict.granted && verdict.failed);
 
-  const checks: [string, Promise<Verdict>][] = [
-    ...buckets.map((bucket): [string, Promise<Verdict>] => [bucket.policy, take(bucket, now, table)]),
-    ['organization', takeFromOrganization(caller.orgId, now, scale, table)],
-    ['hourly', countRequest(caller, now, scale, table, quotas)],
-  ];
-  const verdicts = await Promise.all(
-    checks.map(async ([policy, check]) => ({
-      policy,
-      verdict: await check.catch((error: unknown): Verdict => {
-        logger.warn('rate limit check failed; the request is served without it', { policy, error });
-        return { granted: true, grant: {}, failed: true };
-      }),
-    })),
-  );
-  if (verdicts.some(({ verdict }) => verdict.granted && verdict.failed)) {
-    metrics.addMetric(RATE_LIMIT_METRICS.failedOpen, MetricUnit.Count, 1);
-    metrics.publishStoredMetrics();
-  }
-
-  const refusals = verdicts.flatMap(({ verdict }) => (verdict.granted ? [] : [verdict.refusal]));
-  if (refusals.length > 0) {
+    const refusals = verdicts.flatMap(({ verdict }) => (verdict.granted ? [] : [verdict.refusal]));
+    const grants = verdicts.flatMap(({ verdict }) => (verdict.granted ? [verdict.grant] : []));
     // The tokens taken for a request that is refused anyway go back: a user over its limit must not
     // drain its organization's bucket, nor a noisy address its users'.
-    await Promise.all(
-      verdicts.map(async ({ policy, verdict }) => {
-        if (!verdict.granted || !verdict.grant.undo) return;
-        await verdict.grant.undo().catch((error: unknown) => logger.warn('rate limit token not given back', { policy, error }));
-      }),
-    );
-    refuse(refusals, policies, scale);
-  }
+    if (refusals.length > 0) for (const grant of grants) grant.undo?.();
 
-  const grants = verdicts.flatMap(({ verdict }) => (verdict.granted ? [verdict.grant] : []));
-  const hourlyLimit = grants.find((grant) => grant.hourlyLimit !== undefined)?.hourlyLimit;
-  const headers: Record<string, string> = { 'RateLimit-Policy': policyHeader(policies, scale, hourlyLimit) };
-  // The most constrained policy: the fewest requests left (the longest wait on a tie).
-  const tightest = grants
-    .flatMap((grant) => (grant.left ? [grant.left] : []))
-    .reduce<Grant['left']>((a, b) => (!a || b.remaining < a.remaining || (b.remaining === a.remaining && b.seconds > a.seconds) ? b : a), undefined);
-  if (tightest) headers.RateLimit = `"${tightest.policy}";r=${tightest.remaining};t=${tightest.seconds}`;
-  return headers;
+    if (failedOpen) {
+      metrics.addMetric(RATE_LIMIT_METRICS.failedOpen, MetricUnit.Count, 1);
+      metrics.publishStoredMetrics();
+    }
+    if (refusals.length > 0) refuse(refusals, policies, scale);
+
+    const hourlyLimit = grants.find((grant) => grant.hourlyLimit !== undefined)?.hourlyLimit;
+    const headers: Record<string, string> = { 'RateLimit-Policy': policyHeader(policies, scale, hourlyLimit) };
+    // The most constrained policy: the fewest requests left (the longest wait on a tie).
+    const tightest = grants
+      .flatMap((grant) => (grant.left ? [grant.left] : []))
+      .reduce<Grant['left']>((a, b) => (!a || b.remaining < a.remaining || (b.remaining === a.remaining && b.seconds > a.seconds) ? b : a), undefined);
+    if (tightest) headers.RateLimit = `"${tightest.policy}";r=${tightest.remaining};t=${tightest.seconds}`;
+    return headers;
+  };
+}
+
+// This Lambda environment's limiter.
+let environment = createRateLimiter();
+
+/** The rate limits of this Lambda environment (createRateLimiter). */
+export const limitRequest: LimitRequest = (caller, sourceIp, quotas) => environment(caller, sourceIp, quotas);
+
+/** A cold start: this process plays a new Lambda environment, which knows nothing of the limits yet (tests). */
+export function coldStart(): void {
+  environment = createRateLimiter();
 }
 
 function refuse(refusals: Refusal[], policies: RateLimitPolicy[], scale: number): never {

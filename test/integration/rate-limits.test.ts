@@ -6,21 +6,22 @@ import { logger } from '../../functions/shared/logger';
 import { metrics } from '../../functions/shared/metrics';
 import { Problem } from '../../functions/shared/problem';
 import { enforceRateLimits } from '../../functions/domain/request-quotas';
-import { clientAddress, rateLimitClock, requestsThisHour, requestWindow } from '../../functions/shared/rate-limit';
+import { clientAddress, coldStart, rateLimitClock, requestWindow } from '../../functions/shared/rate-limit';
 import { tableNameVariable } from '../../functions/shared/resource-variables';
 import { invoke, memberOf, newCaller, type Caller, type Response } from '../support/api';
 import { sql } from '../support/sql';
 
 // Review S1: token buckets per user (100/min), organization (1,000/min) and client address (500/min) shared
 // by every Lambda environment through DynamoDB (here dynalite), and the plan's requests per hour (review M4).
-// Bursts fire at one frozen instant (the limiter's clock), so "exactly the capacity" is exact, not a race
-// against the refill; time is moved on by hand, never slept. These tests run at the real limits.
+// This process is one Lambda environment, where the limits are exact (test/integration/rate-limit-environments.test.ts
+// holds several environments to their bound). Bursts fire at one frozen instant (the limiter's clock), so
+// "exactly the capacity" is exact, not a race against the refill; time is moved on by hand, never slept.
+// These tests run at the real limits.
 
 const POLICY = '"user";q=100;w=60, "organization";q=1000;w=60, "ip";q=500;w=60';
-// These tests count exactly what a burst of concurrent checks is granted; a check that waits past its DynamoDB
-// deadline fails open (served), which would blur the count when the suite's other tiers share the machine. Their
-// deadline is generous here (read when the limiter first calls); failing open is tested against an address where
-// nothing listens.
+// These tests count exactly what a burst is granted; a read or write that waits past its DynamoDB deadline fails
+// open (served), which would blur the count when the suite's other tiers share the machine. The deadline is
+// generous here (read when the limiter first calls); failing open is tested against an address where nothing listens.
 process.env.RATE_LIMIT_TIMEOUT_MS = '25000';
 
 const table = () => process.env[tableNameVariable('rateLimits')]!;
@@ -43,7 +44,10 @@ const statuses = (responses: Response[]) => responses.map((r) => r.status);
 const count = (responses: Response[], status: number) => statuses(responses).filter((s) => s === status).length;
 const burst = (n: number, caller: Caller, sourceIp: string) => Promise.all(Array.from({ length: n }, () => invoke('listProjects', caller, { sourceIp })));
 
-/** Sets the organization's request count for its current hour, as the quota tests set task_count. */
+/**
+ * Sets the organization's request count for its current hour, as the quota tests set task_count: as if other
+ * environments had served them. This environment then starts cold, to read it.
+ */
 async function seedHour(orgId: string, n: number) {
   await dynamoDb()('UpdateItem', {
     TableName: table(),
@@ -51,6 +55,13 @@ async function seedHour(orgId: string, n: number) {
     UpdateExpression: 'SET n = :n',
     ExpressionAttributeValues: { ':n': { N: String(n) } },
   });
+  coldStart();
+}
+
+/** The organization's request count for its current hour, as DynamoDB holds it (what every environment shares). */
+async function hourCount(orgId: string): Promise<number> {
+  const { Item } = await dynamoDb()<{ Item?: { n?: { N: string } } }>('GetItem', { TableName: table(), Key: { id: { S: requestWindow(orgId, now).id } }, ConsistentRead: true });
+  return Number(Item?.n?.N ?? 0);
 }
 
 /** An organization on `plan`, provisioned by one request. */
@@ -140,7 +151,7 @@ describe('rate limits', () => {
     expect((await invoke('listProjects', users[0]!, { sourceIp: uniqueIp() })).status).toBe(200);
   });
 
-  it('limits an organization to 1,000 a minute over its shards, exactly, whoever of it calls', async () => {
+  it('limits an organization to 1,000 a minute, exactly, whoever of it calls', async () => {
     // The limiter itself (no handler, to spare the emulator): 1,045 checks at one instant from 11 of its
     // admins (no per-user limit) whose address API Gateway did not report (none either).
     const owner = await organization('pro'); // 10,000 requests an hour: the hourly quota stays out of it
@@ -154,11 +165,11 @@ describe('rate limits', () => {
     for (const problem of refused) {
       expect(problem).toBeInstanceOf(Problem);
       expect(problem).toMatchObject({ status: 429, code: 'RATE_LIMITED', extra: { policy: 'organization', limit: 1_000 } });
-      expect(problem.headers['Retry-After']).toBe('1'); // each of the 4 shards gets a token every 240 ms
+      expect(problem.headers['Retry-After']).toBe('1'); // a token every 60 ms
     }
     now += 240;
     const again = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => enforceRateLimits(members[i]!.caller, members[i]!.ip)));
-    expect(again.filter((o) => o.status === 'fulfilled')).toHaveLength(4); // one token per shard
+    expect(again.filter((o) => o.status === 'fulfilled')).toHaveLength(4); // four tokens in 240 ms
   }, 60_000);
 
   it('counts a replayed request too', async () => {
@@ -223,8 +234,8 @@ describe('requests per hour (the plan\'s quota)', () => {
       expect(r.headers.ratelimit).toBe(`"hourly";r=0;t=${untilEnd}`);
       expect(r.headers['ratelimit-policy']).toBe(`${POLICY}, "hourly";q=1000;w=3600`);
     }
-    // Refused requests are not counted.
-    expect((await requestsThisHour(owner.orgId, now)).used).toBe(1_000);
+    // Refused requests are not counted; this close to the limit every request is written back at once.
+    expect(await hourCount(owner.orgId)).toBe(1_000);
     // A refusal this environment already knows of (no DynamoDB call) still waits for the end of the hour.
     const again = await invoke('listProjects', members[0]!, { sourceIp: uniqueIp() });
     expect(again.status).toBe(429);
@@ -245,10 +256,11 @@ describe('requests per hour (the plan\'s quota)', () => {
 
     const enterprise = await organization('enterprise');
     await seedHour(enterprise.orgId, 50_000);
-    const served = await invoke('listProjects', enterprise, { sourceIp: uniqueIp() });
-    expect(served.status).toBe(200);
-    expect(served.headers['ratelimit-policy']).toBe(POLICY);
-    expect((await requestsThisHour(enterprise.orgId, now)).used).toBe(50_001);
+    const served = await Promise.all(Array.from({ length: 11 }, () => invoke('listProjects', memberOf(enterprise), { sourceIp: uniqueIp() })));
+    expect(statuses(served)).toEqual(Array<number>(11).fill(200));
+    expect(served[0]!.headers['ratelimit-policy']).toBe(POLICY);
+    // Far from any limit, this environment writes its requests back ten at a time: the eleventh wrote the first ten.
+    expect(await hourCount(enterprise.orgId)).toBe(50_010);
   });
 
   it('starts each organization\'s hour at its own offset, so refused organizations do not all return at once', () => {
