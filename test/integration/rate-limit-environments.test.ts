@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { Caller } from '../../functions/shared/caller';
 import { Problem } from '../../functions/shared/problem';
-import { createRateLimiter, rateLimitClock, type RequestQuotas } from '../../functions/shared/rate-limit';
+import { createRateLimiter, type RequestQuotas } from '../../functions/shared/rate-limit';
 import { MAX_SLICE } from '../../functions/shared/rate-limit-state';
 import { tableNameVariable } from '../../functions/shared/resource-variables';
+import { frozenRateLimitClock } from '../support/rate-limit-clock';
 
 // Review S1 across Lambda environments: each environment decides from its own view of the shared buckets and
 // writes its requests back a slice at a time, so a burst spread over E environments can pass a limit by at most
@@ -13,17 +14,7 @@ import { tableNameVariable } from '../../functions/shared/resource-variables';
 
 process.env.RATE_LIMIT_TIMEOUT_MS = '25000'; // a loaded machine must not turn a slow write into failing open
 const quotas: RequestQuotas = { smallest: 1_000_000, of: async () => ({ plan: 'test', requestsPerHour: 1_000_000, enforced: true }) };
-let now: number;
-
-beforeEach(() => {
-  now = Date.now();
-  rateLimitClock.now = () => now;
-});
-
-afterEach(() => {
-  rateLimitClock.now = () => Date.now();
-  vi.restoreAllMocks();
-});
+const clock = frozenRateLimitClock();
 
 /** `requests` checks at once, spread over the environments in turn: how many were served, and the refusals. */
 async function burst(environments: ReturnType<typeof createRateLimiter>[], callers: Caller[], requests: number) {
@@ -59,7 +50,7 @@ describe('rate limits across Lambda environments', () => {
 
     // A minute later the bucket has refilled for every environment, whatever each of them last saw; what the
     // first burst took past the limit is owed (a token bucket: at most 200 in any minute and a burst).
-    now += 60_000;
+    clock.now += 60_000;
     const again = await burst(environments, [user], 300);
     expect(again.served).toBeGreaterThanOrEqual(100 - (served - 100));
     expect(again.served).toBeLessThanOrEqual(100 + environments.length * MAX_SLICE);
@@ -82,7 +73,7 @@ describe('rate limits across Lambda environments', () => {
     // 200 requests, one every 700 ms: under the user's 100 a minute, so all are served.
     const writes = await writesDuring(async () => {
       for (let i = 0; i < 200; i += 1) {
-        now += 700;
+        clock.now += 700;
         await environment(user, ip, quotas);
       }
     });

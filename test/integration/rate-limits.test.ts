@@ -1,14 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { roundTrips } from '../../functions/shared/db';
 import { dynamoDb } from '../../functions/shared/dynamodb';
 import { logger } from '../../functions/shared/logger';
 import { metrics } from '../../functions/shared/metrics';
 import { Problem } from '../../functions/shared/problem';
 import { enforceRateLimits } from '../../functions/domain/request-quotas';
-import { clientAddress, coldStart, rateLimitClock, requestWindow } from '../../functions/shared/rate-limit';
+import { clientAddress, coldStart, requestWindow } from '../../functions/shared/rate-limit';
 import { tableNameVariable } from '../../functions/shared/resource-variables';
 import { invoke, memberOf, newCaller, type Caller, type Response } from '../support/api';
+import { frozenRateLimitClock } from '../support/rate-limit-clock';
 import { sql } from '../support/sql';
 
 // Review S1: token buckets per user (100/min), organization (1,000/min) and client address (500/min) shared
@@ -25,17 +26,7 @@ const POLICY = '"user";q=100;w=60, "organization";q=1000;w=60, "ip";q=500;w=60';
 process.env.RATE_LIMIT_TIMEOUT_MS = '25000';
 
 const table = () => process.env[tableNameVariable('rateLimits')]!;
-let now: number;
-
-beforeEach(() => {
-  now = Date.now();
-  rateLimitClock.now = () => now;
-});
-
-afterEach(() => {
-  rateLimitClock.now = () => Date.now();
-  vi.restoreAllMocks();
-});
+const clock = frozenRateLimitClock();
 
 /** An address nobody else in the run uses (an IPv6 /64 of the documentation prefix). */
 const uniqueIp = () => `2001:db8:${randomUUID().slice(0, 4)}:${randomUUID().slice(0, 4)}::1`;
@@ -51,7 +42,7 @@ const burst = (n: number, caller: Caller, sourceIp: string) => Promise.all(Array
 async function seedHour(orgId: string, n: number) {
   await dynamoDb()('UpdateItem', {
     TableName: table(),
-    Key: { id: { S: requestWindow(orgId, now).id } },
+    Key: { id: { S: requestWindow(orgId, clock.now).id } },
     UpdateExpression: 'SET n = :n',
     ExpressionAttributeValues: { ':n': { N: String(n) } },
   });
@@ -60,7 +51,7 @@ async function seedHour(orgId: string, n: number) {
 
 /** The organization's request count for its current hour, as DynamoDB holds it (what every environment shares). */
 async function hourCount(orgId: string): Promise<number> {
-  const { Item } = await dynamoDb()<{ Item?: { n?: { N: string } } }>('GetItem', { TableName: table(), Key: { id: { S: requestWindow(orgId, now).id } }, ConsistentRead: true });
+  const { Item } = await dynamoDb()<{ Item?: { n?: { N: string } } }>('GetItem', { TableName: table(), Key: { id: { S: requestWindow(orgId, clock.now).id } }, ConsistentRead: true });
   return Number(Item?.n?.N ?? 0);
 }
 
@@ -108,10 +99,10 @@ describe('rate limits', () => {
     expect(bob.headers.ratelimit).toBe('"user";r=99;t=1');
 
     // 600 ms later there is one token again, and only one.
-    now += 600;
+    clock.now += 600;
     expect(statuses(await burst(3, alice, ip)).sort()).toEqual([200, 429, 429]);
     // A minute later the bucket is full.
-    now += 60_000;
+    clock.now += 60_000;
     expect(count(await burst(101, alice, ip), 200)).toBe(100);
   });
 
@@ -155,7 +146,7 @@ describe('rate limits', () => {
     // The limiter itself (no handler, to spare the emulator): 1,045 checks at one instant from 11 of its
     // admins (no per-user limit) whose address API Gateway did not report (none either).
     const owner = await organization('pro'); // 10,000 requests an hour: the hourly quota stays out of it
-    now += 60_000; // the bucket full again after that request
+    clock.now += 60_000; // the bucket full again after that request
     const members = Array.from({ length: 11 }, () => ({ caller: { ...memberOf(owner), role: 'admin' as const }, ip: undefined }));
     const outcomes = await Promise.allSettled(members.flatMap(({ caller, ip }) => Array.from({ length: 95 }, () => enforceRateLimits(caller, ip))));
     const served = outcomes.filter((o) => o.status === 'fulfilled');
@@ -167,7 +158,7 @@ describe('rate limits', () => {
       expect(problem).toMatchObject({ status: 429, code: 'RATE_LIMITED', extra: { policy: 'organization', limit: 1_000 } });
       expect(problem.headers['Retry-After']).toBe('1'); // a token every 60 ms
     }
-    now += 240;
+    clock.now += 240;
     const again = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => enforceRateLimits(members[i]!.caller, members[i]!.ip)));
     expect(again.filter((o) => o.status === 'fulfilled')).toHaveLength(4); // four tokens in 240 ms
   }, 60_000);
@@ -227,7 +218,7 @@ describe('requests per hour (the plan\'s quota)', () => {
       expect.stringMatching(/^"hourly";r=0;t=\d+$/),
       expect.stringMatching(/^"hourly";r=1;t=\d+$/),
     ]);
-    const untilEnd = Math.ceil((requestWindow(owner.orgId, now).end - now) / 1000);
+    const untilEnd = Math.ceil((requestWindow(owner.orgId, clock.now).end - clock.now) / 1000);
     for (const r of responses.filter((r) => r.status === 429)) {
       expect(r.body).toMatchObject({ code: 'QUOTA_EXCEEDED', quota: 'requestsPerHour', plan: 'free', limit: 1_000 });
       expect(r.headers['retry-after']).toBe(String(untilEnd));
@@ -242,7 +233,7 @@ describe('requests per hour (the plan\'s quota)', () => {
     expect(again.headers['retry-after']).toBe(String(untilEnd));
 
     // The organization's next hour starts afresh.
-    now = requestWindow(owner.orgId, now).end;
+    clock.now = requestWindow(owner.orgId, clock.now).end;
     expect((await invoke('listProjects', members[0]!, { sourceIp: uniqueIp() })).status).toBe(200);
   });
 
@@ -264,12 +255,12 @@ describe('requests per hour (the plan\'s quota)', () => {
   });
 
   it('starts each organization\'s hour at its own offset, so refused organizations do not all return at once', () => {
-    const starts = new Set(Array.from({ length: 20 }, () => requestWindow(`org_${randomUUID()}`, now).start % 3_600_000));
+    const starts = new Set(Array.from({ length: 20 }, () => requestWindow(`org_${randomUUID()}`, clock.now).start % 3_600_000));
     expect(starts.size).toBeGreaterThan(15);
-    const window = requestWindow('org_x', now);
-    expect(window.start).toBeLessThanOrEqual(now);
+    const window = requestWindow('org_x', clock.now);
+    expect(window.start).toBeLessThanOrEqual(clock.now);
     expect(window.end - window.start).toBe(3_600_000);
-    expect(window.end).toBeGreaterThan(now);
+    expect(window.end).toBeGreaterThan(clock.now);
   });
 });
 
