@@ -3,6 +3,8 @@ import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { taskflow } from '../../lib/app';
+import type { FunctionDeclaration } from '../../lib/declaration';
 
 // The layers point one way: Lambda code (functions/) never imports the infrastructure code (lib/), which
 // bundles CDK and the local runtime; and functions/shared (adapters, HTTP plumbing) sits below
@@ -60,6 +62,24 @@ function offences(files: readonly { path: string; source: string }[], from: stri
 
 const modules = typeScriptFiles(FUNCTIONS).map((path) => ({ path, source: readFileSync(path, 'utf8') }));
 
+/** Every module of ours that `entry` loads at run time (type-only imports load nothing). */
+function loadedBy(entry: string): Set<string> {
+  const sources = new Map(modules.map((module) => [module.path, module.source]));
+  const seen = new Set<string>();
+  const visit = (path: string) => {
+    const file = [path, `${path}.ts`, join(path, 'index.ts')].find((candidate) => sources.has(candidate));
+    if (!file || seen.has(file)) return;
+    seen.add(file);
+    const runtime = sources.get(file)!.replace(/^\s*(?:import|export)\s+type\s[^;]*;/gm, '');
+    for (const specifier of specifiersOf(runtime)) {
+      const path = target(file, specifier);
+      if (path !== undefined) visit(path.replace(/\.js$/, ''));
+    }
+  };
+  visit(join(ROOT, entry));
+  return seen;
+}
+
 describe('layering', () => {
   it('no file under functions/ imports from lib/', () => {
     expect(offences(modules, FUNCTIONS, LIB), 'Lambda code must not import lib/ (move what it needs under functions/shared)').toEqual([]);
@@ -103,6 +123,17 @@ describe('layering', () => {
       ['tenancy', 'plans', 'events', 'side-effect', 'dynamic'].map((name) => `functions/shared/example.ts: imports '../domain/${name}'`),
     );
     expect(offences([{ ...file, path: join(DOMAIN, 'example.ts') }], SHARED, DOMAIN)).toEqual([]);
+  });
+
+  it('keeps the Idempotency-Key layer out of every read function, and in every function that changes something', () => {
+    const layer = join(SHARED, 'idempotency.ts');
+    const routes = taskflow.routes.flatMap((route) => ('function' in route && route.function ? [{ route, fn: route.function as FunctionDeclaration }] : []));
+    const wrong = routes
+      .filter(({ fn }) => loadedBy(fn.entry).has(layer) !== fn.needs.includes('idempotency'))
+      .map(({ route, fn }) => `${route.method} ${route.path} (${fn.entry})`);
+    expect(wrong, 'a read uses httpHandler, a change mutationHandler (functions/api/mutation-handler.ts)').toEqual([]);
+    expect(routes.filter(({ fn }) => fn.needs.includes('idempotency')).length).toBeGreaterThan(10);
+    expect(routes.filter(({ fn }) => !fn.needs.includes('idempotency')).length).toBeGreaterThan(10);
   });
 
   it('reads the whole tree', () => {

@@ -1,8 +1,8 @@
 import { confirmUpload } from '../../domain/attachments';
-import { httpHandler } from '../http-handler';
+import { mutationHandler } from '../mutation-handler';
 import { idParam } from '../../shared/http';
 
-export const handler = httpHandler({}, async (request) => {
+export const handler = mutationHandler({}, async (request) => {
   const { doc, created } = await confirmUpload(request.caller, request.trace, idParam(request, 'attachmentId', 'Upload'));
   return { status: created ? 201 : 200, body: doc };
 });

@@ -1,8 +1,8 @@
 import { deleteAttachment } from '../../domain/attachments';
-import { httpHandler } from '../http-handler';
+import { mutationHandler } from '../mutation-handler';
 import { idParam } from '../../shared/http';
 
-export const handler = httpHandler({}, async (request) => {
+export const handler = mutationHandler({}, async (request) => {
   await deleteAttachment(request.caller, request.trace, idParam(request, 'attachmentId', 'Attachment'));
   return { status: 204 };
 });

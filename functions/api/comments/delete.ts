@@ -1,8 +1,8 @@
 import { deleteComment } from '../../domain/comments';
-import { httpHandler } from '../http-handler';
+import { mutationHandler } from '../mutation-handler';
 import { idParam } from '../../shared/http';
 
-export const handler = httpHandler({}, async (request) => {
+export const handler = mutationHandler({}, async (request) => {
   await deleteComment(request.caller, request.trace, idParam(request, 'commentId', 'Comment'));
   return { status: 204 };
 });

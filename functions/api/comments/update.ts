@@ -1,11 +1,11 @@
 import { updateComment } from '../../domain/comments';
 import { UpdateCommentBody } from '../../domain/schemas';
 import { etagOf, versionFromIfMatch } from '../../domain/tasks';
-import { httpHandler } from '../http-handler';
+import { mutationHandler } from '../mutation-handler';
 import { idParam } from '../../shared/http';
 import { Problem } from '../../shared/problem';
 
-export const handler = httpHandler({ body: UpdateCommentBody }, async (request) => {
+export const handler = mutationHandler({ body: UpdateCommentBody }, async (request) => {
   const { version, body } = request.body;
   const ifMatch = request.headers['if-match'];
   const expected = ifMatch === undefined ? version : versionFromIfMatch(ifMatch);

@@ -1,8 +1,8 @@
 import { deleteLink } from '../../domain/links';
-import { httpHandler } from '../http-handler';
+import { mutationHandler } from '../mutation-handler';
 import { idParam } from '../../shared/http';
 
-export const handler = httpHandler({}, async (request) => {
+export const handler = mutationHandler({}, async (request) => {
   await deleteLink(request.caller, idParam(request, 'linkId', 'Link'));
   return { status: 204 };
 });

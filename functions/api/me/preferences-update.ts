@@ -1,8 +1,8 @@
 import { UpdatePreferencesBody } from '../../domain/member-schemas';
 import { updatePreferences } from '../../domain/preferences';
-import { httpHandler } from '../http-handler';
+import { mutationHandler } from '../mutation-handler';
 
-export const handler = httpHandler({ body: UpdatePreferencesBody }, async (request) => ({
+export const handler = mutationHandler({ body: UpdatePreferencesBody }, async (request) => ({
   status: 200,
   body: await updatePreferences(request.caller, request.trace, request.body),
 }));

@@ -1,9 +1,9 @@
 import { removeMember } from '../../domain/members';
 import { UserId } from '../../domain/schemas';
 import { notFound } from '../../shared/problem';
-import { httpHandler } from '../http-handler';
+import { mutationHandler } from '../mutation-handler';
 
-export const handler = httpHandler({}, async (request) => {
+export const handler = mutationHandler({}, async (request) => {
   const userId = request.params.userId ?? '';
   // Any user id a token may carry; one that cannot be is no member of the organization.
   if (!UserId.safeParse(userId).success) throw notFound('Member');

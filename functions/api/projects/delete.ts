@@ -1,8 +1,8 @@
 import { deleteProject } from '../../domain/projects';
-import { httpHandler } from '../http-handler';
+import { mutationHandler } from '../mutation-handler';
 import { idParam } from '../../shared/http';
 
-export const handler = httpHandler({}, async (request) => {
+export const handler = mutationHandler({}, async (request) => {
   await deleteProject(request.caller, request.trace, idParam(request, 'projectId', 'Project'));
   return { status: 204 };
 });

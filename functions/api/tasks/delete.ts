@@ -1,8 +1,8 @@
 import { deleteTask } from '../../domain/tasks';
-import { httpHandler } from '../http-handler';
+import { mutationHandler } from '../mutation-handler';
 import { idParam } from '../../shared/http';
 
-export const handler = httpHandler({}, async (request) => {
+export const handler = mutationHandler({}, async (request) => {
   await deleteTask(request.caller, request.trace, idParam(request, 'taskId', 'Task'));
   return { status: 204 };
 });

@@ -1,11 +1,11 @@
 import { UpdateTaskBody } from '../../domain/schemas';
 import { updateTask } from '../../domain/task-updates';
 import { etagOf, versionFromIfMatch } from '../../domain/tasks';
-import { httpHandler } from '../http-handler';
+import { mutationHandler } from '../mutation-handler';
 import { idParam } from '../../shared/http';
 import { Problem } from '../../shared/problem';
 
-export const handler = httpHandler({ body: UpdateTaskBody }, async (request) => {
+export const handler = mutationHandler({ body: UpdateTaskBody }, async (request) => {
   const { version, ...changes } = request.body;
   const ifMatch = request.headers['if-match'];
   const expected = ifMatch === undefined ? version : versionFromIfMatch(ifMatch);

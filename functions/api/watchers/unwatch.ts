@@ -1,8 +1,8 @@
 import { setWatching } from '../../domain/watchers';
 import { idParam } from '../../shared/http';
-import { httpHandler } from '../http-handler';
+import { mutationHandler } from '../mutation-handler';
 
-export const handler = httpHandler({}, async (request) => {
+export const handler = mutationHandler({}, async (request) => {
   await setWatching(request.caller, request.trace, idParam(request, 'taskId', 'Task'), false);
   return { status: 204 };
 });
