@@ -499,7 +499,7 @@ export const taskflow = {
       partitionKey: 'id',
       // Idle buckets and past hours' counts vanish on their own.
       timeToLiveAttribute: 'expiration',
-      description: 'Rate limits: token buckets per user, organization shard and client address, and requests per organization and hour',
+      description: 'Rate limits: token buckets per user, organization and client address, and requests per organization and hour',
     },
     integrations: {
       partitionKey: 'id',
