@@ -30,7 +30,7 @@ export class ConflictRateAlarm extends Construct {
       period: Duration.minutes(15),
     });
     this.alarm = this.rate.createAlarm(this, 'Alarm', {
-      alarmDescription: 'More than 1 % of task updates ended in VERSION_CONFLICT (see task_conflicts for which fields)',
+      alarmDescription: 'More than 1 % of task updates ended in VERSION_CONFLICT (see task_conflicts for which fields); docs/runbooks/conflict-rate.md',
       threshold: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 2,

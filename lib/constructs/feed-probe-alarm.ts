@@ -36,7 +36,7 @@ export class FeedProbeAlarms extends Construct {
       alarmDescription:
         `The feed probe's event took more than ${FEED_DELIVERY_THRESHOLD_MS / 1000} s from commit to WebSocket frame, or no ` +
         'delivery was reported, in two 5-minute periods in a row: browsers see changes late or not at all. See FeedProbeFailures, ' +
-        'the probe\'s and the broadcast worker\'s logs, the broadcast queue\'s backlog and GET /health.',
+        'the probe\'s and the broadcast worker\'s logs, the broadcast queue\'s backlog and GET /health; docs/runbooks/feed-delivery.md.',
       threshold: FEED_DELIVERY_THRESHOLD_MS,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 2,
@@ -47,7 +47,7 @@ export class FeedProbeAlarms extends Construct {
     this.failuresAlarm = metric(FEED_PROBE_METRICS.failures, cloudwatch.Stats.SUM).createAlarm(this, 'FailuresAlarm', {
       alarmDescription:
         'A feed probe run failed (no token, no WebSocket connection, or the event\'s frame did not come in time): the reason ' +
-        'is in the probe\'s logs ("feed probe failed") and in GET /health.',
+        'is in the probe\'s logs ("feed probe failed") and in GET /health; docs/runbooks/feed-delivery.md.',
       threshold: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       evaluationPeriods: 1,

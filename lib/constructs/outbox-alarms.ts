@@ -34,7 +34,7 @@ export class OutboxAlarms extends Construct {
     }).createAlarm(this, 'AgeAlarm', {
       alarmDescription:
         `The oldest unpublished outbox entry is more than ${OUTBOX_AGE_THRESHOLD_SECONDS} s old, or the outbox relay ` +
-        'reported nothing for a minute (not running, or unable to read the outbox: see OutboxRelayFailures): events reach the queues late. See the relay\'s logs.',
+        'reported nothing for a minute (not running, or unable to read the outbox: see OutboxRelayFailures): events reach the queues late. See the relay\'s logs and docs/runbooks/outbox-lag.md.',
       threshold: OUTBOX_AGE_THRESHOLD_SECONDS,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 1,
@@ -48,7 +48,7 @@ export class OutboxAlarms extends Construct {
       period: Duration.minutes(1),
       statistic: cloudwatch.Stats.SUM,
     }).createAlarm(this, 'RelayErrorsAlarm', {
-        alarmDescription: 'The outbox relay failed (an error or a timeout) in 2 of the last 3 minutes; see its logs.',
+        alarmDescription: 'The outbox relay failed (an error or a timeout) in 2 of the last 3 minutes; see its logs and docs/runbooks/outbox-lag.md.',
         threshold: 0,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         evaluationPeriods: 3,

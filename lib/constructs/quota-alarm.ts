@@ -22,7 +22,7 @@ export class QuotaAlarm extends Construct {
     }).createAlarm(this, 'Alarm', {
       alarmDescription:
         'An organization passed 80 % of a plan quota (projects or tasks); find it in the logs: ' +
-        'filter message = "organization crossed a quota threshold". Offer a larger plan before it is refused.',
+        'filter message = "organization crossed a quota threshold". Offer a larger plan before it is refused (docs/runbooks/quotas.md).',
       threshold: 0,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 1,

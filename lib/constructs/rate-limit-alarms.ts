@@ -44,7 +44,7 @@ export class RateLimitAlarms extends Construct {
     this.refusedAlarm = this.refusedRate.createAlarm(this, 'RefusedAlarm', {
       alarmDescription:
         'More than 5 % of API requests were refused with 429 RATE_LIMITED or QUOTA_EXCEEDED: a client in a retry loop, ' +
-        'an attack, or limits too low for real use. The functions\' "request refused" log lines name the code, organization and user.',
+        'an attack, or limits too low for real use. The functions\' "request refused" log lines name the code, organization and user; docs/runbooks/rate-limits.md.',
       threshold: 5,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 2,
@@ -55,7 +55,7 @@ export class RateLimitAlarms extends Construct {
       alarmDescription:
         'API requests are being served without rate-limit checks: the functions cannot reach (or are refused by) the ' +
         'rate-limit DynamoDB table, and fail open. Only stage throttling limits callers meanwhile. The warnings ' +
-        '"rate limit check failed" in the functions\' logs carry the error.',
+        '"rate limit check failed" in the functions\' logs carry the error; docs/runbooks/rate-limits.md.',
       threshold: 0,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       // Ten minutes in a row: a lone timeout is not an outage.
