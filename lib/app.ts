@@ -545,6 +545,11 @@ export const taskflow = {
       // (a run with nothing left to do costs one query).
       everyMinutes: 24 * 60,
     },
+    replicaHeartbeat: {
+      description: 'Writes the replication heartbeat on the primary and publishes how long the read replica took to show it (ReplicaLagSeconds); without a replica, does nothing',
+      function: worker('replica-heartbeat', 'Measures the read replica\'s lag from a heartbeat write', 30, ['database', 'read-replica']),
+      everyMinutes: 1,
+    },
     outboxRelay: {
       description: 'Publishes the outbox entries the fast path missed; runs for most of its timeout, polling, so runs overlap',
       function: worker('outbox-relay', 'Publishes unpublished outbox entries to their queues', 90, ['database'], Object.keys(queues)),

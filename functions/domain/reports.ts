@@ -1,6 +1,6 @@
 import { v5 as uuidv5 } from 'uuid';
 import type { Caller } from '../shared/caller';
-import { db, read, replicaRead } from '../shared/db';
+import { db, read } from '../shared/db';
 import { logger } from '../shared/logger';
 import { notFound } from '../shared/problem';
 import { presignedGet, putJson } from '../shared/s3';
@@ -8,6 +8,7 @@ import type { Trace } from '../shared/trace';
 import type { EmailMessage } from './messages';
 import { FAST_PATH_LEASE, OUTBOX_ENTRIES, publishNow, type OutboxEntry } from './outbox';
 import { decodeCursor, encodeCursor } from './pagination';
+import { lagTolerantReader } from './replication-lag';
 import type { ReportDto, ReportMetricsDto } from './sync-schemas';
 
 // Weekly project reports (issue 6): for the week that ended (Monday 00:00 to Monday 00:00, UTC), each
@@ -81,7 +82,8 @@ interface ProjectRow {
 
 /**
  * Writes and e-mails the report of the week that ended before `now` for every project that has none yet,
- * a page of projects at a time (bounded memory). Reads go to the read replica where one is configured.
+ * a page of projects at a time (bounded memory). Reads go to the read replica where one is configured and it
+ * does not lag (lagTolerantReader).
  * Per project: metrics → S3 object (the same key whoever writes it, so overwriting is harmless) → one
  * statement that records the report and, only if it inserted it, queues the e-mails → publish. A crash
  * after the S3 write leaves no row, so a rerun writes the object again and records it; a rerun after the
@@ -92,9 +94,11 @@ export async function runWeeklyReports(trace: Trace, now: Date, options: RunOpti
   const pageSize = options.pageSize ?? 100;
   const run: WeeklyReportRun = { weekStart: week.weekStart, projects: 0, reported: 0, alreadyReported: 0, failed: 0, emails: 0, unfinished: false };
   let after = '00000000-0000-0000-0000-000000000000';
+  // The replica, unless it lags (then the primary, and the log says so).
+  const reader = await lagTolerantReader();
   for (;;) {
     // Projects that existed during the week (created before its end) and have no report for it yet.
-    const { rows } = await replicaRead<ProjectRow>(
+    const { rows } = await reader<ProjectRow>(
       `SELECT p.id, p.organization_id AS org, p.name FROM projects p
        WHERE p.id > $1 AND p.created_at < $3 AND p.archived_at IS NULL AND p.deleted_at IS NULL
          AND NOT EXISTS (SELECT 1 FROM weekly_reports r WHERE r.project_id = p.id AND r.week_start = $2::date)
@@ -108,7 +112,7 @@ export async function runWeeklyReports(trace: Trace, now: Date, options: RunOpti
       }
       run.projects += 1;
       try {
-        const outcome = await reportProject(project, week, trace);
+        const outcome = await reportProject(reader, project, week, trace);
         if (outcome.inserted) {
           run.reported += 1;
           run.emails += outcome.emails;
@@ -147,8 +151,8 @@ interface Member {
  * report says the same whenever it is computed.
  * Created: tasks (still existing) created in the week.
  */
-async function metricsOf(project: ProjectRow, week: ReportWeek): Promise<{ metrics: ReportMetricsDto; members: Member[] }> {
-  const { rows } = await replicaRead<ReportMetricsDto & { members: Member[] }>(
+async function metricsOf(reader: typeof read, project: ProjectRow, week: ReportWeek): Promise<{ metrics: ReportMetricsDto; members: Member[] }> {
+  const { rows } = await reader<ReportMetricsDto & { members: Member[] }>(
     `WITH project_tasks AS (
        SELECT t.id, t.created_at FROM tasks t
        WHERE t.organization_id = $1 AND t.project_id = $2 AND t.created_at < $4
@@ -181,8 +185,8 @@ async function metricsOf(project: ProjectRow, week: ReportWeek): Promise<{ metri
   return { metrics, members };
 }
 
-async function reportProject(project: ProjectRow, week: ReportWeek, trace: Trace): Promise<{ inserted: boolean; emails: number }> {
-  const { metrics, members } = await metricsOf(project, week);
+async function reportProject(reader: typeof read, project: ProjectRow, week: ReportWeek, trace: Trace): Promise<{ inserted: boolean; emails: number }> {
+  const { metrics, members } = await metricsOf(reader, project, week);
   const reportId = reportIdOf(project.id, week.weekStart);
   const key = reportKey(project.org, project.id, week.weekStart);
   await putJson(key, {

@@ -76,7 +76,7 @@ async function grantApplicationRole(client: pg.Client, app: DbSecret): Promise<v
 
 /** The role reports read the replica as: IAM authentication (no password), SELECT only, room for long reads. */
 export const READER_ROLE = 'taskflow_reader';
-const READER_TABLES = ['organizations', 'memberships', 'users', 'projects', 'tasks', 'task_versions', 'weekly_reports'];
+const READER_TABLES = ['organizations', 'memberships', 'users', 'projects', 'tasks', 'task_versions', 'weekly_reports', 'replication_heartbeat'];
 
 async function grantReaderRole(client: pg.Client): Promise<void> {
   const role = client.escapeIdentifier(READER_ROLE);

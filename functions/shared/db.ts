@@ -169,6 +169,9 @@ export async function replicaRead<R extends pg.QueryResultRow>(text: string, par
   });
 }
 
+/** Whether a read replica is configured (DATABASE_READ_URL, or DB_READ_HOST in AWS). */
+export const hasReplica = (): boolean => getReplicaPool() !== null;
+
 /** Closes the pools, the primary's and the replica's (local runtime shutdown, tests). */
 export async function closeDatabase(): Promise<void> {
   const closing = [...pools.values()];

@@ -43,6 +43,12 @@ export const RATE_LIMIT_METRICS = { refused: 'RequestsRateLimited', failedOpen: 
 /** The scheduled synthetic transaction (review M7): 1 for a run that failed, 0 otherwise; how long a passing run took. */
 export const SYNTHETIC_CANARY_METRICS = { failures: 'SyntheticTransactionFailures', durationMs: 'SyntheticTransactionMs' } as const;
 
+/** The read replica's lag (review S4), measured by the replicaHeartbeat schedule. */
+export const REPLICA_METRICS = {
+  /** Seconds from the heartbeat's commit on the primary until the replica showed it (a lower bound past the wait). */
+  lagSeconds: 'ReplicaLagSeconds',
+} as const;
+
 export const FEED_PROBE_METRICS = {
   /** From the change's commit to its frame on the probe's connection; only when the frame came. */
   deliveryMs: 'FeedProbeDeliveryMs',

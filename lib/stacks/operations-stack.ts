@@ -12,6 +12,7 @@ import { FeedProbeAlarms } from '../constructs/feed-probe-alarm';
 import { OutboxAlarms } from '../constructs/outbox-alarms';
 import { QuotaAlarm } from '../constructs/quota-alarm';
 import { RateLimitAlarms } from '../constructs/rate-limit-alarms';
+import { ReplicaLagAlarms } from '../constructs/replica-lag-alarms';
 import { SyntheticCanaryAlarms } from '../constructs/synthetic-canary-alarm';
 import { TraceSamplingRules } from '../constructs/sampling-rules';
 import { dashboardSignals } from '../constructs/dashboard-signals';
@@ -38,6 +39,8 @@ export class OperationsStack extends Stack {
   readonly breakers: BreakerAlarms;
   readonly rateLimits: RateLimitAlarms;
   readonly syntheticCanary: SyntheticCanaryAlarms;
+  /** The read replica's lag, in a stack with a replica. */
+  readonly replicaLag?: ReplicaLagAlarms;
   readonly sampling: TraceSamplingRules;
   readonly slos: SloAlarms;
   readonly dashboards: SloDashboards;
@@ -66,6 +69,7 @@ export class OperationsStack extends Stack {
     this.breakers = new BreakerAlarms(this, 'Breakers', { integrations: INTEGRATION_NAMES });
     this.rateLimits = new RateLimitAlarms(this, 'RateLimits', { apiName: taskflow.name, stageName: REST_STAGE });
     this.syntheticCanary = new SyntheticCanaryAlarms(this, 'SyntheticCanary');
+    if (props.data.database.replica) this.replicaLag = new ReplicaLagAlarms(this, 'ReplicaLag');
     // Which requests are traced (review M2): operating policy, changed without touching the API.
     this.sampling = new TraceSamplingRules(this, 'TraceSampling', { apiName: taskflow.name, stageName: REST_STAGE });
     this.slos = new SloAlarms(this, 'Slos', { app: taskflow.name, slos: taskflow.slos });
