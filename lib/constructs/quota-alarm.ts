@@ -21,7 +21,7 @@ export class QuotaAlarm extends Construct {
       period: Duration.minutes(5),
     }).createAlarm(this, 'Alarm', {
       alarmDescription:
-        'An organization passed 80 % of a plan quota (projects or tasks); find it in the logs: ' +
+        'An organization passed 80 % of a plan quota (projects, tasks or storage); find it in the logs: ' +
         'filter message = "organization crossed a quota threshold". Offer a larger plan before it is refused (docs/runbooks/quotas.md).',
       threshold: 0,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
