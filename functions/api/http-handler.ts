@@ -31,8 +31,11 @@ export function httpHandler<Body extends ZodType | undefined = undefined, Query 
   schemas: Schemas<Body, Query>,
   handle: (request: HttpRequest<Parsed<Body>, Parsed<Query>>) => Promise<HttpResponse>,
 ) {
-  return callerHandler(schemas, handle, (request, _event, _context, caller, run) => ensureMember(caller).then(() => run({ ...request, caller })));
+  return callerHandler(schemas, handle, direct);
 }
+
+/** The route's logic run once, for a member (provisioned on first sight). */
+export const direct: Serve = (request, _event, _context, caller, handle) => ensureMember(caller).then(() => handle({ ...request, caller }));
 
 /** httpHandler with the way the route's logic is served. */
 export function callerHandler<Body extends ZodType | undefined = undefined, Query extends ZodType | undefined = undefined>(

@@ -3,7 +3,7 @@ import type { $ZodType as ZodType } from 'zod/v4/core';
 import { ensureMember } from '../domain/tenancy';
 import type { HttpRequest, HttpResponse, Parsed, Schemas } from '../shared/http';
 import { once } from '../shared/idempotency';
-import { callerHandler, type Serve } from './http-handler';
+import { callerHandler, direct, type Serve } from './http-handler';
 
 /**
  * httpHandler for a route that changes something (POST, PUT, PATCH, DELETE): with an Idempotency-Key, the
@@ -18,7 +18,7 @@ export function mutationHandler<Body extends ZodType | undefined = undefined, Qu
 
 const idempotent: Serve = (request, event, context, caller, handle) => {
   const key = request.headers['idempotency-key'];
-  if (key === undefined) return ensureMember(caller).then(() => handle({ ...request, caller }));
+  if (key === undefined) return direct(request, event, context, caller, handle);
   // The scope and the request come from the authorizer and the event: a replay touches no database.
   const scope = { caller: { orgId: caller.orgId, userId: caller.userId }, method: event.httpMethod, resource: event.resource, key };
   const fingerprint = { params: request.params, query: request.query, ifMatch: request.headers['if-match'] ?? null, body: request.body };
