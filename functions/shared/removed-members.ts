@@ -7,8 +7,8 @@ import { tableNameVariable } from './resource-variables';
 
 // A removed member keeps a valid token until it expires, and every Lambda environment may have them cached as a
 // member: what refuses them is an item `removed#<org>#<user>` in the rate-limit table, which every JWT route (and
-// the feed's $connect) already reads on each request, so the check costs a parallel DynamoDB read and no
-// database round trip. It never expires. Like the rate limits, the check fails open when DynamoDB does not
+// the feed's $connect) reads on each request, beside the rate limits: one DynamoDB read and no database round
+// trip, and it holds in every environment at once (no environment's view of it can be stale). It never expires. Like the rate limits, the check fails open when DynamoDB does not
 // answer (the core API stays up); the membership row in PostgreSQL says "removed" as well, and a member not yet
 // known to an environment is refused from it (tenancy.ts).
 
