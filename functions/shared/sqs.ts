@@ -57,6 +57,7 @@ function batches(messages: OutgoingMessage[]): OutgoingMessage[][] {
   let batch: OutgoingMessage[] = [];
   let bytes = 0;
   for (const message of messages) {
+    // An attribute counts its name, its value and its data type (`String`).
     const size = Buffer.byteLength(message.body) + Object.entries(message.attributes).reduce((sum, [name, value]) => sum + name.length + value.length + 6, 0);
     if (batch.length === BATCH || (batch.length > 0 && bytes + size > BATCH_BYTES)) {
       out.push(batch);

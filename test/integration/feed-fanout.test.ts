@@ -6,6 +6,7 @@ import { FANOUT_SHARD_CONNECTIONS, type FanoutShard } from '../../functions/doma
 import { taskflow } from '../../lib/app';
 import { startEventSources, type EventSourceMappings } from '../../lib/local/event-sources';
 import { sqsClient, startSqs, type LocalSqs } from '../../lib/local/sqs';
+import { sendMessages } from '../../functions/shared/sqs';
 import { bodyOf, drain } from '../support/queues';
 
 // The fan-out worker as Lambda runs it: the declared feedFanout queue (its DLQ after maxReceiveCount) with its event
@@ -53,6 +54,18 @@ afterAll(async () => {
 const event = (seq: number) => ({
   seq, prevSeq: seq - 1, id: randomUUID(), type: 'task.updated', subjectId: randomUUID(), projectId: null,
   actorId: 'user-1', occurredAt: new Date().toISOString(), payload: { title: `change ${seq}` },
+});
+
+describe('sending shards', () => {
+  it('sends shards too large for one batch together: ten of 120 KB go in batches within 256 KB', async () => {
+    // The integration tier's own SQS (test/support/setup.ts), where nothing consumes TaskFlow-feedFanout.
+    const shards = Array.from({ length: 10 }, (_, i) => ({ id: `shard-${i}`, body: JSON.stringify({ i, padding: 'x'.repeat(120 * 1024) }), attributes: { requestId: 'r' } }));
+    const result = await sendMessages('feedFanout', shards);
+    expect(result.failed).toEqual([]);
+    expect(result.sent.sort()).toEqual(shards.map((shard) => shard.id).sort());
+    const queued = await drain({ endpoint: before.AWS_ENDPOINT_URL_SQS!, queueUrl: () => before.FEEDFANOUT_QUEUE_URL! } as unknown as LocalSqs, 'feedFanout');
+    expect(queued.map((message) => bodyOf(message).i).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  });
 });
 
 describe('the feedFanout queue', () => {
