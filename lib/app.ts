@@ -100,12 +100,24 @@ const queues = {
       // member.removed also closes the removed member's connections.
       'member.removed', 'watcher.added', 'watcher.removed', 'preferences.updated',
     ],
-    // Out of the VPC: the @connections endpoint is public and no VPC endpoint serves it.
-    consumer: worker('broadcast', 'Pushes events to the subscribed WebSocket connections', 30, ['connections', 'websocket']),
+    // Out of the VPC: the @connections endpoint is public and no VPC endpoint serves it (it closes removed members' connections).
+    consumer: worker('broadcast', 'Splits each batch of events into fan-out shards of the subscribed WebSocket connections', 30, ['connections', 'websocket'], ['feedFanout']),
     batchSize: 10,
     maxReceiveCount: 3,
-    // API Gateway's @connections rate is per account and region: a backlog must not take all of it.
     maxConcurrency: 5,
+  },
+  feedFanout: {
+    description: 'Fan-out shards of the activity feed: a batch\'s events and up to 500 of an organization\'s connections to post them to',
+    // 500 connections, 50 posts at once, 2 s at most a post: 20 s in the worst case, most of it skipped at the deadline.
+    consumer: worker('feed-fanout', 'Posts a shard of a broadcast to its WebSocket connections', 30, ['connections', 'websocket']),
+    // One shard per invocation: shards of one event run in parallel, and a slow one holds up only its own connections.
+    batchSize: 1,
+    // Only a message that is not a shard fails (posts that fail are counted, and the clients resume).
+    maxReceiveCount: 3,
+    // 10,000 connections are 20 shards: one event reaches them all at once. API Gateway's @connections rate is per
+    // account and region (docs/runbooks/feed-fanout.md): 50 shards of 50 posts at once stay within it.
+    maxConcurrency: 50,
+    runbook: 'docs/runbooks/feed-fanout.md',
   },
   deletions: {
     description: 'Deleted projects (hidden at once by DELETE /projects/{projectId}) whose rows and files are still to remove',

@@ -59,6 +59,8 @@ export interface QueueDeclaration {
   maxConcurrency: number;
   /** The third-party service its consumer calls: the queue is that integration's backlog in its health. */
   integration?: IntegrationName;
+  /** What an operator does when its dead-letter queue alarms, a file under docs/runbooks/; default: dlq-redrive.md. */
+  runbook?: string;
 }
 
 /** A function run on a fixed rate by EventBridge. */

@@ -1,21 +1,16 @@
-import pLimit from 'p-limit';
-import type { FeedMessage } from './messages';
-import { advanceHead, removeConnection, subscribedConnections, type Connection } from './feed-registry';
-import { chunks, fitted, type FeedEntry, type FeedEvent } from './feed';
+import { FANOUT_SHARD_CONNECTIONS, type FanoutShard, type FeedMessage } from './messages';
+import { advanceHead, subscribedConnections, type Connection } from './feed-registry';
+import { fitted, truncated, type FeedEvent } from './feed';
 
-/** Posts one frame to one connection: 'gone' when API Gateway no longer has it (410). */
-export type PostFrame = (connectionId: string, frame: string) => Promise<'sent' | 'gone'>;
+/** Queues an organization's shards (the `feedFanout` queue): how many of them could not be queued. */
+export type SendShards = (shards: FanoutShard[]) => Promise<number>;
 
 export interface BroadcastReport {
-  /** Messages whose organization could not be served (the registry failed): to be received again. */
+  /** Messages whose organization could not be served (the registry or the fan-out queue failed): to be received again. */
   failed: string[];
-  frames: number;
-  gone: number;
-  postFailures: number;
-  /** Connections not posted to because the invocation's time was running out. */
-  skipped: number;
-  /** For each event in each frame posted, from its commit (occurredAt) to the post: the feed-delivery SLI. */
-  deliveryDelaysMs: number[];
+  /** Shards queued, and the connections they hold. */
+  shards: number;
+  connections: number;
 }
 
 export interface BroadcastEvent {
@@ -24,28 +19,28 @@ export interface BroadcastEvent {
   requestId: string;
 }
 
-// Posts under way at once per invocation: API Gateway's @connections rate is shared by the account.
-const POST_CONCURRENCY = 25;
+// A shard is one SQS message: at most 256 KB (SQS's limit before 2025, which the local emulator and older queues
+// keep). The events take at most EVENTS_BYTES of it, the connections the rest.
+const SHARD_BYTES = 240 * 1024;
+const EVENTS_BYTES = 96 * 1024;
 
 /**
- * One batch of events to every subscribed connection of their organizations: one registry read per
- * organization, and per connection the batch's events in sequence order, in as few 32 KB frames as they fit.
- * A project subscription gets a `skipped` entry for another project's event, so its chain has no holes.
- * A gone connection (410) is removed; another failed post is counted and not retried (the client sees the
- * gap and resumes); neither fails the batch. A registry failure fails that organization's messages only.
- * When `timeLeft` says the invocation is about to time out, the posts not yet made are skipped rather than
- * the whole batch failing and coming back for everyone.
+ * One batch of events to every subscribed connection of their organizations, in parallel: one registry read per
+ * organization, then its connections split into shards of at most FANOUT_SHARD_CONNECTIONS, each queued with the
+ * batch's events (in sequence order, deduplicated) for a fan-out invocation of its own (functions/domain/fanout.ts),
+ * so no invocation posts to thousands and a slow shard holds up only its own connections. Events too large to
+ * travel together lose their payloads (`truncated`, as a frame does: the client reads them over REST). A registry or
+ * queue failure fails that organization's messages only: they come back, and a shard sent twice is a duplicate
+ * the client drops. The organization's head (pong's headSeq) moves once its shards are queued.
  */
 export async function broadcast(
   events: readonly BroadcastEvent[],
-  post: PostFrame,
+  sendShards: SendShards,
   log: (message: string, extra: Record<string, unknown>) => void,
-  timeLeft: () => boolean = () => true,
 ): Promise<BroadcastReport> {
-  const report: BroadcastReport = { failed: [], frames: 0, gone: 0, postFailures: 0, skipped: 0, deliveryDelaysMs: [] };
+  const report: BroadcastReport = { failed: [], shards: 0, connections: 0 };
   const byOrg = new Map<string, BroadcastEvent[]>();
   for (const event of events) byOrg.set(event.message.organizationId, [...(byOrg.get(event.message.organizationId) ?? []), event]);
-  const limit = pLimit(POST_CONCURRENCY);
 
   await Promise.all(
     [...byOrg].map(async ([orgId, orgEvents]) => {
@@ -57,38 +52,56 @@ export async function broadcast(
         report.failed.push(...orgEvents.map((event) => event.messageId));
         return;
       }
-      const feedEvents = dedupe(orgEvents.map(toFeedEvent)).sort((a, b) => a.seq - b.seq);
-      await Promise.all(
-        connections.map((connection) =>
-          limit(async () => {
-            if (!timeLeft()) {
-              report.skipped += 1;
-              return;
-            }
-            for (const chunk of chunks(entriesFor(connection, feedEvents))) {
-              try {
-                if ((await post(connection.connectionId, JSON.stringify({ type: 'events', events: chunk }))) === 'gone') {
-                  report.gone += 1;
-                  await removeConnection(orgId, connection.connectionId).catch((error: unknown) => log('a gone connection could not be removed', { error }));
-                  return;
-                }
-                report.frames += 1;
-                const posted = Date.now();
-                for (const entry of chunk) if ('occurredAt' in entry) report.deliveryDelaysMs.push(posted - Date.parse(entry.occurredAt));
-              } catch (error) {
-                report.postFailures += 1;
-                log('a frame could not be posted; the client will see the gap', { connectionId: connection.connectionId, error });
-                return;
-              }
-            }
-          }),
-        ),
-      );
+      const feedEvents = withinBytes(dedupe(orgEvents.map(toFeedEvent)).sort((a, b) => a.seq - b.seq), EVENTS_BYTES);
+      const shards = shardsOf(orgId, feedEvents, connections);
+      const unsent = shards.length === 0 ? 0 : await sendShards(shards);
+      if (unsent > 0) {
+        log('fan-out shards could not be queued; the messages will be received again', { orgId, unsent, shards: shards.length });
+        report.failed.push(...orgEvents.map((event) => event.messageId));
+        return;
+      }
+      report.shards += shards.length;
+      report.connections += connections.length;
       // pong's headSeq: a client that missed the last frame sees it on its next keepalive.
       await advanceHead(orgId, feedEvents.at(-1)!.seq).catch((error: unknown) => log('the feed head could not be advanced', { orgId, error }));
     }),
   );
   return report;
+}
+
+/** The connections in shards of at most FANOUT_SHARD_CONNECTIONS, each message within SHARD_BYTES. */
+function shardsOf(organizationId: string, events: FeedEvent[], connections: readonly Connection[]): FanoutShard[] {
+  const room = SHARD_BYTES - bytes({ organizationId, events, connections: [] });
+  const shards: FanoutShard[] = [];
+  let shard: FanoutShard['connections'] = [];
+  let used = 0;
+  for (const { connectionId, projectId } of connections) {
+    const entry = { connectionId, projectId: projectId ?? null };
+    const size = bytes(entry) + 1;
+    if (shard.length === FANOUT_SHARD_CONNECTIONS || (shard.length > 0 && used + size > room)) {
+      shards.push({ organizationId, events, connections: shard });
+      shard = [];
+      used = 0;
+    }
+    shard.push(entry);
+    used += size;
+  }
+  if (shard.length > 0) shards.push({ organizationId, events, connections: shard });
+  return shards;
+}
+
+/** The events within `limit` bytes together: the largest payloads go first (the events stay, `truncated`). */
+function withinBytes(events: FeedEvent[], limit: number): FeedEvent[] {
+  const out = [...events];
+  let total = out.reduce((sum, event) => sum + bytes(event), 0);
+  const bySize = out.map((event, index) => ({ index, size: bytes(event) })).sort((a, b) => b.size - a.size);
+  for (const { index } of bySize) {
+    if (total <= limit) break;
+    const smaller = truncated(out[index]!);
+    total -= bytes(out[index]!) - bytes(smaller);
+    out[index] = smaller;
+  }
+  return out;
 }
 
 function toFeedEvent({ message, requestId }: BroadcastEvent): FeedEvent {
@@ -111,7 +124,4 @@ function dedupe(events: FeedEvent[]): FeedEvent[] {
   return [...new Map(events.map((event) => [event.seq, event])).values()];
 }
 
-function entriesFor(connection: Connection, events: readonly FeedEvent[]): FeedEntry[] {
-  if (!connection.projectId) return [...events];
-  return events.map((event) => (event.projectId === connection.projectId ? event : { seq: event.seq, prevSeq: event.prevSeq, skipped: true }));
-}
+const bytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value));

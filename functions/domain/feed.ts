@@ -33,7 +33,11 @@ const ENVELOPE_BYTES = 256;
 
 /** The event as it fits in a frame: a payload too large for one goes, and the client reads it over REST. */
 export function fitted(event: FeedEvent): FeedEvent {
-  if (byteLength(event) <= FRAME_LIMIT_BYTES - ENVELOPE_BYTES) return event;
+  return byteLength(event) <= FRAME_LIMIT_BYTES - ENVELOPE_BYTES ? event : truncated(event);
+}
+
+/** The event without its payload, which the client reads over REST. */
+export function truncated(event: FeedEvent): FeedEvent {
   const { payload: _omitted, ...rest } = event;
   return { ...rest, truncated: true };
 }

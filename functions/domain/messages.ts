@@ -1,6 +1,7 @@
 // The bodies of TaskFlow's queue messages. Consumers check every message against its schema first:
 // one that does not fit is a poison message, logged with the reason and left to reach the DLQ.
 import * as z from 'zod/mini';
+import type { FeedEvent } from './feed';
 import { Comment, Task, TaskStatus } from './schemas';
 
 const envelope = {
@@ -147,3 +148,23 @@ export const SyncResult = z.discriminatedUnion('kind', [
   }),
 ]);
 export type SyncResult = z.infer<typeof SyncResult>;
+
+// What a fan-out shard's events must have: the rest is passed on as it came.
+const FeedEventChain = z.object({ seq: z.number(), prevSeq: z.number(), projectId: z.nullable(z.string()), occurredAt: z.string() });
+
+/** Connections per fan-out shard at most: one invocation's posts, a few hundred milliseconds of them. */
+export const FANOUT_SHARD_CONNECTIONS = 500;
+
+/**
+ * One shard of a broadcast (the `feedFanout` queue): a batch's events for an organization, fitted and in sequence
+ * order, and up to FANOUT_SHARD_CONNECTIONS of its subscribed connections, each with its subscription (null: the
+ * whole organization). The events are passed on as the broadcast worker made them; only their chain is checked.
+ */
+export const FanoutShard = z.object({
+  organizationId: z.string().check(z.minLength(1)),
+  events: z.array(z.custom<FeedEvent>((value) => z.safeParse(FeedEventChain, value).success, 'an event of the feed')).check(z.minLength(1)),
+  connections: z
+    .array(z.object({ connectionId: z.string().check(z.minLength(1)), projectId: z.nullable(z.string()) }))
+    .check(z.minLength(1), z.maxLength(FANOUT_SHARD_CONNECTIONS)),
+});
+export type FanoutShard = z.infer<typeof FanoutShard>;

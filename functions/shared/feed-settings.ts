@@ -1,7 +1,7 @@
 /** The feed's limits, from the environment so a test or an operator can set them (docs/feed.md). */
 export const feedSettings = () => ({
   /** WebSocket connections per organization. */
-  connectionCap: positive('FEED_CONNECTION_CAP', 1_000),
+  connectionCap: positive('FEED_CONNECTION_CAP', 10_000),
   /** How many of the latest events a `resume` replays; an older position answers resync_required. */
   replayWindow: positive('FEED_REPLAY_WINDOW', 10_000),
 });

@@ -61,7 +61,7 @@ export function sigv4(service: string, region: string, env: NodeJS.ProcessEnv = 
     const scope = `${shortDate}/${region}/${service}/aws4_request`;
     const stringToSign = [ALGORITHM, longDate, scope, sha256Hex(canonicalRequest)].join('\n');
     const { secretAccessKey } = credentialsFrom(env);
-    const key = [shortDate, region, service, 'aws4_request'].reduce<string | Buffer>((k, part) => hmac(k, part), `AWS4${secretAccessKey}`);
+    const key = signingKey(secretAccessKey, shortDate, region, service);
     return { scope, signedHeaders, signature: createHmac('sha256', key).update(stringToSign).digest('hex') };
   }
 
@@ -103,6 +103,22 @@ export function sigv4(service: string, region: string, env: NodeJS.ProcessEnv = 
       return queryString({ ...signedQuery, 'X-Amz-Signature': sig });
     },
   };
+}
+
+// The signing key changes with the day and the credentials only: four HMACs saved on every request (a feed fan-out
+// signs hundreds of posts in a row).
+const signingKeys = new Map<string, Buffer>();
+
+function signingKey(secretAccessKey: string, shortDate: string, region: string, service: string): Buffer {
+  const id = [secretAccessKey, shortDate, region, service].join('\n');
+  let key = signingKeys.get(id);
+  if (!key) {
+    key = [shortDate, region, service, 'aws4_request'].reduce<string | Buffer>((k, part) => hmac(k, part), `AWS4${secretAccessKey}`) as Buffer;
+    // Rotated credentials and past days are not kept.
+    if (signingKeys.size >= 16) signingKeys.clear();
+    signingKeys.set(id, key);
+  }
+  return key;
 }
 
 /** The path with `.`, `..` and empty segments resolved, percent-encoded again segment by segment. */

@@ -14,8 +14,10 @@ export interface SendResult {
   failed: { id: string; reason: string }[];
 }
 
-// SQS's limit per SendMessageBatch call.
+// SQS's limits per SendMessageBatch call: ten entries, and 256 KB of bodies and attributes together (SQS's limit
+// before 2025, which the local emulator and older queues keep).
 const BATCH = 10;
+const BATCH_BYTES = 256 * 1024;
 
 /**
  * Sends messages to a declared queue (its URL is in `<NAME>_QUEUE_URL`) in batches of ten; a failed
@@ -25,7 +27,7 @@ export async function sendMessages(queue: string, messages: OutgoingMessage[]): 
   // Made per call (it is cheap): the endpoint and credentials are read from the environment each time.
   const send = awsJson({ service: 'sqs', endpointVariable: 'AWS_ENDPOINT_URL_SQS', targetPrefix: 'AmazonSQS', timeoutMs: 2_000 });
   const result: SendResult = { sent: [], failed: [] };
-  const chunks = Array.from({ length: Math.ceil(messages.length / BATCH) }, (_, i) => messages.slice(i * BATCH, (i + 1) * BATCH));
+  const chunks = batches(messages);
   // The batches go out at once: a round of the relay lasts one call, far inside its claim's lease.
   await Promise.all(chunks.map(async (chunk) => {
     try {
@@ -47,6 +49,26 @@ export async function sendMessages(queue: string, messages: OutgoingMessage[]): 
     }
   }));
   return result;
+}
+
+/** The messages in order, in batches of at most BATCH entries and BATCH_BYTES (a larger message goes alone). */
+function batches(messages: OutgoingMessage[]): OutgoingMessage[][] {
+  const out: OutgoingMessage[][] = [];
+  let batch: OutgoingMessage[] = [];
+  let bytes = 0;
+  for (const message of messages) {
+    // An attribute counts its name, its value and its data type (`String`).
+    const size = Buffer.byteLength(message.body) + Object.entries(message.attributes).reduce((sum, [name, value]) => sum + name.length + value.length + 6, 0);
+    if (batch.length === BATCH || (batch.length > 0 && bytes + size > BATCH_BYTES)) {
+      out.push(batch);
+      batch = [];
+      bytes = 0;
+    }
+    batch.push(message);
+    bytes += size;
+  }
+  if (batch.length > 0) out.push(batch);
+  return out;
 }
 
 /**

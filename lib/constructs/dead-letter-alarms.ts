@@ -30,7 +30,7 @@ export class DeadLetterAlarms<QueueName extends string = string> extends Constru
       }).createAlarm(this, `${queueId(name)}DeadLetterAlarm`, {
         alarmDescription:
           `${deadLetterName} holds messages that failed ${declaration.maxReceiveCount} times in ${sourceName} ` +
-          `(${declaration.description}). Read the consumer's logs, fix the cause, then redrive them to ${sourceName} (docs/runbooks/dlq-redrive.md).`,
+          `(${declaration.description}). Read the consumer's logs, fix the cause, then redrive them to ${sourceName} (${declaration.runbook ?? 'docs/runbooks/dlq-redrive.md'}).`,
         threshold: 0,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         evaluationPeriods: 1,

@@ -7,7 +7,7 @@ import type { RouteGroup, SloDeclaration } from '../declaration';
  * - a route function (reads, mutations, the feed's WebSocket routes): every errors and latency SLO counted on its route
  *   group (availability, and the group's own error and latency SLOs);
  * - the authorizer: availability, which every route group counts;
- * - a worker: the delay SLO it serves (the broadcast worker: feed delivery; the notifications, Slack and e-mail
+ * - a worker: the delay SLO it serves (the broadcast and fan-out workers: feed delivery; the notifications, Slack and e-mail
  *   workers: notification delivery; the outbox relay: outbox lag). The other workers (sync, reports, sweep, the
  *   probes) serve no SLO: their own rollback alarms gate them.
  */
@@ -28,6 +28,7 @@ export function allRouteGroupsGates(slos: Readonly<Record<string, SloDeclaration
 /** The delay SLO each worker serves, by queue or schedule name. */
 const WORKER_SLO_METRICS: Readonly<Record<string, string>> = {
   broadcast: 'FeedDeliveryMs',
+  feedFanout: 'FeedDeliveryMs',
   notifications: 'NotificationDeliveryMs',
   slack: 'NotificationDeliveryMs',
   email: 'NotificationDeliveryMs',

@@ -10,7 +10,7 @@ export const FEED_DELIVERY_THRESHOLD_MS = 5_000;
  * Whether the activity feed delivers (review C3), as a browser sees it: the synthetic probe, every 5 minutes,
  * connects, subscribes, changes its probe project and times the event's frame. Two alarms: delivery slow or
  * not reported (a probe that does not run, or whose event never arrives, reports no delivery time: breaching),
- * and a failed run. The broadcast worker's own failures end in its dead-letter queue, which has its alarm.
+ * and a failed run. The broadcast and fan-out workers' own failures end in their dead-letter queues, which have their alarms.
  */
 export class FeedProbeAlarms extends Construct {
   /** In alarm when two probe periods in a row had a delivery over 5 s, or none reported. */
@@ -36,7 +36,7 @@ export class FeedProbeAlarms extends Construct {
       alarmDescription:
         `The feed probe's event took more than ${FEED_DELIVERY_THRESHOLD_MS / 1000} s from commit to WebSocket frame, or no ` +
         'delivery was reported, in two 5-minute periods in a row: browsers see changes late or not at all. See FeedProbeFailures, ' +
-        'the probe\'s and the broadcast worker\'s logs, the broadcast queue\'s backlog and GET /health; docs/runbooks/feed-delivery.md.',
+        'the probe\'s, the broadcast and the fan-out workers\' logs, the broadcast and feedFanout queues\' backlogs and GET /health; docs/runbooks/feed-delivery.md.',
       threshold: FEED_DELIVERY_THRESHOLD_MS,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 2,

@@ -58,6 +58,11 @@ export interface LocalRuntimeOptions {
    * may; never set in AWS.
    */
   rateLimitScale?: number;
+  /**
+   * The @connections endpoint the functions post to and close connections on (WEBSOCKET_MANAGEMENT_URL), instead of
+   * the WebSocket API's own: the feed benchmark's endpoint that stands in for 10,000 clients (bin/bench-feed.ts).
+   */
+  managementUrl?: string;
   log?: (line: string) => void;
 }
 
@@ -169,7 +174,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     sqs: { endpoint: sqs.endpoint, queueUrl: sqs.queueUrl, names: Object.keys(taskflow.queues), routes: outboxRoutes(taskflow.queues), integrations: queueIntegrations(taskflow.queues) },
     s3: { endpoint: s3.endpoint, bucket: s3.bucket },
     sandboxes: { urls: sandboxes.urls, credentials, notificationFromEmail: SANDBOX_CREDENTIALS.NOTIFICATION_FROM_EMAIL },
-    websocket: { url: `ws://127.0.0.1:${websocket.port}`, managementUrl: websocket.managementUrl },
+    websocket: { url: `ws://127.0.0.1:${websocket.port}`, managementUrl: options.managementUrl ?? websocket.managementUrl },
     api: { url: `http://127.0.0.1:${port}` },
     lambda: { endpoint: `http://127.0.0.1:${port}` },
     // The address the server listens on, whatever `localhost` resolves to here.

@@ -13,7 +13,7 @@ import { SharedValues } from './shared-values';
 
 /**
  * The activity feed: the WebSocket API and its route functions, `$connect` authorized by the API stack's JWT
- * authorizer. It shares its URLs with the workers (the broadcast worker posts to its connections, the probe connects).
+ * authorizer. It shares its URLs with the workers (the broadcast and fan-out workers post to its connections, the probe connects).
  */
 export class FeedStack extends Stack {
   readonly webSocket: WebSocketApi;

@@ -107,6 +107,7 @@ describe('rollback triggers', () => {
     expect(names(stacks.feed.webSocket.routeFunctions.get('resume')!)).toEqual([slo('availability'), slo('feedErrors'), slo('feedLatency')]);
     expect(names(stacks.api.authorizerFunction)).toEqual([slo('availability')]);
     expect(names(stacks.workers.consumers.consumers.broadcast)).toEqual([slo('feedDelivery')]);
+    expect(names(stacks.workers.consumers.consumers.feedFanout)).toEqual([slo('feedDelivery')]);
     expect(names(stacks.workers.consumers.consumers.email)).toEqual([slo('notificationDelivery')]);
     expect(names(stacks.workers.schedules.functions.outboxRelay)).toEqual([slo('outboxLag')]);
     expect(names(stacks.workers.consumers.consumers.github)).toEqual([]);

@@ -169,12 +169,12 @@ describe('consumers', () => {
     expect(consume).toEqual(expect.arrayContaining(['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility']));
   });
 
-  it('caps each consumer\'s concurrency: notifications 5, sync results 2 and deletions 2 (database connections), slack 2, github 2 and google calendar 2 (their rate limits), email 5, broadcast 5 (@connections rate)', () => {
+  it('caps each consumer\'s concurrency: notifications 5, sync results 2 and deletions 2 (database connections), slack 2, github 2 and google calendar 2 (their rate limits), email 5, broadcast 5, feed fan-out 50 (the 20 shards of 10,000 connections at once, within the @connections rate)', () => {
     const maximum = (name: QueueName) =>
       ofType('AWS::Lambda::EventSourceMapping').find(([, m]) => namesAlias(m.Properties.FunctionName, liveAliasId(stacks, stacks.workers.consumers.consumers[name])))![1]
         .Properties.ScalingConfig?.MaximumConcurrency;
     expect(Object.fromEntries(queueNames.map((name) => [name, maximum(name)]))).toEqual({
-      notifications: 5, slack: 2, email: 5, github: 2, googleCalendar: 2, syncResults: 2, broadcast: 5, deletions: 2,
+      notifications: 5, slack: 2, email: 5, github: 2, googleCalendar: 2, syncResults: 2, broadcast: 5, feedFanout: 50, deletions: 2,
     });
   });
 

@@ -556,6 +556,8 @@ describe('storage', () => {
       'DeletionsQueueUrl',
       'EmailDeadLetterQueueUrl',
       'EmailQueueUrl',
+      'FeedFanoutDeadLetterQueueUrl',
+      'FeedFanoutQueueUrl',
       'FeedProbeCredentialsSecretArn',
       'FilesBucketName',
       'GitHubTokenSecretArn',

@@ -205,9 +205,10 @@ describe('posting to connections', () => {
     );
   });
 
-  it('gives ManageConnections to the functions that need websocket (the broadcast worker) and to no other', () => {
+  it('gives ManageConnections to the functions that need websocket (the broadcast and fan-out workers) and to no other', () => {
     const granted = allFunctions().filter((fn) => manageConnections(fn).length > 0);
-    expect(granted.map((fn) => fn.node.path)).toEqual([stacks.workers.consumers.consumers.broadcast.node.path]);
+    const { broadcast, feedFanout } = stacks.workers.consumers.consumers;
+    expect(granted.map((fn) => fn.node.path).sort()).toEqual([broadcast.node.path, feedFanout.node.path].sort());
     for (const fn of allFunctions()) {
       const needs = fn.declaration.needs as readonly Capability[];
       expect(envOf(fn).WEBSOCKET_MANAGEMENT_URL !== undefined, fn.node.path).toBe(needs.includes('websocket'));
@@ -216,6 +217,33 @@ describe('posting to connections', () => {
     const resume = stacks.feed.webSocket.routeFunctions.get('resume')!;
     expect(propsOf(resume).VpcConfig).toBeDefined();
     expect(manageConnections(resume)).toEqual([]);
+  });
+});
+
+describe('fan-out', () => {
+  it('queues each broadcast\'s shards to feedFanout, whose worker posts them out of the VPC, one shard an invocation, 50 at once', () => {
+    const { broadcast, feedFanout } = stacks.workers.consumers.consumers;
+    const queueId = logicalId(stacks.data.queues.queues.feedFanout);
+    expect(envOf(broadcast).FEEDFANOUT_QUEUE_URL).toEqual(ref(queueId));
+    expect(actionsOn(broadcast, queueId)).toContain('sqs:SendMessage');
+    expect(propsOf(feedFanout).VpcConfig).toBeUndefined();
+    expect(resolve(envOf(feedFanout).WEBSOCKET_MANAGEMENT_URL)).toBe(`https://<${apiId()}>.execute-api.eu-west-1.amazonaws.com/v1`);
+    // It removes the gone connections it finds.
+    expect(envOf(feedFanout).CONNECTIONS_TABLE_NAME).toEqual(ref(logicalId(stacks.data.storage.tables.connections)));
+    const mapping = ofType('AWS::Lambda::EventSourceMapping').find(([, m]) => JSON.stringify(m.Properties.EventSourceArn).includes(`"${queueId}"`))![1];
+    expect(mapping.Properties).toMatchObject({ BatchSize: 1, ScalingConfig: { MaximumConcurrency: 50 }, FunctionResponseTypes: ['ReportBatchItemFailures'] });
+  });
+
+  it('moves a shard that fails 3 times to TaskFlow-feedFanout-dlq, whose alarm names the fan-out runbook', () => {
+    const queue = propsOf(stacks.data.queues.queues.feedFanout);
+    const deadLetterId = logicalId(stacks.data.queues.deadLetterQueues.feedFanout);
+    expect(queue).toMatchObject({ QueueName: 'TaskFlow-feedFanout', RedrivePolicy: { deadLetterTargetArn: arnOf(deadLetterId), maxReceiveCount: 3 } });
+    expect(propsOf(stacks.data.queues.deadLetterQueues.feedFanout).QueueName).toBe('TaskFlow-feedFanout-dlq');
+    const alarm = propsOf(stacks.operations.deadLetters.alarms.feedFanout);
+    expect(alarm).toMatchObject({ MetricName: 'ApproximateNumberOfMessagesVisible', Threshold: 0, ComparisonOperator: 'GreaterThanThreshold' });
+    expect(alarm.AlarmDescription).toContain('TaskFlow-feedFanout-dlq');
+    expect(alarm.AlarmDescription).toContain('docs/runbooks/feed-fanout.md');
+    expect(alarm.AlarmActions).toBeDefined();
   });
 });
 

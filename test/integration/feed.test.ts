@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { broadcast, type BroadcastEvent } from '../../functions/domain/broadcast';
+import { fanOut } from '../../functions/domain/fanout';
 import { FRAME_LIMIT_BYTES } from '../../functions/domain/feed';
 import { registerConnection, subscribedConnections } from '../../functions/domain/feed-registry';
-import type { FeedMessage } from '../../functions/domain/messages';
+import { FanoutShard, type FeedMessage } from '../../functions/domain/messages';
+import { dynamoDb } from '../../functions/shared/dynamodb';
 import { createProject, createTask, invoke, memberOf, newCaller, type Caller } from '../support/api';
 import { ask, invokeWebSocket } from '../support/websocket';
 
@@ -32,6 +34,27 @@ async function subscribed(caller: Caller, projectId?: string): Promise<string> {
     projectId: projectId ?? null,
   });
   return connectionId;
+}
+
+/** `count` connections subscribed to the whole organization, written straight to the registry (their $connect is tested above). */
+async function registerSubscribed(orgId: string, count: number): Promise<string[]> {
+  const ids = Array.from({ length: count }, (_, i) => `bulk-${i}-${randomUUID().slice(0, 8)}`);
+  const expiration = { N: String(Math.floor(Date.now() / 1000) + 3600) };
+  for (let i = 0; i < ids.length; i += 25) {
+    await dynamoDb()('BatchWriteItem', {
+      RequestItems: {
+        [process.env.CONNECTIONS_TABLE_NAME!]: ids.slice(i, i + 25).map((id) => ({
+          PutRequest: { Item: { pk: { S: `org#${orgId}` }, sk: { S: `connection#${id}` }, userId: { S: 'bulk' }, clientId: { S: 'c' }, projectId: { NULL: true }, expiration } },
+        })),
+      },
+    });
+  }
+  return ids;
+}
+
+async function until(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !condition(); i += 1) await new Promise((resolve) => setTimeout(resolve, 10));
+  expect(condition()).toBe(true);
 }
 
 /** An organization with a project and `tasks` tasks: events 1 (project.created) to tasks + 1. */
@@ -201,7 +224,7 @@ describe('GET /activity', () => {
   });
 });
 
-describe('broadcast', () => {
+describe('broadcast and fan-out', () => {
   async function feedMessages(caller: Caller, afterSeq = 0): Promise<BroadcastEvent[]> {
     const page = await invoke('listActivity', caller, { query: { afterSeq: String(afterSeq) } });
     return page.body.events.map((event: any) => ({
@@ -212,6 +235,13 @@ describe('broadcast', () => {
         projectId: event.projectId, actorId: event.actorId, occurredAt: event.occurredAt, payload: event.payload,
       } satisfies FeedMessage,
     }));
+  }
+
+  /** The shards a broadcast queues, collected instead of sent to the feedFanout queue. */
+  async function shardsOf(messages: BroadcastEvent[]) {
+    const shards: FanoutShard[] = [];
+    const report = await broadcast(messages, async (queued) => (shards.push(...queued), 0), () => undefined);
+    return { report, shards };
   }
 
   it('sends each subscription its events, removes a gone connection, and lets no bad connection fail the others', async () => {
@@ -225,18 +255,19 @@ describe('broadcast', () => {
     const failing = await subscribed(caller);
     await connected(caller); // never subscribed: gets nothing
     const posted = new Map<string, any[]>();
-    const report = await broadcast(
-      (await feedMessages(caller)).reverse(),
-      async (connectionId, frame) => {
+    const { report, shards } = await shardsOf((await feedMessages(caller)).reverse());
+    expect(report).toEqual({ failed: [], shards: 1, connections: 4 });
+    const { deliveryDelaysMs, ...counts } = await fanOut(shards[0]!, {
+      post: async (connectionId, frame) => {
         if (connectionId === gone) return 'gone';
         if (connectionId === failing) throw new Error('socket hang up');
         posted.set(connectionId, [...(posted.get(connectionId) ?? []), JSON.parse(frame)]);
         return 'sent';
       },
-      () => undefined,
-    );
-    const { deliveryDelaysMs, ...counts } = report;
-    expect(counts).toEqual({ failed: [], frames: 2, gone: 1, postFailures: 1, skipped: 0 });
+      concurrency: 25,
+      log: () => undefined,
+    });
+    expect(counts).toEqual({ frames: 2, gone: 1, postFailures: 1, skipped: 0 });
     expect([...posted.keys()].sort()).toEqual([whole, projectA].sort());
     // The feed-delivery SLI: one delay per event posted (a skip entry is none), each from its commit to the post.
     const eventsPosted = [...posted.values()].flat().flatMap((frame) => frame.events).filter((entry) => !entry.skipped);
@@ -254,6 +285,76 @@ describe('broadcast', () => {
     expect(await ask('ping', caller, whole, { action: 'ping' })).toEqual({ type: 'pong', headSeq: 3 });
   });
 
+  it('splits a large organization into shards of at most 500 connections, each with every event of the batch', async () => {
+    const caller = newCaller();
+    await createProject(caller);
+    const ids = await registerSubscribed(caller.orgId, 1_201);
+    const { report, shards } = await shardsOf(await feedMessages(caller));
+    expect(report).toEqual({ failed: [], shards: 3, connections: 1_201 });
+    expect(shards.map((shard) => shard.connections.length)).toEqual([500, 500, 201]);
+    expect(shards.flatMap((shard) => shard.connections.map((c) => c.connectionId)).sort()).toEqual(ids.sort());
+    for (const shard of shards) {
+      expect(shard.events.map((e) => e.seq)).toEqual([1]);
+      // What the feedFanout queue takes: the consumer's schema, within one SQS message.
+      expect(FanoutShard.safeParse(shard).success).toBe(true);
+      expect(Buffer.byteLength(JSON.stringify(shard))).toBeLessThanOrEqual(256 * 1024);
+    }
+  });
+
+  it('keeps a shard within one SQS message: the largest payloads of a big batch go (truncated), every event stays', async () => {
+    const caller = newCaller();
+    const project = await createProject(caller);
+    for (let i = 0; i < 6; i += 1) await createTask(caller, project.id, { title: `Big ${i}`, description: 'x'.repeat(19_000) });
+    await subscribed(caller);
+    const { shards } = await shardsOf(await feedMessages(caller));
+    expect(shards).toHaveLength(1);
+    expect(shards[0]!.events.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(shards[0]!.events.some((e) => e.truncated)).toBe(true);
+    expect(shards[0]!.events[0]).not.toHaveProperty('truncated');
+    expect(Buffer.byteLength(JSON.stringify(shards[0]))).toBeLessThanOrEqual(256 * 1024);
+  });
+
+  it('lets a slow or failing shard cost only its own connections; a slow connection holds up only itself', async () => {
+    const caller = newCaller();
+    await createProject(caller);
+    await registerSubscribed(caller.orgId, 600);
+    const [slowShard, healthyShard] = (await shardsOf(await feedMessages(caller))).shards;
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const slowIds = new Set(slowShard!.connections.map((c) => c.connectionId));
+    // Every post of the first shard hangs until the second has finished (or fails: half of them throw once released).
+    const slow = fanOut(slowShard!, {
+      post: async (connectionId) => {
+        await released;
+        if (connectionId.endsWith('0')) throw new Error('timed out');
+        return 'sent';
+      },
+      concurrency: 50,
+      log: () => undefined,
+    });
+    // In the healthy shard, one connection's post hangs too: the other 99 are posted meanwhile.
+    const stuck = healthyShard!.connections[0]!.connectionId;
+    const posted: string[] = [];
+    let unstick!: () => void;
+    const healthy = fanOut(healthyShard!, {
+      post: async (connectionId) => {
+        expect(slowIds.has(connectionId)).toBe(false);
+        if (connectionId === stuck) await new Promise<void>((resolve) => (unstick = resolve));
+        posted.push(connectionId);
+        return 'sent';
+      },
+      concurrency: 50,
+      log: () => undefined,
+    });
+    await until(() => posted.length === healthyShard!.connections.length - 1);
+    unstick();
+    expect(await healthy).toMatchObject({ frames: 100, postFailures: 0, skipped: 0 });
+    release();
+    const report = await slow;
+    expect(report.frames + report.postFailures).toBe(500);
+    expect(report.postFailures).toBe(slowShard!.connections.filter((c) => c.connectionId.endsWith('0')).length);
+  });
+
   it('skips the posts left when the invocation is about to time out, failing nothing', async () => {
     const caller = newCaller();
     await createProject(caller);
@@ -261,16 +362,17 @@ describe('broadcast', () => {
     await subscribed(caller);
     const posted: string[] = [];
     let calls = 0;
-    const report = await broadcast(
-      await feedMessages(caller),
-      async (connectionId) => {
+    const { shards } = await shardsOf(await feedMessages(caller));
+    const report = await fanOut(shards[0]!, {
+      post: async (connectionId) => {
         posted.push(connectionId);
         return 'sent';
       },
-      () => undefined,
-      () => (calls += 1) === 1,
-    );
-    expect(report).toMatchObject({ failed: [], frames: 1, skipped: 1 });
+      concurrency: 25,
+      log: () => undefined,
+      timeLeft: () => (calls += 1) === 1,
+    });
+    expect(report).toMatchObject({ frames: 1, skipped: 1 });
     expect(posted).toHaveLength(1);
   });
 
@@ -281,11 +383,21 @@ describe('broadcast', () => {
     const table = process.env.CONNECTIONS_TABLE_NAME;
     process.env.CONNECTIONS_TABLE_NAME = 'no-such-table';
     try {
-      const report = await broadcast(messages, async () => 'sent', () => undefined);
+      const report = await broadcast(messages, async () => 0, () => undefined);
       expect(report.failed).toEqual(messages.map((m) => m.messageId));
     } finally {
       process.env.CONNECTIONS_TABLE_NAME = table;
     }
+  });
+
+  it('fails the messages whose shards could not all be queued, and leaves the head where it was', async () => {
+    const caller = newCaller();
+    await createProject(caller);
+    const connectionId = await subscribed(caller);
+    const messages = await feedMessages(caller);
+    const report = await broadcast(messages, async (shards) => shards.length, () => undefined);
+    expect(report).toEqual({ failed: messages.map((m) => m.messageId), shards: 0, connections: 0 });
+    expect(await ask('ping', caller, connectionId, { action: 'ping' })).toEqual({ type: 'pong', headSeq: null });
   });
 
   it('registers within the cap counted per organization', async () => {
