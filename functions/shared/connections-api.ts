@@ -1,3 +1,4 @@
+import { countAwsCall } from './aws-calls';
 import { requiredEnv } from './env';
 import { sigv4 } from './sigv4';
 
@@ -40,5 +41,6 @@ async function manage(method: 'POST' | 'DELETE', connectionId: string, body?: st
     url,
     ...(body === undefined ? {} : { headers: { 'content-type': 'application/octet-stream' }, body }),
   });
+  countAwsCall('execute-api', method === 'POST' ? 'PostToConnection' : 'DeleteConnection', base.host, body === undefined ? 0 : Buffer.byteLength(body));
   return fetch(url, { method, headers, ...(body === undefined ? {} : { body }), signal: AbortSignal.timeout(POST_TIMEOUT_MS) });
 }
