@@ -15,15 +15,17 @@ const INTERVAL_MS = 50;
 const quantile = (values: number[], q: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(q * values.length))]!;
 const fmt = (n: number) => n.toFixed(1).padStart(7);
 
-export async function feedLatency(databaseUrl: string): Promise<void> {
+export async function feedLatency(databaseUrl: string): Promise<{ connections: number; p50Ms: number; p99Ms: number; maxMs: number }[]> {
   const dataDir = await mkdtemp(join(tmpdir(), 'taskflow-bench-feed-'));
   const runtime = await startLocalRuntime({ port: 0, dataDir, schedules: false, rateLimitScale: 1000, databaseUrl });
+  const figures: { connections: number; p50Ms: number; p99Ms: number; maxMs: number }[] = [];
   try {
     console.log(`\nFeed delivery, commit → frame on each client (${CHANGES} task changes, one every ${INTERVAL_MS} ms)`);
     console.log(`${'connections'.padEnd(26)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'max ms'.padStart(7)}   target: < 5 000 ms (the probe's alarm)`);
     for (const connections of [50, 500]) {
       const latencies = await measure(runtime.url, runtime.websocketUrl, await runtime.issuer.mint({ org: `org_bench_${randomUUID()}`, user: 'bench' }), connections);
       const missing = CHANGES * connections - latencies.length;
+      figures.push({ connections, p50Ms: quantile(latencies, 0.5), p99Ms: quantile(latencies, 0.99), maxMs: Math.max(...latencies) });
       console.log(
         `${String(connections).padEnd(26)} ${fmt(quantile(latencies, 0.5))} ${fmt(quantile(latencies, 0.99))} ${fmt(Math.max(...latencies))}` +
           (missing > 0 ? `  ✗ ${missing} frames missing` : ''),
@@ -33,6 +35,7 @@ export async function feedLatency(databaseUrl: string): Promise<void> {
     await runtime.stop();
     await rm(dataDir, { recursive: true, force: true });
   }
+  return figures;
 }
 
 async function measure(apiUrl: string, websocketUrl: string, token: string, connections: number): Promise<number[]> {
