@@ -3,8 +3,8 @@
 import pg from 'pg';
 
 export interface Baseline {
-  /** One run of the bare statement equivalent to `operation`; undefined when the benchmark has none for it. */
-  statement(operation: string, i: number): (() => Promise<unknown>) | undefined;
+  /** The bare statement equivalent to `operation` (its i-th run); undefined when the benchmark has none for it. */
+  statement(operation: string): ((i: number) => Promise<unknown>) | undefined;
   close(): Promise<void>;
 }
 
@@ -44,10 +44,7 @@ export async function barePg(databaseUrl: string, scope: { orgId: string; userId
       ),
   };
   return {
-    statement: (operation, i) => {
-      const run = statements[operation];
-      return run && (() => run(i));
-    },
+    statement: (operation) => statements[operation],
     close: () => client.end(),
   };
 }

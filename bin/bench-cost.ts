@@ -69,7 +69,7 @@ const GOALS = { read: 1.3, mutation: 2 } as const;
 
 /** The AWS calls a request made, on average, as counted at the wire: `dynamodb UpdateItem taskflow-rateLimits ×4.00`. */
 export const callsPerRequest = ({ calls, requests }: Pick<ObservedRequests, 'calls' | 'requests'>) =>
-  [...calls].map(([key, count]) => `${key} ×${(count.calls / requests).toFixed(2)}`).join(', ') || 'none';
+  [...calls].map(([key, count]) => `${key} ×${(count.calls / requests).toFixed(3)}`).join(', ') || 'none';
 
 export function printCosts(kinds: { read: RequestUsage; mutation: RequestUsage; mutationNotifying: RequestUsage; feedEvent100: RequestUsage }): CostFigures {
   const floor = PRICES.apiGatewayRestPerMillion;
