@@ -20,14 +20,14 @@ export interface ObservedRequests {
   /** The AWS calls made while `requests` such requests ran. */
   calls: CallCounts;
   requests: number;
-  /** The handler's measured p50, taken as each invocation's duration. */
-  p50Ms: number;
+  /** The handler's mean measured duration (what a bill sums, unlike a percentile), taken as each invocation's. */
+  meanMs: number;
   memoryMb: number;
 }
 
 /** One API request: API Gateway, its function's invocation at the measured duration, and the calls it made. */
-export const apiRequestUsage = ({ calls, requests, p50Ms, memoryMb }: ObservedRequests): RequestUsage =>
-  addUsage(usageOfCalls(calls, requests), { ...NO_USAGE, apiGatewayRequests: 1, lambda: [{ invocations: 1, memoryMb, durationMs: p50Ms }] });
+export const apiRequestUsage = ({ calls, requests, meanMs, memoryMb }: ObservedRequests): RequestUsage =>
+  addUsage(usageOfCalls(calls, requests), { ...NO_USAGE, apiGatewayRequests: 1, lambda: [{ invocations: 1, memoryMb, durationMs: meanMs }] });
 
 /** What consuming the messages a request sent costs: per message, the queue's consumer invocation and its SQS requests. */
 export function consumersUsage({ calls, requests }: ObservedRequests, app: string, queues: Record<string, QueueDeclaration>): RequestUsage {
@@ -89,7 +89,7 @@ export function printCosts(kinds: { read: RequestUsage; mutation: RequestUsage; 
   }
   console.log(`${'floor: API Gateway REST'.padEnd(30)} ${money(floor)}`);
   console.log(
-    `Assumed, not observed: Lambda billed at the declared memory for the measured p50 rounded up to 1 ms (Arm); the authorizer cached (0 a request); ` +
+    `Assumed, not observed: Lambda billed at the declared memory for the mean measured duration rounded up to 1 ms (Arm); the authorizer cached (0 a request); ` +
       `a consumer ${ASSUMED.consumerMs} ms and ${ASSUMED.consumerSqsRequests} SQS requests a message; a feed event ${ASSUMED.broadcastMs} ms of broadcast ` +
       `per 100 clients and ${ASSUMED.registryItemBytes} B a registry item; DynamoDB units sized from the request and answer bodies. Not counted: logs, metrics, traces, data transfer, the database.`,
   );

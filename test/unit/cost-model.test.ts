@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { consumersUsage, feedEventUsage } from '../../bin/bench-cost';
+import { ASSUMED, consumersUsage, feedEventUsage } from '../../bin/bench-cost';
 import { taskflow } from '../../lib/app';
 import { addUsage, callsBetween, costPerMillion, dynamoDbWriteCalls, NO_USAGE, usageOfCalls, type CallCounts } from '../../lib/cost/model';
 import { PRICES } from '../../lib/cost/prices';
@@ -77,8 +77,8 @@ describe('counting calls', () => {
 
   it('prices the consumers of the messages a mutation sent at their declared memory', () => {
     const sent = calls({ 'sqs SendMessageBatch TaskFlow-broadcast': [10, 10 * 500], 'sqs SendMessageBatch TaskFlow-unknown': [10, 10 * 500] });
-    const usage = consumersUsage({ calls: sent, requests: 10, p50Ms: 5, memoryMb: 512 }, taskflow.name, taskflow.queues);
-    expect(usage.lambda).toEqual([{ invocations: 1, memoryMb: taskflow.queues.broadcast.consumer.memoryMb ?? 512, durationMs: 100 }]);
+    const usage = consumersUsage({ calls: sent, requests: 10, meanMs: 5, memoryMb: 512 }, taskflow.name, taskflow.queues);
+    expect(usage.lambda).toEqual([{ invocations: 1, memoryMb: taskflow.queues.broadcast.consumer.memoryMb ?? 512, durationMs: ASSUMED.consumerMs }]);
     expect(usage.sqsRequests).toBe(2);
     expect(feedEventUsage(100, 512).webSocketMessages).toBe(100);
   });
