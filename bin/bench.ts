@@ -24,6 +24,7 @@ import { writeBenchJson, type OperationFigures } from './bench-json';
 
 const BUDGET = { readTrips: 1, mutationTrips: 2 };
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 300);
+const WARMUP = 20;
 // Steady load on the rate limiter: a few callers, each making many requests.
 const RATE_LIMIT_CALLERS = 4;
 
@@ -61,11 +62,13 @@ async function latencies() {
   Object.assign(process.env, dynamo.environment, sqs.environment, {
     DATABASE_URL: db.url, POWERTOOLS_LOG_LEVEL: 'SILENT', POWERTOOLS_METRICS_DISABLED: 'true', RATE_LIMIT_SCALE: '1000',
   });
-  const { roundTrips, closeDatabase } = await import('../functions/shared/db');
+  const { db: appDatabase, roundTrips, closeDatabase } = await import('../functions/shared/db');
   const { awsCalls } = await import('../functions/shared/aws-calls');
   const route = (id: string) => taskflow.routes.find((r) => r.operationId === id)!;
   const caller: Identity = { orgId: 'org_bench', userId: 'user_bench' };
   const project = (await invokeRoute(route('createProject'), caller, { body: { name: 'Bench' } })).body as { id: string };
+  // The run creates more tasks than the free plan's 1,000 (the measured creates, their warm-up, the outbox lag's).
+  await appDatabase.query("UPDATE organizations SET plan = 'pro' WHERE id = $1", [caller.orgId]);
   const taskIds: string[] = [];
   const versions = new Map<string, number>();
   const createBody = (i: number) => ({ params: { projectId: project.id }, body: { title: `Task ${i}`, labels: ['bench'] } });
@@ -94,6 +97,13 @@ async function latencies() {
     const trips: number[] = [];
     const bareStatement = name === operationId ? bare.statement(operationId) : undefined;
     const bareTimes: number[] = [];
+    // Untimed first: the handler's module loaded and its code warm, as in a warm Lambda environment (the keyed
+    // variants follow their warm operation and their keys must be fresh).
+    for (let i = ITERATIONS; i < (name === operationId ? ITERATIONS + WARMUP : 0); i += 1) {
+      const response = await invokeRoute(route(operationId), caller, call(i));
+      if (operationId === 'updateTask') versions.set(response.body.id, response.body.version);
+      await bareStatement?.(i);
+    }
     const before = snapshotCalls(awsCalls);
     for (let i = 0; i < ITERATIONS; i += 1) {
       const tripsBefore = roundTrips.count;
