@@ -1,8 +1,8 @@
 /**
  * AWS list prices for what a TaskFlow request uses: us-east-1 (N. Virginia), on-demand, first pricing tier, no
  * free tier, in US dollars per million units. The one place they live: the benchmark's cost model reads them here.
- * Written down on `readOn` as AWS's public pricing pages list them, without fetching them from this machine (it has no
- * route to them): re-check them there before quoting a figure, and change `readOn` with them.
+ * Written down on `readOn` as AWS's public pricing pages list them, not fetched by the benchmark: re-check them there
+ * before quoting a figure, and change `readOn` with them.
  */
 export const PRICES = {
   region: 'us-east-1',
