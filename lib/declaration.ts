@@ -140,6 +140,9 @@ export const visibilityTimeoutSeconds = (queue: QueueDeclaration) => 6 * (queue.
 
 export const DEFAULT_TIMEOUT_SECONDS = 10;
 
+/** A function's memory when it declares none (what Lambda bills its duration at, with the CPU share it buys). */
+export const DEFAULT_MEMORY_MB = 512;
+
 /** The queues some event type goes to: where the API's mutations publish. */
 export const eventQueues = (queues: Record<string, QueueDeclaration>) => [...new Set(Object.values(outboxRoutes(queues)).flat())];
 

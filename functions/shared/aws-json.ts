@@ -1,3 +1,4 @@
+import { countAwsCall } from './aws-calls';
 import { signedService } from './sigv4';
 import { span, type SpanKind } from './spans';
 
@@ -26,14 +27,16 @@ export function awsJson(options: { service: string; endpointVariable: string; ta
   const kind: SpanKind = options.service === 'dynamodb' || options.service === 'sqs' ? options.service : 'aws';
   return <T = Record<string, unknown>>(operation: string, input: object): Promise<T> => {
     const target = targetOf(input);
-    return span(kind, `${options.service} ${operation}${target ? ` ${target}` : ''}`, { operation, target }, () => call<T>(operation, input));
+    return span(kind, `${options.service} ${operation}${target ? ` ${target}` : ''}`, { operation, target }, () => call<T>(operation, target, input));
   };
 
-  async function call<T>(operation: string, input: object): Promise<T> {
+  async function call<T>(operation: string, target: string | undefined, input: object): Promise<T> {
     const body = JSON.stringify(input);
+    const answered = countAwsCall(options.service, operation, target, Buffer.byteLength(body));
     const headers = { 'content-type': `application/x-amz-json-${options.jsonVersion ?? '1.0'}`, 'x-amz-target': `${options.targetPrefix}.${operation}` };
     const response = await service.post(service.endpoint.pathname, headers, body, AbortSignal.timeout(options.timeoutMs));
     const text = await response.text();
+    answered(Buffer.byteLength(text));
     let payload: Record<string, unknown> = {};
     try {
       payload = text ? (JSON.parse(text) as Record<string, unknown>) : {};

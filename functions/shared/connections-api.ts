@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { countAwsCall } from './aws-calls';
 import { requiredEnv } from './env';
 import { sigv4 } from './sigv4';
 
@@ -63,6 +64,7 @@ function manage(method: 'POST' | 'DELETE', connectionId: string, body?: string):
     url,
     ...(body === undefined ? {} : { headers: { 'content-type': 'application/octet-stream', 'x-amz-content-sha256': payloadHash(body) }, body }),
   });
+  countAwsCall('execute-api', method === 'POST' ? 'PostToConnection' : 'DeleteConnection', base.host, body === undefined ? 0 : Buffer.byteLength(body));
   const secure = url.protocol === 'https:';
   return new Promise((resolve, reject) => {
     const request = (secure ? httpsRequest : httpRequest)(

@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { countAwsCall } from './aws-calls';
 import { requiredEnv } from './env';
 import { amzDate, credentialsFrom, sigv4 } from './sigv4';
 
@@ -14,6 +15,8 @@ function bucketUrl(env: NodeJS.ProcessEnv = process.env): URL {
 const objectUrl = (key: string) => new URL(key.split('/').map(encodeURIComponent).join('/'), bucketUrl());
 
 async function signed(method: string, url: URL, headers: Record<string, string> = {}, body?: string | Uint8Array) {
+  // Counted by S3's price classes: PUT, COPY, POST and LIST are one, GET and HEAD another; DELETE is free.
+  countAwsCall('s3', method, requiredEnv('FILES_BUCKET_NAME'), body === undefined ? 0 : Buffer.byteLength(body));
   // Signed as its SHA-256 (x-amz-content-sha256): S3 refuses a body that is not the one signed.
   const signedHeaders = sigv4('s3', requiredEnv('AWS_REGION')).sign({ method, url, headers, ...(body === undefined ? {} : { body }) });
   return fetch(url, { method, headers: signedHeaders, ...(body === undefined ? {} : { body }), signal: AbortSignal.timeout(5_000) });

@@ -5,7 +5,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { type ICommandHooks, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import { DEFAULT_TIMEOUT_SECONDS, type FunctionDeclaration } from '../declaration';
+import { DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_SECONDS, type FunctionDeclaration } from '../declaration';
 import type { Platform } from '../capabilities/capability';
 import { awsProvisions } from '../capabilities/combine';
 import { FUNCTION_ENVIRONMENT } from '../capabilities/function-environment';
@@ -50,7 +50,7 @@ export class TaskFlowFunction extends NodejsFunction {
       description: declaration.description,
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
-      memorySize: declaration.memoryMb ?? 512,
+      memorySize: declaration.memoryMb ?? DEFAULT_MEMORY_MB,
       timeout: Duration.seconds(declaration.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS),
       tracing: lambda.Tracing.ACTIVE,
       // A published version is kept when a newer one replaces it: the previous version is what a rollback returns

@@ -3,7 +3,7 @@ import type { Context } from 'aws-lambda';
 import { checkNeeds, localEnvironment } from '../capabilities/combine';
 import type { LocalServices } from '../capabilities/capability';
 import { FUNCTION_ENVIRONMENT, FUNCTION_SETTINGS } from '../capabilities/function-environment';
-import type { FunctionDeclaration } from '../declaration';
+import { DEFAULT_MEMORY_MB, type FunctionDeclaration } from '../declaration';
 import { runtimeEnvironment, withEnvironment } from './environment';
 import { loadHandler } from './invoke';
 
@@ -30,7 +30,7 @@ function lambdaEnvironment(functionName: string, declaration: FunctionDeclaratio
     AWS_SECRET_ACCESS_KEY: process.AWS_SECRET_ACCESS_KEY ?? 'local',
     ...(process.AWS_SESSION_TOKEN ? { AWS_SESSION_TOKEN: process.AWS_SESSION_TOKEN } : {}),
     AWS_LAMBDA_FUNCTION_NAME: functionName,
-    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(declaration.memoryMb ?? 512),
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(declaration.memoryMb ?? DEFAULT_MEMORY_MB),
     AWS_LAMBDA_MAX_CONCURRENCY: LOCAL_MAX_CONCURRENCY,
   };
 }
