@@ -29,7 +29,7 @@ export function scenarios(): Scenario[] {
     },
     {
       name: 'dynamodb-down',
-      expected: 'reads go on (rate limits fail open); mutations answer 503, as the idempotency store they need is away; nothing lost or twice',
+      expected: 'reads go on (rate limits fail open); mutations answer 503, as the idempotency store they need is away; nothing lost',
       inject: (runtime) => runtime.outages.dynamodb.down(),
       heal: async (runtime) => runtime.outages.dynamodb.restore(),
     },
