@@ -30,7 +30,7 @@ afterAll(async () => {
 
 describe('the GameDay scenarios, short', () => {
   for (const scenario of scenarios()) {
-    it(`${scenario.name}: nothing acknowledged lost or done twice, and recovery observed`, async () => {
+    it(`${scenario.name}: nothing acknowledged lost or stored twice, and recovery observed`, async () => {
       const result = await runScenario(runtime, scenario, SHORT);
       results.set(scenario.name, result);
       expect(result.accounting).toMatchObject({ lostTasks: 0, duplicateTasks: 0, eventsWithoutOutbox: 0, unpublishedOutbox: 0, undelivered: 0 });
