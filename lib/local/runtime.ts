@@ -25,6 +25,7 @@ import { type InvokableFunction, lambdaInvokeEndpoint } from './lambda-invoke';
 import { feedProbeClient, LOCAL_AUDIENCE, LOCAL_ISSUER, localIssuer, tokenEndpoint, type LocalIssuer } from './issuer';
 import { restGateway, type ProxyHandler, type TokenAuthorizer } from './rest-gateway';
 import { startS3, type LocalS3 } from './s3';
+import { startServiceGate, type ServiceGate } from './service-gate';
 import { SANDBOX_CREDENTIALS, startSandboxes, type Sandboxes } from './sandboxes';
 import { scheduleRunEndpoint, startSchedules } from './schedules';
 import { countSlis, sloEndpoint } from './slis';
@@ -93,6 +94,18 @@ export interface LocalRuntime {
   slos(): SloStatus[];
   /** Runs a schedule's function now; resolves when that run ends. Rejects with UnknownSchedule for an undeclared name. */
   runSchedule(name: string): Promise<void>;
+  /**
+   * Fault injection (GameDays, tests): the database and the DynamoDB emulator are reached through a gate each
+   * (lib/local/service-gate.ts) that can take them away (`down()`: connections reset) and bring them back (`restore()`).
+   */
+  outages: { database: ServiceGate; dynamodb: ServiceGate };
+  /**
+   * A deploy in the middle of traffic: the API stops taking connections (those it has are given a few seconds to
+   * finish, then cut), the queues' consumers and the schedules stop after the invocations under way, every function's
+   * environment goes (its database pool, its handler), and all starts again on the same port with new ones (cold
+   * starts). The managed services (database, DynamoDB, SQS, S3, the WebSocket API) stay up, as in AWS.
+   */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -111,6 +124,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   let database: LocalDatabase, dynamo: LocalDynamoDb, sqs: LocalSqs, s3: LocalS3, sandboxes: Sandboxes, issuer: LocalIssuer;
   let credentials: Record<IntegrationName, string>;
   let websocket: WebSocketGateway;
+  let databaseGate: ServiceGate, dynamoGate: ServiceGate;
   // Known once every service has started; no function is invoked before.
   let services: LocalServices | undefined;
   const handlers = new Map<string, unknown>();
@@ -130,6 +144,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     started.push(database);
     dynamo = await startDynamoDb(taskflow.tables, options.dataDir);
     started.push(dynamo);
+    databaseGate = await startServiceGate(hostAndPort(database.url));
+    started.push({ stop: () => databaseGate.close() });
+    dynamoGate = await startServiceGate(hostAndPort(dynamo.endpoint));
+    started.push({ stop: () => dynamoGate.close() });
     sqs = await startSqs(taskflow, {
       port: options.sqsPort ?? 0,
       ...(options.visibilityTimeoutSeconds !== undefined ? { visibilityTimeoutSeconds: options.visibilityTimeoutSeconds } : {}),
@@ -165,12 +183,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   const port = (server.address() as { port: number }).port;
   const probeClient = feedProbeClient();
   const url = `http://localhost:${port}`;
+  const databaseUrl = throughGate(database.url, databaseGate);
 
   // What each function's capabilities give it (lib/capabilities/): every invocation sees its own function's
   // variables only, as in Lambda (lib/local/functions.ts).
   services = {
-    database: { url: database.url },
-    dynamodb: { endpoint: dynamo.endpoint, tableName: dynamo.tableName, callTimeoutMs: LOCAL_CALL_TIMEOUT_MS },
+    database: { url: databaseUrl },
+    dynamodb: { endpoint: throughGate(dynamo.endpoint, dynamoGate).replace(/\/$/, ''), tableName: dynamo.tableName, callTimeoutMs: LOCAL_CALL_TIMEOUT_MS },
     sqs: { endpoint: sqs.endpoint, queueUrl: sqs.queueUrl, names: Object.keys(taskflow.queues), routes: outboxRoutes(taskflow.queues), integrations: queueIntegrations(taskflow.queues) },
     s3: { endpoint: s3.endpoint, bucket: s3.bucket },
     sandboxes: { urls: sandboxes.urls, credentials, notificationFromEmail: SANDBOX_CREDENTIALS.NOTIFICATION_FROM_EMAIL },
@@ -199,8 +218,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   });
 
   // After the REST server: the consumers and the schedules use what the handlers use.
-  const eventSources = startEventSources({ app: taskflow, sqs, handlerFor: handlerOf, ...(options.log ? { log: options.log } : {}) });
-  const schedules = startSchedules({ app: taskflow, timers: options.schedules ?? true, handlerFor: handlerOf, ...(options.log ? { log: options.log } : {}) });
+  const startConsumers = () => ({
+    eventSources: startEventSources({ app: taskflow, sqs, handlerFor: handlerOf, ...(options.log ? { log: options.log } : {}) }),
+    schedules: startSchedules({ app: taskflow, timers: options.schedules ?? true, handlerFor: handlerOf, ...(options.log ? { log: options.log } : {}) }),
+  });
+  let { eventSources, schedules } = startConsumers();
   // Counting from now: the SLIs of this runtime's own requests, deliveries and outbox (GET /_local/slo).
   const slis = countSlis(taskflow.slos);
   // Lambda's Invoke API for the route functions (the canary's pre-traffic hook invokes them by name).
@@ -213,13 +235,15 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       },
     ]),
   );
-  const invokeEndpoint = lambdaInvokeEndpoint((name) => routeFunctions.get(name), sloEndpoint(slis, scheduleRunEndpoint(schedules, gateway, options.log)));
+  // The schedules as they are at each request (a restart replaces them).
+  const currentSchedules = { names: schedules.names, run: (name: string) => schedules.run(name) };
+  const invokeEndpoint = lambdaInvokeEndpoint((name) => routeFunctions.get(name), sloEndpoint(slis, scheduleRunEndpoint(currentSchedules, gateway, options.log)));
   server.on('request', tokenEndpoint(issuer, [probeClient], invokeEndpoint));
   await recordEndpoints(options.dataDir, { api: url, sqs: sqs.endpoint, s3: s3.endpoint, sandboxes: sandboxes.url, websocket: websocket.url });
 
   return {
     url,
-    databaseUrl: database.url,
+    databaseUrl,
     embeddedDatabase: !options.databaseUrl,
     appliedMigrations: database.applied,
     logFile: logs.file,
@@ -233,6 +257,15 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     credentials,
     runSchedule: (name) => schedules.run(name),
     slos: () => slis.statuses(),
+    outages: { database: databaseGate, dynamodb: dynamoGate },
+    async restart() {
+      await Promise.all([closeServer(server, RESTART_GRACE_MS), schedules.stop(), eventSources.stop()]);
+      const { closeDatabase } = await import('../../functions/shared/db');
+      await closeDatabase();
+      handlers.clear();
+      await new Promise<void>((done) => server.listen(port, '127.0.0.1', done));
+      ({ eventSources, schedules } = startConsumers());
+    },
     async stop() {
       await forgetEndpoints(options.dataDir);
       slis.stop();
@@ -243,7 +276,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       await closeServer(server);
       const { closeDatabase } = await import('../../functions/shared/db');
       await closeDatabase();
+      await databaseGate.close();
       await database.stop();
+      await dynamoGate.close();
       await dynamo.stop();
       await sqs.stop();
       await s3.stop();
@@ -257,9 +292,32 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   };
 }
 
-function closeServer(server: Server): Promise<void> {
+/** How long a restart lets the requests under way finish before it cuts their connections. */
+const RESTART_GRACE_MS = 5_000;
+
+/** Closes `server`: its connections are cut at once, or after `graceMs` (idle ones at once). */
+function closeServer(server: Server, graceMs = 0): Promise<void> {
   return new Promise((done, fail) => {
-    server.close((error) => (error ? fail(error) : done()));
-    server.closeAllConnections();
+    const cut = setTimeout(() => server.closeAllConnections(), graceMs);
+    server.close((error) => {
+      clearTimeout(cut);
+      if (error) fail(error);
+      else done();
+    });
+    if (graceMs === 0) server.closeAllConnections();
+    else server.closeIdleConnections();
   });
+}
+
+function hostAndPort(address: string): { host: string; port: number } {
+  const url = new URL(address);
+  return { host: url.hostname, port: Number(url.port || (url.protocol === 'http:' ? 80 : 5432)) };
+}
+
+/** `address` with the gate's loopback port in place of the service's own. */
+function throughGate(address: string, gate: ServiceGate): string {
+  const url = new URL(address);
+  url.hostname = '127.0.0.1';
+  url.port = String(gate.port);
+  return url.href;
 }

@@ -8,6 +8,7 @@ import { REST_STAGE } from '../constructs/api';
 import { BreakerAlarms } from '../constructs/breaker-alarms';
 import { ConflictRateAlarm } from '../constructs/conflict-alarm';
 import { DeadLetterAlarms } from '../constructs/dead-letter-alarms';
+import { FaultExperiments } from '../constructs/fault-experiments';
 import { FeedProbeAlarms } from '../constructs/feed-probe-alarm';
 import { OutboxAlarms } from '../constructs/outbox-alarms';
 import { QuotaAlarm } from '../constructs/quota-alarm';
@@ -18,6 +19,7 @@ import { TraceSamplingRules } from '../constructs/sampling-rules';
 import { dashboardSignals } from '../constructs/dashboard-signals';
 import { SloAlarms } from '../constructs/slo-alarms';
 import { SloDashboards } from '../constructs/slo-dashboards';
+import { deploymentGateAlarmName } from '../slo/alarm-names';
 import type { DataStack } from './data-stack';
 import type { WorkersStack } from './workers-stack';
 
@@ -27,7 +29,7 @@ type QueueName = keyof typeof taskflow.queues;
  * Watching TaskFlow: the alarm topic and every alarm (dead-letter queues, outbox lag, the feed probe, conflicts,
  * quotas, circuit breakers, rate limits, the SLOs' burn rates) and the X-Ray sampling rules, from the metrics the other
  * stacks' resources and functions emit, found by their declared names. Deployed last. The SLOs' burn-rate alerts and a
- * dashboard per service area are here; backups and fault-injection templates go here too.
+ * dashboard per service area are here, and the GameDay experiments (AWS FIS templates, stopped by those alarms).
  */
 export class OperationsStack extends Stack {
   readonly alarms: AlarmTopic;
@@ -44,6 +46,7 @@ export class OperationsStack extends Stack {
   readonly sampling: TraceSamplingRules;
   readonly slos: SloAlarms;
   readonly dashboards: SloDashboards;
+  readonly experiments: FaultExperiments;
 
   constructor(scope: Construct, id: string, props: StackProps & { readonly data: DataStack; readonly workers: WorkersStack }) {
     super(scope, id, { description: 'TaskFlow operations: alarms and the topic they notify', ...props });
@@ -74,6 +77,20 @@ export class OperationsStack extends Stack {
     this.sampling = new TraceSamplingRules(this, 'TraceSampling', { apiName: taskflow.name, stageName: REST_STAGE });
     this.slos = new SloAlarms(this, 'Slos', { app: taskflow.name, slos: taskflow.slos });
     this.dashboards = new SloDashboards(this, 'Dashboards', { app: taskflow.name, slos: taskflow.slos, signals: dashboardSignals(this) });
+
+    // GameDays (review M5): each experiment stops itself on the alarms that say customers feel more than intended.
+    const fastBurn = (slo: keyof typeof taskflow.slos) => this.slos.slos[slo]!.windows[deploymentGateAlarmName(taskflow.name, slo)]!;
+    const { data } = props;
+    const subnetCount = data.network.vpc.selectSubnets(data.network.applicationSubnets).subnetIds.length;
+    this.experiments = new FaultExperiments(this, 'GameDays', {
+      app: taskflow.name,
+      databaseInstanceId: Fn.select(0, Fn.split('.', data.shared.read(this, 'instance-address'))),
+      applicationSubnetIds: Array.from({ length: subnetCount }, (_, index) => data.shared.read(this, `application-subnet-${index + 1}`)),
+      stopOn: {
+        api: [fastBurn('availability'), fastBurn('mutationLatency')],
+        workers: [this.deadLetters.alarms.notifications, this.deadLetters.alarms.slack, this.deadLetters.alarms.email, fastBurn('outboxLag')],
+      },
+    });
 
     this.alarms = new AlarmTopic(this, 'Alarms', {
       displayName: `${taskflow.name} alarms`,

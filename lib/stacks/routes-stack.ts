@@ -6,6 +6,7 @@ import { platformWith } from '../capabilities/capability';
 import type { DeploymentMode } from '../constructs/deployment-config';
 import { routeGroupGates } from '../constructs/deployment-gates';
 import { Deployments } from '../constructs/deployments';
+import { prepareForFaultInjection } from '../constructs/fault-injection';
 import { TaskFlowFunction } from '../constructs/function';
 import { functionId, type RouteDeclaration } from '../declaration';
 import type { DataStack } from './data-stack';
@@ -66,5 +67,7 @@ export class RoutesStack extends Stack {
       routeFunctions.set(route.operationId, fn);
     }
     this.routeFunctions = routeFunctions;
+    // `-c faultInjection=true` (staging): the FIS extension on these functions, for the GameDay experiments.
+    prepareForFaultInjection(this, 'api');
   }
 }

@@ -6,6 +6,7 @@ import { Consumers } from '../constructs/consumers';
 import type { DeploymentMode } from '../constructs/deployment-config';
 import { workerGates } from '../constructs/deployment-gates';
 import { Deployments } from '../constructs/deployments';
+import { prepareForFaultInjection } from '../constructs/fault-injection';
 import type { TaskFlowFunction } from '../constructs/function';
 import { Schedules } from '../constructs/schedules';
 import { manageConnectionsArns, WEBSOCKET_STAGE } from '../constructs/websocket-api';
@@ -61,5 +62,7 @@ export class WorkersStack extends Stack {
 
     this.shared = new SharedValues(this, taskflow.name, 'workers');
     this.shared.share(this, 'outbox-relay-name', this.schedules.functions.outboxRelay.functionName, 'the outbox relay function');
+    // `-c faultInjection=true` (staging): the FIS extension on these functions, for the GameDay experiments.
+    prepareForFaultInjection(this, 'workers');
   }
 }
