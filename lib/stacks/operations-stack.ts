@@ -12,21 +12,24 @@ import { FeedProbeAlarms } from '../constructs/feed-probe-alarm';
 import { OutboxAlarms } from '../constructs/outbox-alarms';
 import { QuotaAlarm } from '../constructs/quota-alarm';
 import { RateLimitAlarms } from '../constructs/rate-limit-alarms';
+import { RestoreTesting } from '../constructs/restore-testing';
 import { SyntheticCanaryAlarms } from '../constructs/synthetic-canary-alarm';
 import { TraceSamplingRules } from '../constructs/sampling-rules';
 import { dashboardSignals } from '../constructs/dashboard-signals';
 import { SloAlarms } from '../constructs/slo-alarms';
 import { SloDashboards } from '../constructs/slo-dashboards';
 import type { DataStack } from './data-stack';
+import { ImportedData } from './imported-data';
 import type { WorkersStack } from './workers-stack';
 
 type QueueName = keyof typeof taskflow.queues;
 
 /**
  * Watching TaskFlow: the alarm topic and every alarm (dead-letter queues, outbox lag, the feed probe, conflicts,
- * quotas, circuit breakers, rate limits, the SLOs' burn rates) and the X-Ray sampling rules, from the metrics the other
- * stacks' resources and functions emit, found by their declared names. Deployed last. The SLOs' burn-rate alerts and a
- * dashboard per service area are here; backups and fault-injection templates go here too.
+ * quotas, circuit breakers, rate limits, the SLOs' burn rates, the restore tests' RTO and RPO) and the X-Ray sampling
+ * rules, from the metrics the other stacks' resources and functions emit, found by their declared names. Deployed last.
+ * The SLOs' burn-rate alerts and a dashboard per service area are here, and the weekly restore test of the database
+ * (its backups are in the data stack); fault-injection templates go here too.
  */
 export class OperationsStack extends Stack {
   readonly alarms: AlarmTopic;
@@ -41,6 +44,7 @@ export class OperationsStack extends Stack {
   readonly sampling: TraceSamplingRules;
   readonly slos: SloAlarms;
   readonly dashboards: SloDashboards;
+  readonly restoreTesting: RestoreTesting;
 
   constructor(scope: Construct, id: string, props: StackProps & { readonly data: DataStack; readonly workers: WorkersStack }) {
     super(scope, id, { description: 'TaskFlow operations: alarms and the topic they notify', ...props });
@@ -70,6 +74,15 @@ export class OperationsStack extends Stack {
     this.sampling = new TraceSamplingRules(this, 'TraceSampling', { apiName: taskflow.name, stageName: REST_STAGE });
     this.slos = new SloAlarms(this, 'Slos', { app: taskflow.name, slos: taskflow.slos });
     this.dashboards = new SloDashboards(this, 'Dashboards', { app: taskflow.name, slos: taskflow.slos, signals: dashboardSignals(this) });
+    const data = (key: string) => props.data.shared.read(this, key);
+    this.restoreTesting = new RestoreTesting(this, 'RestoreTesting', {
+      declaration: taskflow.functions.restoreValidation,
+      database: new ImportedData(this, 'Data', props.data).database,
+      vaultArn: data('backup-vault-arn'),
+      instanceArn: data('instance-arn'),
+      subnetGroupName: data('subnet-group-name'),
+      instanceSecurityGroupId: data('instance-security-group'),
+    });
 
     this.alarms = new AlarmTopic(this, 'Alarms', {
       displayName: `${taskflow.name} alarms`,
