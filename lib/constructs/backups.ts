@@ -6,7 +6,7 @@ import { Construct } from 'constructs';
 import { acknowledgeNag } from './nag';
 
 export interface DatabaseBackupsProps {
-  readonly instance: rds.DatabaseInstance;
+  readonly instance: rds.IDatabaseInstance;
   /**
    * A vault in another region the daily snapshots are copied to (`cdk deploy -c backupCopyVaultArn=arn:aws:backup:…`):
    * a region lost does not take the backups with it. None: no copy.
