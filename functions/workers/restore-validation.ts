@@ -26,7 +26,8 @@ interface RestoreJob {
   CreatedBy?: { RestoreTestingPlanArn?: string };
 }
 
-const backup = awsRestJson({ service: 'backup', endpointVariable: 'AWS_ENDPOINT_URL_BACKUP', timeoutMs: 10_000 });
+// Made per invocation: one a week, and the endpoint read from the environment of that run.
+const backupApi = () => awsRestJson({ service: 'backup', endpointVariable: 'AWS_ENDPOINT_URL_BACKUP', timeoutMs: 10_000 });
 
 /**
  * The restore testing plan's validator (review M9): when AWS Backup has restored the database for a test, runs
@@ -34,9 +35,12 @@ const backup = awsRestJson({ service: 'backup', endpointVariable: 'AWS_ENDPOINT_
  * (the restore job's validation status) and publishes the measured RTO (the restore's duration) and RPO (the recovery
  * point's age when the restore started), which the operations stack alarms on. AWS Backup deletes the instance after.
  */
-export async function handler(event: EventBridgeEvent<'Restore Job State Change', RestoreJobEvent>): Promise<{ status: string }> {
+export async function handler(
+  event: EventBridgeEvent<'Restore Job State Change', RestoreJobEvent>,
+): Promise<{ status: 'ignored' } | { status: 'SUCCESSFUL' | 'FAILED'; message: string; rtoSeconds: number; rpoSeconds: number | undefined }> {
   const { restoreJobId } = event.detail;
   if (event.detail.status !== 'COMPLETED') return { status: 'ignored' };
+  const backup = backupApi();
   const job = await backup<RestoreJob>('GET', `/restore-jobs/${encodeURIComponent(restoreJobId)}`);
   // An operator's own restore (docs/runbooks/restore.md) is not a test: nothing to report, no figures.
   if (!job.CreatedBy?.RestoreTestingPlanArn) return { status: 'ignored' };
@@ -59,7 +63,7 @@ export async function handler(event: EventBridgeEvent<'Restore Job State Change'
   metrics.publishStoredMetrics();
   logger[status === 'FAILED' ? 'error' : 'info']('restore test validated', { restoreJobId, status, message, rtoSeconds, rpoSeconds });
   await backup('PUT', `/restore-jobs/${encodeURIComponent(restoreJobId)}/validations`, { ValidationStatus: status, ValidationStatusMessage: message });
-  return { status };
+  return { status, message, rtoSeconds, rpoSeconds };
 }
 
 /**
@@ -77,7 +81,8 @@ async function checkRestoredInstance(instanceArn: string | undefined) {
     database: requiredEnv('DB_NAME'),
     user: owner.username,
     password: owner.password,
-    ssl: { rejectUnauthorized: true },
+    // RDS forces TLS; DB_TLS=disable is for a server without it (the handler's own test), as the migrate function's.
+    ssl: process.env.DB_TLS === 'disable' ? false : { rejectUnauthorized: true },
     connectionTimeoutMillis: 10_000,
   });
   await client.connect();
