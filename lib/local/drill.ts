@@ -36,7 +36,10 @@ export interface DrillReport {
   backup: { file: string; bytes: number; events: number };
   writes: { made: number; refused: number };
   checks: CheckResult[];
-  /** Entries the recovery point had not published, and whether the restarted runtime published them all. */
+  /**
+   * Entries the recovery point had not published (SQS refuses sends for the second before the backup), and whether the
+   * restarted runtime published them all.
+   */
   outbox: { unpublishedAtRestore: number; publishedAfterRestore: boolean };
   /** A feed client that had events the restore lost: ahead of the server, then back in step. */
   feed: { clientSeqAtDisaster: number; headSeqAfterRestore: number; newEventsAfterRestore: number; newEventsDelivered: number; resynced: boolean };
@@ -123,7 +126,12 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
 
     log(`writing with ${writers} writers…`);
     await sleep(writeMs);
+    // SQS refuses sends for the second before the backup (and no relay runs here): the writes of that second are in the
+    // backup with their outbox entries unpublished, which the restored runtime must publish.
+    runtime.sqs.faults.failSends = true;
+    await sleep(1_000);
     const backup = await takeBackup(runtime.databaseUrl);
+    runtime.sqs.faults.failSends = false;
     const file = join(options.dataDir, 'backups', `drill-${backup.takenAt.replace(/[:.]/g, '-')}.json.gz`);
     const bytes = await writeBackup(file, backup);
     const backupEvents = (JSON.parse(backup.tables.find((t) => t.name === 'event_log')!.rows) as unknown[]).length;

@@ -22,7 +22,7 @@ afterAll(async () => {
 
 it('restores a backup taken under writes, measures RTO and RPO, and a client ahead of the server resynchronizes', async () => {
   const report = await runDrill({ dataDir, databaseUrl: database.url, writers: 2, writeMs: 1_500 });
-  console.log(`drill: RPO ${report.rpoSeconds} s (${report.lostEvents} events lost), RTO ${report.rtoSeconds} s`, report.phases);
+  console.log(`drill: RPO ${report.rpoSeconds} s (${report.lostEvents} events lost), RTO ${report.rtoSeconds} s`, report.phases, report.outbox, report.feed);
   expect(report.checks.filter((check) => !check.ok)).toEqual([]);
   expect(report.checks.map((check) => check.name)).toEqual(['migrations', 'eventLog', 'outbox', 'counts']);
   expect(report.rpoSeconds).toBeGreaterThan(0);
@@ -32,5 +32,6 @@ it('restores a backup taken under writes, measures RTO and RPO, and a client ahe
   expect(report.lostEvents).toBeGreaterThan(0);
   expect(report.feed.clientSeqAtDisaster).toBeGreaterThan(report.feed.headSeqAfterRestore);
   expect(report.feed).toMatchObject({ resynced: true, newEventsAfterRestore: 5, newEventsDelivered: 5 });
+  expect(report.outbox.unpublishedAtRestore).toBeGreaterThan(0);
   expect(report.outbox.publishedAfterRestore).toBe(true);
 }, 60_000);
