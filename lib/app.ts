@@ -492,6 +492,13 @@ export const taskflow = {
       timeoutSeconds: 180,
       needs: ['synthetic-transaction'],
     },
+    restoreValidation: {
+      entry: 'functions/workers/restore-validation.ts',
+      description: 'Checks the database a weekly AWS Backup restore test restored, reports the result and the measured RTO and RPO',
+      // A cold connection to a fresh instance, four aggregate reads over every table, two Backup calls.
+      timeoutSeconds: 300,
+      needs: ['database-admin'],
+    },
     migrate: {
       entry: 'functions/migrate/handler.ts',
       description: 'Applies SQL migrations during deploy, before new API code takes traffic',

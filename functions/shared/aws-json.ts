@@ -49,6 +49,29 @@ export function awsJson(options: { service: string; endpointVariable: string; ta
   }
 }
 
+/**
+ * An AWS service's REST-JSON API (the operation is the method and path, e.g. AWS Backup's
+ * `PUT /restore-jobs/{id}/validations`), signed with SigV4; errors as awsJson's.
+ */
+export function awsRestJson(options: { service: string; endpointVariable: string; timeoutMs: number }, env: NodeJS.ProcessEnv = process.env) {
+  const service = signedService(options.service, options.endpointVariable, env);
+  return <T = Record<string, unknown>>(method: 'GET' | 'PUT' | 'POST', path: string, input?: object): Promise<T> =>
+    span('aws', `${options.service} ${method} ${path.split('/')[1] ?? ''}`, { operation: `${method} ${path}` }, async () => {
+      const body = input === undefined ? '' : JSON.stringify(input);
+      const response = await service.send(method, path, { 'content-type': 'application/json' }, body, AbortSignal.timeout(options.timeoutMs));
+      const text = await response.text();
+      let payload: Record<string, unknown> = {};
+      try {
+        payload = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+      } catch {
+        payload = { message: text.slice(0, 200) };
+      }
+      if (response.ok) return payload as T;
+      const name = String(response.headers.get('x-amzn-errortype') ?? payload.__type ?? payload.code ?? 'UnknownError').split(/[#:]/)[0]!;
+      throw new AwsError(name, String(payload.message ?? payload.Message ?? name), response.status, payload);
+    });
+}
+
 /** The table or queue a call names (its name, not its items). */
 function targetOf(input: object): string | undefined {
   const { TableName, QueueUrl } = input as { TableName?: unknown; QueueUrl?: unknown };

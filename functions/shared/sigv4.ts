@@ -149,7 +149,7 @@ export function credentialsFrom(env: NodeJS.ProcessEnv = process.env) {
 
 /**
  * An AWS service's endpoint (AWS_ENDPOINT_URL_<SERVICE> or AWS_ENDPOINT_URL, as the SDK honours them, so the local
- * runtime's emulators are reached unchanged) and a SigV4-signed POST to it.
+ * runtime's emulators are reached unchanged) and SigV4-signed requests to it.
  */
 export function signedService(service: string, endpointVariable: string, env: NodeJS.ProcessEnv = process.env) {
   const region = env.AWS_REGION;
@@ -159,8 +159,12 @@ export function signedService(service: string, endpointVariable: string, env: No
   return {
     endpoint,
     async post(path: string, headers: Record<string, string>, body: string, signal: AbortSignal): Promise<Response> {
+      return this.send('POST', path, headers, body, signal);
+    },
+    /** Any method: the REST-JSON services (AWS Backup) name the operation by method and path. */
+    async send(method: string, path: string, headers: Record<string, string>, body: string, signal: AbortSignal): Promise<Response> {
       const url = new URL(path, endpoint);
-      return fetch(url, { method: 'POST', headers: signer.sign({ method: 'POST', url, headers, body }), body, signal });
+      return fetch(url, { method, headers: signer.sign({ method, url, headers, body }), ...(method === 'GET' ? {} : { body }), signal });
     },
   };
 }

@@ -34,6 +34,16 @@ export const BREAKER_METRICS = { open: 'IntegrationBreakerOpen' } as const;
 export const QUOTA_METRICS = { thresholdCrossed: 'QuotaThresholdCrossed' } as const;
 
 /**
+ * The weekly restore test (review M9): how long AWS Backup took to restore the database (the measured RTO), how old
+ * the recovery point was when the restore started (the measured RPO), and a restored database that failed the checks.
+ */
+export const RESTORE_METRICS = {
+  duration: 'RestoreDurationSeconds',
+  recoveryPointAge: 'RecoveryPointAgeSeconds',
+  validationFailed: 'RestoreValidationFailed',
+} as const;
+
+/**
  * Rate limits (review S1): requests refused with 429 (RATE_LIMITED, or QUOTA_EXCEEDED for the requests per
  * hour), and requests served without a limit check because DynamoDB failed (fail open).
  */

@@ -129,8 +129,10 @@ export interface ActivityFeedOptions {
    * The replay window was passed: bring the application's state up to date (for example reload it through
    * the REST API) and return the `seq` it is now current to; the feed resumes from there. Default: page
    * through `GET /activity` (needs `apiUrl`), delivering the events through `onEvent`. When the client is
-   * ahead of the server (`afterSeq > headSeq`: a database restored from a backup), only this can recover:
-   * reload, and return the `headSeq` the reload is current to (the position may go back); without it the feed stops.
+   * ahead of the server (`afterSeq > headSeq`: a database restored from a backup), this reloads, and returns the
+   * `headSeq` the reload is current to (the position goes back). Default there: through `GET /activity` from just
+   * before the oldest event the client remembers (its last 1,000), delivering each event it has not delivered (a new
+   * id at a seq is a new event), so nothing the server still has is missed; without `apiUrl` the feed stops.
    */
   onResync?: (info: ResyncInfo) => number | Promise<number>;
   onStateChange?: (state: FeedState, previous: FeedState) => void;
@@ -177,6 +179,11 @@ export interface ActivityFeed {
 
 const OPEN = 1;
 const CATCH_UP_PAGE = 200;
+/**
+ * Delivered events whose id the client remembers, by seq: after a restore the server hands out again the numbers of
+ * the events it lost, and only the id tells a new event from one already delivered.
+ */
+const REMEMBERED_EVENTS = 1_000;
 
 interface Connection {
   ws: WebSocketLike;
@@ -234,6 +241,8 @@ export function createActivityFeed(options: ActivityFeedOptions): ActivityFeed {
   /** Live events not delivered yet, by seq. */
   const buffer = new Map<number, FeedEvent>();
   let bufferVersion = 0;
+  /** The ids of the last REMEMBERED_EVENTS delivered events, by seq, oldest first. */
+  const delivered = new Map<number, string>();
   /** Frame handling and delivery, one task at a time, in arrival order. */
   let chain: Promise<void> = Promise.resolve();
 
@@ -587,7 +596,7 @@ export function createActivityFeed(options: ActivityFeedOptions): ActivityFeed {
     resyncing = true;
     setState('resyncing');
     // Past the server's latest event (its database was restored from a backup): the application holds events
-    // that no longer exist, which no catch-up can undo; only a reload from REST (onResync) can.
+    // that no longer exist (onResync reloads), and the server may already have handed their numbers to new events.
     const ahead = info.afterSeq > info.headSeq;
     try {
       if (options.onResync) {
@@ -598,10 +607,18 @@ export function createActivityFeed(options: ActivityFeedOptions): ActivityFeed {
           buffer.clear();
           bufferVersion += 1;
         } else advanceTo(seq);
-      } else if (ahead) {
+      } else if (ahead && (apiUrl === undefined || !fetchImpl)) {
         report(new Error(`The feed's latest event is ${info.headSeq}, before this client's ${info.afterSeq}: reload the application's state (onResync)`));
         fail(c);
         return;
+      } else if (ahead) {
+        report(new Error(`The feed's latest event is ${info.headSeq}, before this client's ${info.afterSeq} (a restored database): events after ${info.headSeq} this client had are gone`));
+        const oldest = delivered.keys().next();
+        lastSeq = Math.max(0, Math.min(info.headSeq, oldest.done ? info.headSeq : oldest.value - 1));
+        buffer.clear();
+        bufferVersion += 1;
+        await catchUp(lastSeq);
+        if (halted) return;
       } else if (apiUrl !== undefined && fetchImpl) {
         await catchUp(lastSeq ?? info.afterSeq);
         if (halted) return;
@@ -699,8 +716,9 @@ export function createActivityFeed(options: ActivityFeedOptions): ActivityFeed {
   }
 
   async function deliver(event: FeedEvent) {
-    // Another project's event in a project subscription's live frame: it only moves the position on.
-    if (event.skipped === true) return advanceTo(event.seq);
+    // Another project's event in a project subscription's live frame: it only moves the position on; so does an event
+    // delivered already (met again when a restored server's log is read back from before the client's position).
+    if (event.skipped === true || delivered.get(event.seq) === event.id) return advanceTo(event.seq);
     let full = event;
     if (event.truncated === true && apiUrl !== undefined && fetchImpl) full = await readEvent(event);
     if (halted) return;
@@ -710,6 +728,9 @@ export function createActivityFeed(options: ActivityFeedOptions): ActivityFeed {
       report(error);
     }
     if (lastSeq === null || event.seq > lastSeq) lastSeq = event.seq;
+    delivered.delete(event.seq);
+    delivered.set(event.seq, event.id);
+    if (delivered.size > REMEMBERED_EVENTS) delivered.delete(delivered.keys().next().value!);
   }
 
   function advanceTo(seq: unknown) {

@@ -45,8 +45,12 @@ export class Database extends Construct implements DatabaseAccess {
   readonly appSecret: secretsmanager.ISecret;
   /** Functions in this group may connect to the proxy and the SQS endpoint (and nothing else in the database tier). */
   readonly proxyClients: ec2.SecurityGroup;
-  /** Functions in this group may connect to the instance directly (the migrate function). */
+  /** Functions in this group may connect to the instance directly (the migrate function, the restore validator). */
   readonly adminClients: ec2.SecurityGroup;
+  /** The instance's own group: a copy restored for a restore test is put in it, so the same clients reach it. */
+  readonly instanceSecurityGroup: ec2.SecurityGroup;
+  /** The instance's subnet group, where a restored copy goes too. */
+  readonly subnetGroupName: string;
 
   constructor(scope: Construct, id: string, props: DatabaseProps) {
     super(scope, id);
@@ -78,11 +82,11 @@ export class Database extends Construct implements DatabaseAccess {
         }),
     );
 
-    const instanceSecurityGroup = new ec2.SecurityGroup(this, 'InstanceSecurityGroup', {
+    const instanceSecurityGroup = (this.instanceSecurityGroup = new ec2.SecurityGroup(this, 'InstanceSecurityGroup', {
       vpc: this.vpc,
       description: 'TaskFlow PostgreSQL instance',
       allowAllOutbound: false,
-    });
+    }));
 
     this.instance = new rds.DatabaseInstance(this, 'Instance', {
       engine,
@@ -110,6 +114,7 @@ export class Database extends Construct implements DatabaseAccess {
       removalPolicy: RemovalPolicy.SNAPSHOT,
     });
     for (const logGroup of logGroups) this.instance.node.addDependency(logGroup);
+    this.subnetGroupName = (this.instance.node.findChild('SubnetGroup') as rds.SubnetGroup).subnetGroupName;
     this.masterSecret = this.instance.secret!;
 
     const appSecret = new rds.DatabaseSecret(this, 'AppSecret', {
@@ -194,6 +199,8 @@ export class Database extends Construct implements DatabaseAccess {
     }
     // The migrate function reads both secrets (the rotation function is let in by addRotationSingleUser).
     network.secretsManagerEndpoint.connections.allowDefaultPortFrom(this.adminClients, 'TaskFlow migrations to Secrets Manager');
+    // The restore validator reports to AWS Backup from the same group.
+    network.backupEndpoint.connections.allowDefaultPortFrom(this.adminClients, 'TaskFlow restore validator to AWS Backup');
 
     acknowledgeNag(this.instance, {
         id: 'AwsSolutions-RDS11',

@@ -16,7 +16,7 @@ export interface MigrationsProps {
 }
 
 /** The migrator reads `new URL('./migrations/', import.meta.url)`: the SQL files go beside the bundle. */
-const copyMigrations: ICommandHooks = {
+export const copyMigrations: ICommandHooks = {
   beforeBundling: () => [],
   beforeInstall: () => [],
   afterBundling: (inputDir, outputDir) => [

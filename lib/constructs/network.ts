@@ -27,6 +27,8 @@ export class Network extends Construct {
   readonly applicationSubnets: ec2.SubnetSelection = { subnetGroupName: Network.APPLICATION_SUBNETS };
   readonly secretsManagerEndpoint: ec2.InterfaceVpcEndpoint;
   readonly sqsEndpoint: ec2.InterfaceVpcEndpoint;
+  /** AWS Backup's API: the restore validator reports its result there (lib/constructs/restore-testing.ts). */
+  readonly backupEndpoint: ec2.InterfaceVpcEndpoint;
   readonly flowLogGroup: logs.LogGroup;
 
   constructor(scope: Construct, id: string, props: NetworkProps = {}) {
@@ -69,6 +71,12 @@ export class Network extends Construct {
     // Same for SQS: each function that sends to the queues from the VPC lets its own group in.
     this.sqsEndpoint = this.vpc.addInterfaceEndpoint('Sqs', {
       service: ec2.InterfaceVpcEndpointAwsService.SQS,
+      subnets: this.applicationSubnets,
+      privateDnsEnabled: true,
+      open: false,
+    });
+    this.backupEndpoint = this.vpc.addInterfaceEndpoint('Backup', {
+      service: ec2.InterfaceVpcEndpointAwsService.BACKUP,
       subnets: this.applicationSubnets,
       privateDnsEnabled: true,
       open: false,

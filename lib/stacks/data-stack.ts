@@ -2,6 +2,7 @@ import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { INTEGRATIONS, INTEGRATION_NAMES } from '../../functions/integrations/services';
 import { taskflow } from '../app';
+import { DatabaseBackups } from '../constructs/backups';
 import { Credentials, FEED_PROBE_SECRET } from '../constructs/credentials';
 import { Database } from '../constructs/database';
 import { Network } from '../constructs/network';
@@ -15,6 +16,8 @@ type QueueName = keyof typeof taskflow.queues;
 export interface DataStackProps extends StackProps {
   /** A read replica for long reads (the weekly reports): `cdk deploy -c readReplica=true`. */
   readonly readReplica: boolean;
+  /** A vault in a second region the daily snapshots are copied to: `cdk deploy -c backupCopyVaultArn=arn:aws:backup:…`. */
+  readonly backupCopyVaultArn?: string;
 }
 
 /**
@@ -27,6 +30,7 @@ export interface DataStackProps extends StackProps {
 export class DataStack extends Stack {
   readonly network: Network;
   readonly database: Database;
+  readonly backups: DatabaseBackups;
   readonly storage: Storage<TableName>;
   readonly credentials: Credentials;
   readonly queues: Queues<QueueName>;
@@ -44,6 +48,10 @@ export class DataStack extends Stack {
       // The name the single-stack deployment gave it: `cdk refactor` moves that instance here (docs/architecture.md).
       instanceIdentifier: `${taskflow.name.toLowerCase()}-postgres`,
       readReplica: props.readReplica,
+    });
+    this.backups = new DatabaseBackups(this, 'Backups', {
+      instance: this.database.instance,
+      ...(props.backupCopyVaultArn ? { copyVaultArn: props.backupCopyVaultArn } : {}),
     });
     this.storage = new Storage(this, 'Storage', { tables: taskflow.tables });
     this.credentials = new Credentials(this, 'Integrations');
@@ -69,6 +77,10 @@ export class DataStack extends Stack {
     share('instance-address', db.instance.dbInstanceEndpointAddress, 'the PostgreSQL instance\'s address');
     share('instance-port', db.instance.dbInstanceEndpointPort, 'the PostgreSQL instance\'s port');
     share('master-secret-arn', db.masterSecret.secretArn, 'the master credentials');
+    share('instance-arn', db.instance.instanceArn, 'the PostgreSQL instance (what the restore test restores)');
+    share('instance-security-group', db.instanceSecurityGroup.securityGroupId, 'the PostgreSQL instance\'s security group');
+    share('subnet-group-name', db.subnetGroupName, 'the PostgreSQL instance\'s subnet group');
+    share('backup-vault-arn', this.backups.vault.backupVaultArn, 'the backup vault of the database');
     share('app-secret-arn', db.appSecret.secretArn, 'the taskflow_app credentials');
     if (db.replica) {
       share('replica-address', db.replica.dbInstanceEndpointAddress, 'the read replica\'s address');

@@ -14,6 +14,7 @@ import { OutboxAlarms } from '../constructs/outbox-alarms';
 import { QuotaAlarm } from '../constructs/quota-alarm';
 import { RateLimitAlarms } from '../constructs/rate-limit-alarms';
 import { ReplicaLagAlarms } from '../constructs/replica-lag-alarms';
+import { RestoreTesting } from '../constructs/restore-testing';
 import { SyntheticCanaryAlarms } from '../constructs/synthetic-canary-alarm';
 import { TraceSamplingRules } from '../constructs/sampling-rules';
 import { dashboardSignals } from '../constructs/dashboard-signals';
@@ -21,15 +22,17 @@ import { SloAlarms } from '../constructs/slo-alarms';
 import { SloDashboards } from '../constructs/slo-dashboards';
 import { deploymentGateAlarmName } from '../slo/alarm-names';
 import type { DataStack } from './data-stack';
+import { ImportedData } from './imported-data';
 import type { WorkersStack } from './workers-stack';
 
 type QueueName = keyof typeof taskflow.queues;
 
 /**
  * Watching TaskFlow: the alarm topic and every alarm (dead-letter queues, outbox lag, the feed probe, conflicts,
- * quotas, circuit breakers, rate limits, the SLOs' burn rates) and the X-Ray sampling rules, from the metrics the other
- * stacks' resources and functions emit, found by their declared names. Deployed last. The SLOs' burn-rate alerts and a
- * dashboard per service area are here, and the GameDay experiments (AWS FIS templates, stopped by those alarms).
+ * quotas, circuit breakers, rate limits, the SLOs' burn rates, the restore tests' RTO and RPO) and the X-Ray sampling
+ * rules, from the metrics the other stacks' resources and functions emit, found by their declared names. Deployed last.
+ * The SLOs' burn-rate alerts and a dashboard per service area are here, the weekly restore test of the database (its
+ * backups are in the data stack), and the GameDay experiments (AWS FIS templates, stopped by those alarms).
  */
 export class OperationsStack extends Stack {
   readonly alarms: AlarmTopic;
@@ -47,6 +50,7 @@ export class OperationsStack extends Stack {
   readonly slos: SloAlarms;
   readonly dashboards: SloDashboards;
   readonly experiments: FaultExperiments;
+  readonly restoreTesting: RestoreTesting;
 
   constructor(scope: Construct, id: string, props: StackProps & { readonly data: DataStack; readonly workers: WorkersStack }) {
     super(scope, id, { description: 'TaskFlow operations: alarms and the topic they notify', ...props });
@@ -77,6 +81,15 @@ export class OperationsStack extends Stack {
     this.sampling = new TraceSamplingRules(this, 'TraceSampling', { apiName: taskflow.name, stageName: REST_STAGE });
     this.slos = new SloAlarms(this, 'Slos', { app: taskflow.name, slos: taskflow.slos });
     this.dashboards = new SloDashboards(this, 'Dashboards', { app: taskflow.name, slos: taskflow.slos, signals: dashboardSignals(this) });
+    const shared = (key: string) => props.data.shared.read(this, key);
+    this.restoreTesting = new RestoreTesting(this, 'RestoreTesting', {
+      declaration: taskflow.functions.restoreValidation,
+      database: new ImportedData(this, 'Data', props.data).database,
+      vaultArn: shared('backup-vault-arn'),
+      instanceArn: shared('instance-arn'),
+      subnetGroupName: shared('subnet-group-name'),
+      instanceSecurityGroupId: shared('instance-security-group'),
+    });
 
     // GameDays (review M5): each experiment stops itself on the alarms that say customers feel more than intended.
     const fastBurn = (slo: keyof typeof taskflow.slos) => this.slos.slos[slo]!.windows[deploymentGateAlarmName(taskflow.name, slo)]!;
@@ -84,8 +97,8 @@ export class OperationsStack extends Stack {
     const subnetCount = data.network.vpc.selectSubnets(data.network.applicationSubnets).subnetIds.length;
     this.experiments = new FaultExperiments(this, 'GameDays', {
       app: taskflow.name,
-      databaseInstanceId: Fn.select(0, Fn.split('.', data.shared.read(this, 'instance-address'))),
-      applicationSubnetIds: Array.from({ length: subnetCount }, (_, index) => data.shared.read(this, `application-subnet-${index + 1}`)),
+      databaseInstanceId: Fn.select(0, Fn.split('.', shared('instance-address'))),
+      applicationSubnetIds: Array.from({ length: subnetCount }, (_, index) => shared(`application-subnet-${index + 1}`)),
       stopOn: {
         api: [fastBurn('availability'), fastBurn('mutationLatency')],
         workers: [this.deadLetters.alarms.notifications, this.deadLetters.alarms.slack, this.deadLetters.alarms.email, fastBurn('outboxLag')],

@@ -38,7 +38,9 @@ export class TaskFlow {
     const readReplica = [true, 'true'].includes(app.node.tryGetContext('readReplica') as boolean | string);
     // `cdk deploy -c deployment=canary|linear|all-at-once`: how each function's new version takes traffic.
     const deployment = deploymentMode(app.node.tryGetContext('deployment'));
-    this.data = new DataStack(app, name('Data'), { readReplica });
+    // `cdk deploy -c backupCopyVaultArn=arn:aws:backup:<region>:<account>:backup-vault:<name>`: daily snapshots copied there.
+    const backupCopyVaultArn = app.node.tryGetContext('backupCopyVaultArn') as string | undefined;
+    this.data = new DataStack(app, name('Data'), { readReplica, ...(backupCopyVaultArn ? { backupCopyVaultArn } : {}) });
     this.schema = new SchemaStack(app, name('Schema'), { data: this.data });
     const afterSchema = <S extends Stack>(stack: S) => {
       stack.addStackDependency(this.schema, 'new code only once the schema is migrated');

@@ -28,10 +28,15 @@ const groupOf = (aliasId: string) => {
   const update = (alias as unknown as { UpdatePolicy: { CodeDeployLambdaAliasUpdate: { DeploymentGroupName: { Ref: string }; BeforeAllowTrafficHook?: unknown } } }).UpdatePolicy.CodeDeployLambdaAliasUpdate;
   return { group: resources[update.DeploymentGroupName.Ref]!, hook: update.BeforeAllowTrafficHook };
 };
-/** Every TaskFlow function that takes traffic: all but the migrate function (run once by the deploy) and the hooks. */
+/**
+ * Every TaskFlow function that takes traffic: all but the migrate function (run once by the deploy), the restore
+ * validator (run by AWS Backup's weekly test, on a restored copy) and the hooks.
+ */
 const trafficFunctions = () =>
   ofType('AWS::Lambda::Function').filter(
-    ([id, fn]) => fn.Properties.Environment?.Variables?.POWERTOOLS_SERVICE_NAME && !/PreTrafficHook/.test(id) && id !== logicalId(synthesized.stacks.schema.migrations.function),
+    ([id, fn]) =>
+      fn.Properties.Environment?.Variables?.POWERTOOLS_SERVICE_NAME && !/PreTrafficHook/.test(id) &&
+      ![synthesized.stacks.schema.migrations.function, synthesized.stacks.operations.restoreTesting.validator].some((f) => id === logicalId(f)),
   );
 
 describe('aliases and deployment groups', () => {
@@ -172,11 +177,14 @@ describe('everything invokes the alias, never $LATEST', () => {
     const mappings = ofType('AWS::Lambda::EventSourceMapping');
     expect(mappings).toHaveLength(Object.keys(taskflow.queues).length);
     for (const [id, mapping] of mappings) expect(isAlias(mapping.Properties.FunctionName), id).toBe(true);
-    const rules = ofType('AWS::Events::Rule');
+    // The restore validator has no alias (AWS Backup's weekly test invokes it, like the deploy the migrate function).
+    const validator = logicalId(synthesized.stacks.operations.restoreTesting.validator);
+    const notValidator = ([, resource]: [string, Resource]) => !JSON.stringify(resource.Properties).includes(`"${validator}"`);
+    const rules = ofType('AWS::Events::Rule').filter(notValidator);
     expect(rules).toHaveLength(Object.keys(taskflow.schedules).length);
     for (const [id, rule] of rules) expect(isAlias(rule.Properties.Targets[0].Arn), id).toBe(true);
     for (const [id, config] of ofType('AWS::Lambda::EventInvokeConfig')) expect(isAlias(config.Properties.Qualifier), id).toBe(true);
-    const permissions = ofType('AWS::Lambda::Permission').filter(([, permission]) => permission.Properties.Action === 'lambda:InvokeFunction');
+    const permissions = ofType('AWS::Lambda::Permission').filter(([, permission]) => permission.Properties.Action === 'lambda:InvokeFunction').filter(notValidator);
     expect(permissions.length).toBeGreaterThan(0);
     for (const [id, permission] of permissions) expect(isAlias(permission.Properties.FunctionName), id).toBe(true);
   });

@@ -48,7 +48,7 @@ describe('network', () => {
     });
   });
 
-  it('reaches DynamoDB and S3 through gateway endpoints, Secrets Manager and SQS through private interface endpoints', () => {
+  it('reaches DynamoDB and S3 through gateway endpoints, Secrets Manager, SQS and AWS Backup through private interface endpoints', () => {
     const endpoints = ofType('AWS::EC2::VPCEndpoint').map(([, e]) => e.Properties);
     const service = (e: Record<string, any>) => JSON.stringify(e.ServiceName);
     expect(endpoints.filter((e) => e.VpcEndpointType === 'Gateway').map(service).sort()).toEqual([
@@ -56,7 +56,7 @@ describe('network', () => {
       expect.stringContaining('.s3'),
     ]);
     const interfaces = endpoints.filter((e) => e.VpcEndpointType === 'Interface');
-    expect(interfaces.map(service).sort()).toEqual([expect.stringContaining('.secretsmanager'), expect.stringContaining('.sqs')]);
+    expect(interfaces.map(service).sort()).toEqual([expect.stringContaining('.backup'), expect.stringContaining('.secretsmanager'), expect.stringContaining('.sqs')]);
     for (const endpoint of interfaces) expect(endpoint.PrivateDnsEnabled).toBe(true);
   });
 });
@@ -124,9 +124,10 @@ describe('functions', () => {
   const schedules = Object.keys(taskflow.schedules).length;
   const webSocketRoutes = taskflow.websocket.routes.length;
   // The pre-traffic hook: one in each route group's stack (reads, mutations), both holding functions of the synthetic transaction.
-  const expected = taskflow.routes.length + webSocketRoutes + 2 + consumers + schedules + 2;
+  // And the restore test's validator (operations stack).
+  const expected = taskflow.routes.length + webSocketRoutes + 2 + consumers + schedules + 2 + 1;
 
-  it(`has one function per REST and WebSocket route, the authorizer, the migrate function, ${consumers} queue consumers, ${schedules} scheduled and the 2 pre-traffic hooks (${expected}), all nodejs22.x on arm64`, () => {
+  it(`has one function per REST and WebSocket route, the authorizer, the migrate function, the restore validator, ${consumers} queue consumers, ${schedules} scheduled and the 2 pre-traffic hooks (${expected}), all nodejs22.x on arm64`, () => {
     const ours = ofType('AWS::Lambda::Function').filter(([, f]) => f.Properties.Environment?.Variables?.POWERTOOLS_SERVICE_NAME === 'taskflow');
     expect(ours).toHaveLength(expected);
     for (const [, fn] of ours) {

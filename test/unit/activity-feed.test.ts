@@ -703,9 +703,9 @@ describe('resync_required', () => {
     expect(h.seqs()).toEqual([41]);
   });
 
-  it('stops with an error when it is past the server\'s log and has no onResync', async () => {
+  it('stops with an error when it is past the server\'s log and has neither onResync nor apiUrl', async () => {
     const fetch = vi.fn<FetchLike>();
-    const h = harness({ afterSeq: 90, apiUrl: 'https://api.example/v1', fetch });
+    const h = harness({ afterSeq: 90, fetch });
     h.feed.start();
     await settle();
     const socket = h.socket();
@@ -742,6 +742,23 @@ describe('resync_required', () => {
     next.push({ type: 'subscribed', projectId: null });
     await settle();
     expect(next.sent.at(-1)).toEqual({ action: 'resume', afterSeq: 7 });
+  });
+});
+
+describe('a restored server', () => {
+  it('reads its log back from before the oldest event the client remembers, delivering only the events it has not had', async () => {
+    // Restored at 2, then written to: 3 is a new event with a used number; the client's 3 and 4 are gone.
+    const fresh = { ...ev(3), id: 'after-restore-3' };
+    const fetch = vi.fn<FetchLike>().mockResolvedValueOnce(ok({ events: [ev(1), ev(2), fresh], throughSeq: 3, more: false }));
+    const h = harness({ afterSeq: 0, apiUrl: 'https://api.example/v1', fetch });
+    const socket = await startLive(h, 4, [ev(1), ev(2), ev(3), ev(4)]);
+    socket.push({ type: 'resync_required', afterSeq: 4, oldestSeq: 1, headSeq: 3 });
+    await settle();
+    expect(String(fetch.mock.calls[0]![0])).toContain('afterSeq=0');
+    expect(h.delivered.map((e) => e.id)).toEqual([ev(1).id, ev(2).id, ev(3).id, ev(4).id, 'after-restore-3']);
+    expect(h.feed.lastSeq).toBe(3);
+    expect(socket.sent.at(-1)).toEqual({ action: 'resume', afterSeq: 3 });
+    expect(String(h.errors.at(-1))).toContain('a restored database');
   });
 });
 
