@@ -1,10 +1,11 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { Construct } from 'constructs';
+import { REPORTS_MAX_REPLICA_LAG_SECONDS } from '../../functions/domain/replication-lag';
 import { METRICS_NAMESPACE, REPLICA_METRICS, SERVICE_NAME } from '../../functions/shared/telemetry';
 
-/** Replica lag thresholds (review S4): a ticket above the first, a page above the second. */
-export const REPLICA_LAG_SECONDS = { warning: 10, critical: 60 } as const;
+/** Replica lag thresholds (review S4): a ticket above the first, a page above the second (where the reports leave it). */
+export const REPLICA_LAG_SECONDS = { warning: 10, critical: REPORTS_MAX_REPLICA_LAG_SECONDS } as const;
 
 /**
  * The read replica's lag as the replicaHeartbeat schedule measures it every minute (from a fresh write on the
@@ -26,7 +27,7 @@ export class ReplicaLagAlarms extends Construct {
     this.warning = lag.createAlarm(this, 'WarningAlarm', {
       alarmDescription:
         `SEV3 ticket: the read replica was more than ${REPLICA_LAG_SECONDS.warning} s behind the primary for 5 minutes in a row; ` +
-        'the weekly reports still read it until it is 60 s behind. docs/runbooks/replica-lag.md',
+        `the weekly reports still read it until it is ${REPLICA_LAG_SECONDS.critical} s behind. docs/runbooks/replica-lag.md`,
       threshold: REPLICA_LAG_SECONDS.warning,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 5,
