@@ -8,7 +8,7 @@ import './quiet-sdk-node-warning';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseCommandLine, usageError } from './command-line';
 import { formatResult, FULL, runScenario, SHORT, type ScenarioResult } from '../lib/gameday/run';
 import { scenarios } from '../lib/gameday/scenarios';
 import { startLocalRuntime } from '../lib/local/runtime';
@@ -20,22 +20,9 @@ const USAGE = `Usage: npm run gameday -- [--short] [--scenario NAME]… [--json]
   --scenario NAME   Only these (repeatable): ${all.map((s) => s.name).join(', ')}
   --json            The figures as JSON instead of text`;
 
-let options: { short?: boolean | undefined; scenario?: string[] | undefined; json?: boolean | undefined; help?: boolean | undefined };
-try {
-  ({ values: options } = parseArgs({ options: { short: { type: 'boolean' }, scenario: { type: 'string', multiple: true }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } }));
-} catch (error) {
-  console.error(`${(error as Error).message}\n\n${USAGE}`);
-  process.exit(2);
-}
-if (options.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
+const { values: options } = parseCommandLine(USAGE, { options: { short: { type: 'boolean' }, scenario: { type: 'string', multiple: true }, json: { type: 'boolean' } } });
 const unknown = (options.scenario ?? []).filter((name) => !all.some((s) => s.name === name));
-if (unknown.length > 0) {
-  console.error(`unknown scenario ${unknown.join(', ')}\n\n${USAGE}`);
-  process.exit(2);
-}
+if (unknown.length > 0) usageError(USAGE, `unknown scenario ${unknown.join(', ')}`);
 const chosen = options.scenario ? all.filter((s) => options.scenario!.includes(s.name)) : all;
 const timings = options.short ? SHORT : FULL;
 const log = (line: string) => void (!options.json && console.error(`${new Date().toISOString()} ${line}`));

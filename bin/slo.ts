@@ -4,7 +4,7 @@
 // Exit codes: 0 printed, 1 the source could not be read, 2 a usage error.
 import './quiet-sdk-node-warning';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseCommandLine, usageError } from './command-line';
 import { taskflow } from '../lib/app';
 import { runningEndpoints } from '../lib/local/endpoints';
 import { SLO_PATH } from '../lib/local/slis';
@@ -20,21 +20,8 @@ const USAGE = `Usage: npm run slo -- [--url URL | --aws] [--json]
               eval "$(aws configure export-credentials --format env)")
   --json      The figures as JSON instead of a table`;
 
-let options: { url?: string | undefined; aws?: boolean | undefined; json?: boolean | undefined; help?: boolean | undefined };
-try {
-  ({ values: options } = parseArgs({ options: { url: { type: 'string' }, aws: { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } }));
-} catch (error) {
-  console.error(`${(error as Error).message}\n\n${USAGE}`);
-  process.exit(2);
-}
-if (options.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
-if (options.aws && options.url) {
-  console.error(`--aws and --url are exclusive\n\n${USAGE}`);
-  process.exit(2);
-}
+const { values: options } = parseCommandLine(USAGE, { options: { url: { type: 'string' }, aws: { type: 'boolean' }, json: { type: 'boolean' } } });
+if (options.aws && options.url) usageError(USAGE, '--aws and --url are exclusive');
 
 async function localStatuses(): Promise<{ statuses: SloStatus[]; source: string }> {
   const dataDir = resolve(process.env.TASKFLOW_DATA_DIR ?? '.taskflow');

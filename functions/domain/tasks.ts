@@ -74,22 +74,31 @@ export interface TaskFilters {
   cursor?: string;
 }
 
+/** A task by id in the organization ($1, $2): one row with its document, none for a deleted project's. */
+export const TASK_BY_ID = 'SELECT task_json(t) AS doc FROM tasks t WHERE t.organization_id = $1 AND t.id = $2 AND NOT project_deleted(t.project_id)';
+
+/**
+ * A project's tasks, a page ($8 rows) after the cursor ($6, $7), filtered by status ($3), assignee ($4) and due date ($5):
+ * one row with a null doc when the project ($1, $2) exists and has none, no row when it does not exist here.
+ */
+export const TASKS_OF_PROJECT = `SELECT t.doc FROM projects p
+  LEFT JOIN LATERAL (
+    SELECT task_json(t) AS doc FROM tasks t
+    WHERE t.organization_id = p.organization_id AND t.project_id = p.id
+      AND ($3::text IS NULL OR t.status = $3)
+      AND ($4::text IS NULL OR t.assignee_id = $4)
+      AND ($5::date IS NULL OR t.due_date < $5)
+      AND ($6::timestamptz IS NULL OR (t.created_at, t.id) > ($6::timestamptz, $7::uuid))
+    ORDER BY t.created_at, t.id
+    LIMIT $8
+  ) t ON true
+  WHERE p.organization_id = $1 AND p.id = $2 AND p.deleted_at IS NULL`;
+
 export async function listTasks(caller: Caller, projectId: string, filters: TaskFilters) {
   const after = decodeCursor(filters.cursor);
   // One round trip answers both "does the project exist here" and "which tasks".
   const { rows } = await read<{ doc: TaskDto | null }>(
-    `SELECT t.doc FROM projects p
-     LEFT JOIN LATERAL (
-       SELECT task_json(t) AS doc FROM tasks t
-       WHERE t.organization_id = p.organization_id AND t.project_id = p.id
-         AND ($3::text IS NULL OR t.status = $3)
-         AND ($4::text IS NULL OR t.assignee_id = $4)
-         AND ($5::date IS NULL OR t.due_date < $5)
-         AND ($6::timestamptz IS NULL OR (t.created_at, t.id) > ($6::timestamptz, $7::uuid))
-       ORDER BY t.created_at, t.id
-       LIMIT $8
-     ) t ON true
-     WHERE p.organization_id = $1 AND p.id = $2 AND p.deleted_at IS NULL`,
+    TASKS_OF_PROJECT,
     [
       caller.orgId,
       projectId,
@@ -107,7 +116,7 @@ export async function listTasks(caller: Caller, projectId: string, filters: Task
 
 async function findTask(caller: Caller, taskId: string): Promise<TaskDto | null> {
   const { rows } = await read<{ doc: TaskDto }>(
-    'SELECT task_json(t) AS doc FROM tasks t WHERE t.organization_id = $1 AND t.id = $2 AND NOT project_deleted(t.project_id)',
+    TASK_BY_ID,
     [caller.orgId, taskId],
   );
   return rows[0]?.doc ?? null;

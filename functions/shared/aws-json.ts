@@ -37,12 +37,7 @@ export function awsJson(options: { service: string; endpointVariable: string; ta
     const response = await service.post(service.endpoint.pathname, headers, body, AbortSignal.timeout(options.timeoutMs));
     const text = await response.text();
     answered(Buffer.byteLength(text));
-    let payload: Record<string, unknown> = {};
-    try {
-      payload = text ? (JSON.parse(text) as Record<string, unknown>) : {};
-    } catch {
-      payload = { message: text.slice(0, 200) };
-    }
+    const payload = payloadOf(text);
     if (response.ok) return payload as T;
     const name = String(payload.__type ?? 'UnknownError').split('#').pop()!;
     throw new AwsError(name, String(payload.message ?? payload.Message ?? name), response.status, payload);
@@ -59,17 +54,20 @@ export function awsRestJson(options: { service: string; endpointVariable: string
     span('aws', `${options.service} ${method} ${path.split('/')[1] ?? ''}`, { operation: `${method} ${path}` }, async () => {
       const body = input === undefined ? '' : JSON.stringify(input);
       const response = await service.send(method, path, { 'content-type': 'application/json' }, body, AbortSignal.timeout(options.timeoutMs));
-      const text = await response.text();
-      let payload: Record<string, unknown> = {};
-      try {
-        payload = text ? (JSON.parse(text) as Record<string, unknown>) : {};
-      } catch {
-        payload = { message: text.slice(0, 200) };
-      }
+      const payload = payloadOf(await response.text());
       if (response.ok) return payload as T;
       const name = String(response.headers.get('x-amzn-errortype') ?? payload.__type ?? payload.code ?? 'UnknownError').split(/[#:]/)[0]!;
       throw new AwsError(name, String(payload.message ?? payload.Message ?? name), response.status, payload);
     });
+}
+
+/** An answer's JSON body; one that is not JSON (a proxy's error page) as its start, for the error message. */
+function payloadOf(text: string): Record<string, unknown> {
+  try {
+    return text ? (JSON.parse(text) as Record<string, unknown>) : {};
+  } catch {
+    return { message: text.slice(0, 200) };
+  }
 }
 
 /** The table or queue a call names (its name, not its items). */
