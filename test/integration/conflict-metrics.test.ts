@@ -1,23 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { emfLines } from '../support/emf-lines';
 
 // The conflict rate is observable: every PATCH counts TaskUpdates, a merge TaskUpdatesMerged, a
 // refusal TaskUpdateConflicts, as CloudWatch Embedded Metric Format lines in the function's log.
 let api: typeof import('../support/api');
-const lines: Record<string, any>[] = [];
+const lines = emfLines();
 
 beforeAll(async () => {
-  delete process.env.POWERTOOLS_METRICS_DISABLED; // the metrics module reads it when it loads
-  vi.resetModules();
   api = await import('../support/api');
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    for (const line of String(chunk).split('\n')) if (line.startsWith('{') && line.includes('_aws')) lines.push(JSON.parse(line));
-    return true;
-  });
-});
-
-afterAll(() => {
-  vi.restoreAllMocks();
-  process.env.POWERTOOLS_METRICS_DISABLED = 'true';
 });
 
 const counted = (name: string) => lines.filter((line) => line[name] === 1 && line._aws.CloudWatchMetrics[0].Namespace === 'TaskFlow').length;

@@ -1,28 +1,18 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { emfLines } from '../support/emf-lines';
 
 // The SLIs as CloudWatch receives them (review M1): Embedded Metric Format lines in the function's log, with exactly the
 // dimension sets the burn-rate alarms read (service and routeGroup for requests, service alone for delays).
 let api: typeof import('../support/api');
 let ws: typeof import('../support/websocket');
 let sli: typeof import('../../functions/shared/sli');
-const lines: Record<string, any>[] = [];
+const lines = emfLines();
 
 beforeAll(async () => {
-  delete process.env.POWERTOOLS_METRICS_DISABLED; // the metrics module reads it when it loads
-  vi.resetModules();
   api = await import('../support/api');
   ws = await import('../support/websocket');
   sli = await import('../../functions/shared/sli');
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    for (const line of String(chunk).split('\n')) if (line.startsWith('{') && line.includes('_aws')) lines.push(JSON.parse(line));
-    return true;
-  });
-});
-
-afterAll(() => {
-  vi.restoreAllMocks();
-  process.env.POWERTOOLS_METRICS_DISABLED = 'true';
 });
 
 const withMetric = (name: string) => lines.filter((line) => name in line && line._aws.CloudWatchMetrics[0].Namespace === 'TaskFlow');
