@@ -1,58 +1,25 @@
 import { randomUUID } from 'node:crypto';
 import type { Message } from '@aws-sdk/client-sqs';
-import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { dynamoDb } from '../../functions/shared/dynamodb';
-import { taskflow } from '../../lib/app';
-import { sqsRecord } from '../../lib/local/event-sources';
-import { loadHandler } from '../../lib/local/invoke';
-import { lambdaContext } from '../../lib/local/proxy-event';
-import { startSandboxes, type Sandboxes } from '../../lib/local/sandboxes';
-import { startSqs, type LocalSqs } from '../../lib/local/sqs';
+import { describe, expect, it } from 'vitest';
 import { createProject, createTask, invoke, newCaller, type Caller } from '../support/api';
-import { ownIntegrationsTable } from '../support/integrations-table';
+import { notificationPipeline } from '../support/notification-pipeline';
 import { drain } from '../support/queues';
 import { sql } from '../support/sql';
 
 // Issue 17: notification preferences and watchers, through the real notifications, Slack and e-mail workers and
 // the Slack and SendGrid sandboxes: a muted channel or project sends nothing while the others still do, a change
 // takes effect for the events after it, and who stops watching a task stops being told about it.
-let sqs: LocalSqs;
-let sandboxes: Sandboxes;
-type Consumer = (event: SQSEvent, context: ReturnType<typeof lambdaContext>) => Promise<SQSBatchResponse>;
-const consumers = {} as Record<'notifications' | 'slack' | 'email', Consumer>;
-
-beforeAll(async () => {
-  sqs = await startSqs(taskflow, { visibilityTimeoutSeconds: 1 });
-  sandboxes = await startSandboxes();
-  await ownIntegrationsTable();
-  Object.assign(process.env, sqs.environment, sandboxes.environment);
-  for (const name of ['notifications', 'slack', 'email'] as const) consumers[name] = await loadHandler<Consumer>(taskflow.queues[name].consumer.entry);
-});
-
-afterAll(async () => {
-  await sandboxes.stop();
-  await sqs.stop();
-});
-
-beforeEach(async () => {
-  for (const queue of Object.keys(taskflow.queues)) await drain(sqs, queue, { quietMs: 50 });
-  sandboxes.clearCalls();
-  for (const id of ['slack', 'sendgrid']) await dynamoDb()('DeleteItem', { TableName: process.env.INTEGRATIONS_TABLE_NAME, Key: { id: { S: id } } });
-});
+const pipeline = notificationPipeline();
 
 async function deliver(queue: 'notifications' | 'slack' | 'email', messages: Message[]): Promise<void> {
-  if (messages.length === 0) return;
-  const event = { Records: messages.map((message) => sqsRecord(message, `arn:aws:sqs:us-east-1:000000000000:${queue}`, 'us-east-1')) };
-  const response = await consumers[queue](event, lambdaContext(queue, (taskflow.queues[queue].consumer.timeoutSeconds ?? 10) * 1000));
-  expect(response?.batchItemFailures ?? []).toEqual([]);
+  if (messages.length > 0) expect(await pipeline.deliver(queue, messages)).toEqual([]);
 }
 
 /** Everything queued so far, through the notifications worker and both senders to the sandboxes. */
 async function sendAll(): Promise<void> {
-  await deliver('notifications', await drain(sqs, 'notifications'));
-  await deliver('slack', await drain(sqs, 'slack'));
-  await deliver('email', await drain(sqs, 'email'));
+  await deliver('notifications', await drain(pipeline.sqs, 'notifications'));
+  await deliver('slack', await drain(pipeline.sqs, 'slack'));
+  await deliver('email', await drain(pipeline.sqs, 'email'));
 }
 
 async function member(org: Caller, name: string): Promise<Caller> {
@@ -63,8 +30,8 @@ async function member(org: Caller, name: string): Promise<Caller> {
 
 /** The Slack messages sent (their texts) and the e-mails (`address: subject`). */
 function delivered() {
-  const slackTexts = sandboxes.calls('slack').filter((c) => c.path === '/chat.postMessage' && c.status === 200).map((c) => (c.body as { text: string }).text);
-  const emails = sandboxes.calls('sendgrid').filter((c) => c.status === 202).map((c) => c.body as { personalizations: { to: { email: string }[] }[]; subject: string });
+  const slackTexts = pipeline.sandboxes.calls('slack').filter((c) => c.path === '/chat.postMessage' && c.status === 200).map((c) => (c.body as { text: string }).text);
+  const emails = pipeline.sandboxes.calls('sendgrid').filter((c) => c.status === 202).map((c) => c.body as { personalizations: { to: { email: string }[] }[]; subject: string });
   return {
     slackTexts: slackTexts.sort(),
     emailsTo: emails.map((mail) => `${mail.personalizations[0]!.to[0]!.email}: ${mail.subject}`).sort(),
@@ -175,7 +142,7 @@ describe('watchers', () => {
       { type: 'watcher.added', payload: { taskId: task.id, userId: dan.userId, watching: true } },
     ]);
 
-    await drain(sqs, 'notifications');
+    await drain(pipeline.sqs, 'notifications');
     expect((await invoke('updateTask', bob, { params: { taskId: task.id }, body: { version: 1, status: 'in_progress' } })).status).toBe(200);
     await sendAll();
     // Bob moved it himself; Cid stopped watching; Ann and Dan are told, on both channels.
@@ -184,7 +151,7 @@ describe('watchers', () => {
 
     // Cid watches again: told of the next change.
     expect((await invoke('watchTask', cid, { params: { taskId: task.id } })).status).toBe(204);
-    sandboxes.clearCalls();
+    pipeline.sandboxes.clearCalls();
     await invoke('updateTask', bob, { params: { taskId: task.id }, body: { version: 2, status: 'done' } });
     await sendAll();
     expect(delivered().emailsTo).toEqual([ann, cid, dan].map((who) => `${who.email}: Roadmap: Done`).sort());

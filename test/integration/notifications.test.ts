@@ -1,57 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import type { Message } from '@aws-sdk/client-sqs';
-import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { BREAKER_POLICY } from '../../functions/integrations/breaker';
-import { dynamoDb } from '../../functions/shared/dynamodb';
 import { logger } from '../../functions/shared/logger';
-import { taskflow } from '../../lib/app';
-import { sqsRecord } from '../../lib/local/event-sources';
-import { loadHandler } from '../../lib/local/invoke';
-import { lambdaContext } from '../../lib/local/proxy-event';
-import { NO_SLACK_DOMAIN, startSandboxes, type Sandboxes } from '../../lib/local/sandboxes';
-import { startSqs, type LocalSqs } from '../../lib/local/sqs';
+import { NO_SLACK_DOMAIN } from '../../lib/local/sandboxes';
 import { createProject, createTask, invoke, newCaller, type Caller } from '../support/api';
+import { notificationPipeline } from '../support/notification-pipeline';
 import { bodyOf, drain } from '../support/queues';
 import { sql } from '../support/sql';
-import { ownIntegrationsTable } from '../support/integrations-table';
 
 // Issue 4: who is told what, once; correlation from the request to the outbound call (review M6);
 // poison messages fail (towards the DLQ) without holding up the rest of their batch.
-let sqs: LocalSqs;
-let sandboxes: Sandboxes;
-type Consumer = (event: SQSEvent, context: ReturnType<typeof lambdaContext>) => Promise<SQSBatchResponse>;
-const consumers = {} as Record<keyof typeof taskflow.queues, Consumer>;
-
-beforeAll(async () => {
-  sqs = await startSqs(taskflow, { visibilityTimeoutSeconds: 1 });
-  sandboxes = await startSandboxes();
-  await ownIntegrationsTable();
-  Object.assign(process.env, sqs.environment, sandboxes.environment);
-  for (const [name, queue] of Object.entries(taskflow.queues)) {
-    consumers[name as keyof typeof taskflow.queues] = await loadHandler<Consumer>(queue.consumer.entry);
-  }
-});
-
-afterAll(async () => {
-  await sandboxes.stop();
-  await sqs.stop();
-});
-
-// Each test starts with empty queues, no recorded calls and closed circuit breakers.
-beforeEach(async () => {
-  for (const queue of Object.keys(taskflow.queues)) await drain(sqs, queue, { quietMs: 50 });
-  sandboxes.clearCalls();
-  for (const id of ['slack', 'sendgrid']) await dynamoDb()('DeleteItem', { TableName: process.env.INTEGRATIONS_TABLE_NAME, Key: { id: { S: id } } });
-});
-
-/** Delivers messages to a queue's consumer as Lambda's poller would; answers the ids of the failed ones. */
-async function deliver(queue: keyof typeof taskflow.queues, messages: Message[]): Promise<string[]> {
-  const event = { Records: messages.map((message) => sqsRecord(message, `arn:aws:sqs:us-east-1:000000000000:${queue}`, 'us-east-1')) };
-  const timeout = (taskflow.queues[queue].consumer.timeoutSeconds ?? 10) * 1000;
-  const response = await consumers[queue](event, lambdaContext(queue, timeout));
-  return (response?.batchItemFailures ?? []).map((failure) => failure.itemIdentifier);
-}
+const pipeline = notificationPipeline();
+const { deliver } = pipeline;
 
 async function member(org: Caller, email: string, name: string): Promise<Caller> {
   const caller = { orgId: org.orgId, userId: `user_${randomUUID()}`, email, name };
@@ -67,8 +27,8 @@ async function team() {
   return { ann, bob, cid, project: await createProject(ann) };
 }
 
-const slackPosts = () => sandboxes.calls('slack').filter((call) => call.path === '/chat.postMessage' && call.status === 200);
-const emails = () => sandboxes.calls('sendgrid').filter((call) => call.status === 202);
+const slackPosts = () => pipeline.sandboxes.calls('slack').filter((call) => call.path === '/chat.postMessage' && call.status === 200);
+const emails = () => pipeline.sandboxes.calls('sendgrid').filter((call) => call.status === 202);
 
 describe('notifications', () => {
   it('tells the assignee once by Slack and once by e-mail, even when every message is delivered twice', async () => {
@@ -79,26 +39,26 @@ describe('notifications', () => {
       headers: { 'X-Request-Id': 'req-assign-1', traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' },
     });
     expect(created.status).toBe(201);
-    const events = await drain(sqs, 'notifications');
+    const events = await drain(pipeline.sqs, 'notifications');
     expect(events).toHaveLength(1);
     // The same event twice in one batch, then again in another.
     expect(await deliver('notifications', [events[0]!, events[0]!])).toEqual([]);
     expect(await deliver('notifications', events)).toEqual([]);
     expect(await sql('SELECT user_id, kind FROM notifications WHERE event_id = $1', [bodyOf(events[0]!).eventId])).toEqual([{ user_id: bob.userId, kind: 'assigned' }]);
 
-    const slack = await drain(sqs, 'slack');
-    const mail = await drain(sqs, 'email');
+    const slack = await drain(pipeline.sqs, 'slack');
+    const mail = await drain(pipeline.sqs, 'email');
     expect(slack).toHaveLength(1);
     expect(mail).toHaveLength(1);
     // Two copies at once: one sends, the other finds it in progress and fails, to come back later
     // and find it sent. The first copy's record survives the second one's failure.
     // (The services answer slowly here, so the second copy surely starts while the first is sending.)
-    sandboxes.setFault('slack', { mode: 'slow', latencyMs: 300 });
-    sandboxes.setFault('sendgrid', { mode: 'slow', latencyMs: 300 });
+    pipeline.sandboxes.setFault('slack', { mode: 'slow', latencyMs: 300 });
+    pipeline.sandboxes.setFault('sendgrid', { mode: 'slow', latencyMs: 300 });
     expect(await deliver('slack', [slack[0]!, slack[0]!])).toEqual([slack[0]!.MessageId]);
     expect(await deliver('email', [mail[0]!, mail[0]!])).toEqual([mail[0]!.MessageId]);
-    sandboxes.setFault('slack', { mode: 'ok' });
-    sandboxes.setFault('sendgrid', { mode: 'ok' });
+    pipeline.sandboxes.setFault('slack', { mode: 'ok' });
+    pipeline.sandboxes.setFault('sendgrid', { mode: 'ok' });
     expect(await deliver('slack', slack)).toEqual([]);
     expect(await deliver('email', mail)).toEqual([]);
 
@@ -107,7 +67,7 @@ describe('notifications', () => {
     expect(emails()).toHaveLength(1);
     expect(emails()[0]!.body).toMatchObject({ personalizations: [{ to: [{ email: bob.email }] }], subject: 'You were assigned: Fix login' });
     // The request's id and trace reach every outbound call.
-    for (const call of [...sandboxes.calls('slack'), ...sandboxes.calls('sendgrid')]) {
+    for (const call of [...pipeline.sandboxes.calls('slack'), ...pipeline.sandboxes.calls('sendgrid')]) {
       expect(call.headers['x-request-id']).toBe('req-assign-1');
       expect(call.headers.traceparent).toMatch(/^00-0af7651916cd43dd8448eb211c80319c-[0-9a-f]{16}-01$/);
     }
@@ -119,7 +79,7 @@ describe('notifications', () => {
     await invoke('createComment', cid, { params: { taskId: task.id }, body: { body: 'I can help, @AnnLee.' } });
     await invoke('createComment', ann, { params: { taskId: task.id }, body: { body: `@${bob.email!.split('@')[0]} and @CidMoss, please look` } });
     await invoke('updateTask', bob, { params: { taskId: task.id }, body: { version: 1, status: 'in_progress' } });
-    expect(await deliver('notifications', await drain(sqs, 'notifications'))).toEqual([]);
+    expect(await deliver('notifications', await drain(pipeline.sqs, 'notifications'))).toEqual([]);
     const told = await sql(
       `SELECT n.user_id, n.kind FROM notifications n JOIN event_log e ON e.id = n.event_id WHERE e.organization_id = $1 ORDER BY e.seq, n.user_id`,
       [ann.orgId],
@@ -134,29 +94,29 @@ describe('notifications', () => {
   it('records a permanent failure (no Slack account) without retrying it, and still sends the e-mail', async () => {
     const { ann, cid, project } = await team();
     await createTask(ann, project.id, { title: 'For Cid', assigneeId: cid.userId });
-    expect(await deliver('notifications', await drain(sqs, 'notifications'))).toEqual([]);
-    expect(await deliver('slack', await drain(sqs, 'slack'))).toEqual([]);
-    expect(await deliver('email', await drain(sqs, 'email'))).toEqual([]);
+    expect(await deliver('notifications', await drain(pipeline.sqs, 'notifications'))).toEqual([]);
+    expect(await deliver('slack', await drain(pipeline.sqs, 'slack'))).toEqual([]);
+    expect(await deliver('email', await drain(pipeline.sqs, 'email'))).toEqual([]);
     expect(slackPosts()).toHaveLength(0);
-    expect(sandboxes.calls('slack').map((call) => call.path)).toEqual(['/users.lookupByEmail']);
+    expect(pipeline.sandboxes.calls('slack').map((call) => call.path)).toEqual(['/users.lookupByEmail']);
     expect(emails()).toHaveLength(1);
   });
 
   it('fails only the Slack messages during a Slack outage, and sends each once when Slack is back', async () => {
     const { ann, bob, project } = await team();
     for (const title of ['one', 'two', 'three']) await createTask(ann, project.id, { title, assigneeId: bob.userId });
-    expect(await deliver('notifications', await drain(sqs, 'notifications'))).toEqual([]);
-    const slack = await drain(sqs, 'slack');
+    expect(await deliver('notifications', await drain(pipeline.sqs, 'notifications'))).toEqual([]);
+    const slack = await drain(pipeline.sqs, 'slack');
     expect(slack).toHaveLength(3);
-    sandboxes.setFault('slack', { mode: 'error', status: 503 });
+    pipeline.sandboxes.setFault('slack', { mode: 'error', status: 503 });
     expect((await deliver('slack', slack)).sort()).toEqual(slack.map((m) => m.MessageId).sort());
-    sandboxes.setFault('slack', { mode: 'down' });
+    pipeline.sandboxes.setFault('slack', { mode: 'down' });
     expect(await deliver('slack', slack)).toHaveLength(3);
     // Slack is back, but its circuit breaker opened during the outage (review C4): nothing is tried...
-    sandboxes.setFault('slack', { mode: 'ok' });
-    sandboxes.clearCalls();
+    pipeline.sandboxes.setFault('slack', { mode: 'ok' });
+    pipeline.sandboxes.clearCalls();
     expect(await deliver('slack', slack)).toHaveLength(3);
-    expect(sandboxes.calls('slack')).toEqual([]);
+    expect(pipeline.sandboxes.calls('slack')).toEqual([]);
     // ...until it turns half-open: one trial call goes (the others are refused while it is under way), its
     // success closes the breaker, and the rest go on the next receive.
     vi.useFakeTimers({ toFake: ['Date'] });
@@ -177,8 +137,8 @@ describe('notifications', () => {
     const { ann, bob, project } = await team();
     const title = `${'Long title '.repeat(45)}end`.slice(0, 500);
     await createTask(ann, project.id, { title, assigneeId: bob.userId });
-    expect(await deliver('notifications', await drain(sqs, 'notifications'))).toEqual([]);
-    expect(await deliver('email', await drain(sqs, 'email'))).toEqual([]);
+    expect(await deliver('notifications', await drain(pipeline.sqs, 'notifications'))).toEqual([]);
+    expect(await deliver('email', await drain(pipeline.sqs, 'email'))).toEqual([]);
     expect(emails()).toHaveLength(1);
     const mail = emails()[0]!.body as { subject: string; content: { value: string }[] };
     expect(mail.subject.length).toBeLessThanOrEqual(200);
@@ -189,7 +149,7 @@ describe('notifications', () => {
     const errors = vi.spyOn(logger, 'error');
     const { ann, bob, project } = await team();
     await createTask(ann, project.id, { title: 'fine', assigneeId: bob.userId });
-    const [good] = await drain(sqs, 'notifications');
+    const [good] = await drain(pipeline.sqs, 'notifications');
     const poison = { ...good!, MessageId: randomUUID(), Body: JSON.stringify({ ...bodyOf(good!), eventId: 'not-a-uuid' }) };
     const notJson = { ...good!, MessageId: randomUUID(), Body: '{"truncated' };
     expect((await deliver('notifications', [poison, good!, notJson])).sort()).toEqual([poison.MessageId, notJson.MessageId].sort());
