@@ -105,31 +105,33 @@ export class FaultExperiments extends Construct {
     const template = (id: string, description: string, rest: Omit<fis.CfnExperimentTemplateProps, 'description' | 'roleArn' | 'logConfiguration' | 'tags'>) =>
       new fis.CfnExperimentTemplate(this, id, { description, roleArn: this.role.roleArn, logConfiguration, tags: { Name: `${props.app}-${id}` }, ...rest });
 
+    // A group's functions: some invocations fail, some start late (the FIS extension's two Lambda actions).
+    const lambdaFaults = (
+      id: string,
+      target: string,
+      group: FaultTarget,
+      faults: { errorPercent: number; delayPercent: number; delayMs: number },
+      stopOn: readonly cloudwatch.IAlarm[],
+      description: string,
+    ) =>
+      template(id, description, {
+        targets: { [target]: functions(group) },
+        actions: {
+          Errors: { actionId: 'aws:lambda:invocation-error', targets: { Functions: target }, parameters: { duration: FAULT_DURATION, invocationPercentage: String(faults.errorPercent), preventExecution: 'true' } },
+          Latency: {
+            actionId: 'aws:lambda:invocation-add-delay',
+            targets: { Functions: target },
+            parameters: { duration: FAULT_DURATION, invocationPercentage: String(faults.delayPercent), startupDelayMilliseconds: String(faults.delayMs) },
+          },
+        },
+        stopConditions: stopConditions(stopOn),
+      });
+
     this.templates = {
-      apiFaults: template(
-        'ApiFaults',
-        'API functions: 5 % of invocations fail and 25 % start 1 s late, for 10 minutes; stops on the API fast-burn alarms',
-        {
-          targets: { ApiFunctions: functions('api') },
-          actions: {
-            Errors: { actionId: 'aws:lambda:invocation-error', targets: { Functions: 'ApiFunctions' }, parameters: { duration: FAULT_DURATION, invocationPercentage: '5', preventExecution: 'true' } },
-            Latency: { actionId: 'aws:lambda:invocation-add-delay', targets: { Functions: 'ApiFunctions' }, parameters: { duration: FAULT_DURATION, invocationPercentage: '25', startupDelayMilliseconds: '1000' } },
-          },
-          stopConditions: stopConditions(props.stopOn.api),
-        },
-      ),
-      workerFaults: template(
-        'WorkerFaults',
-        'Worker functions: 10 % of invocations fail and half start 2 s late, for 10 minutes; stops on a dead-letter or the outbox alarm',
-        {
-          targets: { WorkerFunctions: functions('workers') },
-          actions: {
-            Errors: { actionId: 'aws:lambda:invocation-error', targets: { Functions: 'WorkerFunctions' }, parameters: { duration: FAULT_DURATION, invocationPercentage: '10', preventExecution: 'true' } },
-            Latency: { actionId: 'aws:lambda:invocation-add-delay', targets: { Functions: 'WorkerFunctions' }, parameters: { duration: FAULT_DURATION, invocationPercentage: '50', startupDelayMilliseconds: '2000' } },
-          },
-          stopConditions: stopConditions(props.stopOn.workers),
-        },
-      ),
+      apiFaults: lambdaFaults('ApiFaults', 'ApiFunctions', 'api', { errorPercent: 5, delayPercent: 25, delayMs: 1000 }, props.stopOn.api,
+        'API functions: 5 % of invocations fail and 25 % start 1 s late, for 10 minutes; stops on the API fast-burn alarms'),
+      workerFaults: lambdaFaults('WorkerFaults', 'WorkerFunctions', 'workers', { errorPercent: 10, delayPercent: 50, delayMs: 2000 }, props.stopOn.workers,
+        'Worker functions: 10 % of invocations fail and half start 2 s late, for 10 minutes; stops on a dead-letter or the outbox alarm'),
       databaseFailover: template('DatabaseFailover', 'PostgreSQL rebooted with a forced Multi-AZ failover; stops on the API fast-burn alarms', {
         targets: { Database: { resourceType: 'aws:rds:db', resourceArns: [databaseArn], selectionMode: 'ALL' } },
         actions: { Failover: { actionId: 'aws:rds:reboot-db-instances', targets: { DBInstances: 'Database' }, parameters: { forceFailover: 'true' } } },
