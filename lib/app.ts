@@ -459,13 +459,13 @@ const routes = [
     method: 'PUT', path: '/tasks/{taskId}/watchers/me', operationId: 'watchTask', auth: 'jwt',
     summary: 'Watch the task',
     function: mutation('watchers/watch', 'Watch a task'),
-    response: { status: 204 }, errors: [404],
+    response: { status: 204 }, errors: [404, 409],
   },
   {
     method: 'DELETE', path: '/tasks/{taskId}/watchers/me', operationId: 'unwatchTask', auth: 'jwt',
     summary: 'Stop watching the task (also as its creator, assignee or a commenter)',
     function: mutation('watchers/unwatch', 'Stop watching a task'),
-    response: { status: 204 }, errors: [404],
+    response: { status: 204 }, errors: [404, 409],
   },
   {
     method: 'GET', path: '/search', operationId: 'search', auth: 'jwt',

@@ -20,7 +20,9 @@ export const watches = (t: string, u: string) =>
 /**
  * Watches (`watching`) or stops watching a task, as the caller: one statement. Only a change of what the caller
  * watches is written, with its event (watcher.added or watcher.removed); the same request again changes nothing.
- * A task of another organization is 404.
+ * A task of another organization is 404. In an archived project the write is always tried, and the schema refuses
+ * it (409 PROJECT_ARCHIVED, migration 0017), so the answer does not depend on whether the caller watched the task.
+ * (An unarchive racing the statement may let that write land: the caller's choice as it was, and its event.)
  */
 export async function setWatching(caller: Caller, trace: Trace, taskId: string, watching: boolean): Promise<void> {
   const { text, params } = mutationStatement({ organizationId: caller.orgId, actorId: caller.userId, trace, values: { taskId, watching } }, ($) => ({
@@ -30,7 +32,8 @@ FROM tasks t WHERE t.organization_id = ${$.organization} AND t.id = ${$.taskId} 
     },
     change: `
       INSERT INTO task_watchers (organization_id, task_id, user_id, watching)
-      SELECT ${$.organization}, t.id, ${$.actor}, ${$.watching}::boolean FROM task t WHERE t.watching <> ${$.watching}::boolean
+      SELECT ${$.organization}, t.id, ${$.actor}, ${$.watching}::boolean FROM task t
+      WHERE t.watching <> ${$.watching}::boolean OR NOT project_open(t.project_id)
       ON CONFLICT (task_id, user_id) DO UPDATE SET watching = excluded.watching, updated_at = now()
       RETURNING task_id AS id, (SELECT project_id FROM task) AS project_id,
         json_build_object('taskId', task_id, 'userId', user_id, 'watching', watching) AS doc`,

@@ -128,7 +128,9 @@ describe('watchers', () => {
     const names = async () => (await invoke('listWatchers', ann, { params: { taskId: task.id } })).body.items.map((w: any) => `${w.name}:${w.reasons.join('+')}`);
     expect(await names()).toEqual(['Ann Lee:creator', 'Bob:assignee', 'Cid:commenter']);
 
-    expect((await invoke('unwatchTask', cid, { params: { taskId: task.id } })).status).toBe(204);
+    expect((await invoke('unwatchTask', cid, { params: { taskId: task.id }, headers: { 'Idempotency-Key': 'unwatch-1' } })).status).toBe(204);
+    const unwatchReplayed = await invoke('unwatchTask', cid, { params: { taskId: task.id }, headers: { 'Idempotency-Key': 'unwatch-1' } });
+    expect({ status: unwatchReplayed.status, replayed: unwatchReplayed.headers['idempotent-replayed'] }).toEqual({ status: 204, replayed: 'true' });
     expect((await invoke('watchTask', dan, { params: { taskId: task.id }, headers: { 'Idempotency-Key': 'watch-1' } })).status).toBe(204);
     expect((await invoke('watchTask', dan, { params: { taskId: task.id }, headers: { 'Idempotency-Key': 'watch-1' } })).headers['idempotent-replayed']).toBe('true');
     expect((await invoke('watchTask', dan, { params: { taskId: task.id } })).status).toBe(204); // already watching: no change

@@ -52,6 +52,8 @@ describe('archived projects', () => {
 
   it('refuses every write inside it with 409 PROJECT_ARCHIVED and changes nothing; reads still answer', async () => {
     const { admin, project, task, comment, link, attachmentId } = await archivedProject();
+    const bob = memberOf(admin);
+    await invoke('listProjects', bob); // bob is a member
     const writes = {
       createTask: { params: { projectId: project.id }, body: { title: 'New' } },
       updateTask: { params: { taskId: task.id }, body: { version: task.version, title: 'Changed' } },
@@ -63,10 +65,18 @@ describe('archived projects', () => {
       createLink: { params: { projectId: project.id }, body: { type: 'github', target: 'acme/new' } },
       deleteLink: { params: { linkId: link.id } },
       updateProject: { params: { projectId: project.id }, body: { name: 'Renamed' } },
+      // The admin created the task, so watches it already: refused all the same, as is stopping.
+      watchTask: { params: { taskId: task.id } },
+      unwatchTask: { params: { taskId: task.id } },
     } as const;
-    for (const [operationId, call] of Object.entries(writes)) {
-      const response = await invoke(operationId as keyof typeof writes, admin, call);
-      expect({ operationId, status: response.status, code: response.body.code }).toEqual({ operationId, status: 409, code: 'PROJECT_ARCHIVED' });
+    const refused = [
+      ...Object.entries(writes).map(([operationId, call]) => [operationId, admin, call] as const),
+      // Bob does not watch it: his watching would be a change, and is refused.
+      ['watchTask', bob, { params: { taskId: task.id } }] as const,
+    ];
+    for (const [operationId, caller, call] of refused) {
+      const response = await invoke(operationId as keyof typeof writes, caller, call);
+      expect({ operationId, status: response.status, code: response.body?.code }).toEqual({ operationId, status: 409, code: 'PROJECT_ARCHIVED' });
       expect(response.headers['content-type']).toBe('application/problem+json');
     }
     const [state] = await sql(
@@ -76,6 +86,11 @@ describe('archived projects', () => {
       [project.id, task.id],
     );
     expect(state).toEqual({ name: 'Old', tasks: ['Kept as it was'], comments: ['Kept too'], attachments: 1, links: 1 });
+    const watchers = async () => (await invoke('listWatchers', admin, { params: { taskId: task.id } })).body.items.map((w: { userId: string }) => w.userId);
+    expect(await watchers()).toEqual([admin.userId]);
+    expect(await sql('SELECT user_id FROM task_watchers WHERE task_id = $1', [task.id])).toEqual([]);
+    const watcherEvents = () => sql('SELECT type, actor_id FROM event_log WHERE organization_id = $1 AND type LIKE \'watcher.%\' ORDER BY seq', [admin.orgId]);
+    expect(await watcherEvents()).toEqual([]);
     expect((await invoke('getTask', admin, { params: { taskId: task.id } })).status).toBe(200);
     expect((await invoke('listComments', admin, { params: { taskId: task.id } })).body.items).toHaveLength(1);
     expect((await invoke('getAttachment', admin, { params: { attachmentId } })).status).toBe(200);
@@ -84,6 +99,10 @@ describe('archived projects', () => {
     const unarchived = await invoke('updateProject', admin, { params: { projectId: project.id }, body: { archived: false, name: 'Revived' } });
     expect(unarchived.body).toMatchObject({ name: 'Revived', archived: false, archivedAt: null });
     expect((await invoke('createTask', admin, { params: { projectId: project.id }, body: { title: 'New' } })).status).toBe(201);
+    expect((await invoke('watchTask', bob, { params: { taskId: task.id } })).status).toBe(204);
+    expect((await invoke('watchTask', admin, { params: { taskId: task.id } })).status).toBe(204); // already watching: no change
+    expect(new Set(await watchers())).toEqual(new Set([admin.userId, bob.userId]));
+    expect(await watcherEvents()).toEqual([{ type: 'watcher.added', actor_id: bob.userId }]);
   });
 
   it('refuses to record an upload started before the archive, and keeps no copy of it', async () => {
