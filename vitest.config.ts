@@ -1,3 +1,6 @@
+// The AWS SDK's Node 22 notice is noise here too: quiet in this process (the global setup's local services make SDK
+// clients) and in the test workers, which inherit its environment.
+import './bin/quiet-sdk-node-warning';
 import { defineConfig } from 'vitest/config';
 
 // Four tiers, each runnable alone (`npm run test:unit`, `test:integration`, `test:infra`, `test:e2e`); `npm test`

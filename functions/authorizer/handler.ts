@@ -1,5 +1,6 @@
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent, APIGatewayTokenAuthorizerEvent } from 'aws-lambda';
 import { createVerifier, Unauthorized, verifierConfigFromEnv } from '../shared/auth';
+import { lambdaHandler } from '../shared/handler';
 import { logger } from '../shared/logger';
 
 const verify = createVerifier(verifierConfigFromEnv());
@@ -8,9 +9,12 @@ const verify = createVerifier(verifierConfigFromEnv());
  * The API Gateway authorizer of both APIs: a TOKEN authorizer for REST (the Authorization header), and a
  * REQUEST authorizer for the WebSocket `$connect` (the `token` query parameter: browsers cannot set
  * headers on a WebSocket handshake). A verified token is allowed on the whole API (REST caches the result
- * per token); its identity reaches the handlers as the authorizer context. Anything else is a 401.
+ * per token); its identity reaches the handlers as the authorizer context. Anything else is a 401. A `$connect`'s lines
+ * carry its request id (a TOKEN event has none).
  */
-export async function handler(event: APIGatewayTokenAuthorizerEvent | APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> {
+export const handler = lambdaHandler(authorize, (event) => (event.type === 'REQUEST' ? event.requestContext?.requestId : undefined));
+
+async function authorize(event: APIGatewayTokenAuthorizerEvent | APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> {
   try {
     const authorization = event.type === 'TOKEN' ? event.authorizationToken : `Bearer ${event.queryStringParameters?.token ?? ''}`;
     const identity = await verify(authorization);

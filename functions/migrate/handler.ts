@@ -2,6 +2,7 @@ import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { loadMigrations, migrate } from '../db/migrator';
 import { requiredEnv } from '../shared/env';
+import { lambdaHandler } from '../shared/handler';
 import { readSecret } from '../shared/secrets';
 import { logger } from '../shared/logger';
 
@@ -22,7 +23,7 @@ async function secret(arn: string): Promise<DbSecret> {
  * instance as the owner, makes sure the application role exists with its limits and grants, and
  * applies pending migrations. A failure fails the deployment, so new code never meets an old schema.
  */
-export async function handler(): Promise<{ applied: string[] }> {
+export const handler = lambdaHandler<unknown, { applied: string[] }>(async () => {
   const client = await connectAsOwner();
   try {
     const applied = await migrate(client, await loadMigrations());
@@ -33,7 +34,7 @@ export async function handler(): Promise<{ applied: string[] }> {
   } finally {
     await client.end();
   }
-}
+});
 
 async function connectAsOwner(): Promise<pg.Client> {
   for (let attempt = 1; ; attempt += 1) {

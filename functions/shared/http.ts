@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import middy from '@middy/core';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { safeParse } from 'zod/mini';
 import type { $ZodType as ZodType, output } from 'zod/v4/core';
 import type { Caller } from './caller';
 import { CORS_RESPONSE_HEADERS } from './cors';
 import { isDatabaseUnavailable } from './db';
+import { lambdaHandler } from './handler';
 import { logger } from './logger';
 import { Problem, problemBody } from './problem';
 import { acceptedRequestId } from './request-id';
@@ -69,52 +68,50 @@ export function restHandler<Body extends ZodType | undefined, Query extends ZodT
   schemas: Schemas<Body, Query>,
   handle: (request: PublicHttpRequest<Parsed<Body>, Parsed<Query>>, event: APIGatewayProxyEvent, context: Context) => Promise<HttpResponse>,
 ) {
-  return middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .handler(async (event, context) => {
-      const started = performance.now();
-      const headers = lowerCaseHeaders(event.headers);
-      // The caller's id, else API Gateway's own (it is also in the gateway's access log).
-      const requestId = acceptedRequestId(headers['x-request-id']) ?? (event.requestContext?.requestId || randomUUID());
-      logger.setCorrelationId(requestId);
-      const trace = { requestId, traceparent: continueTrace(headers.traceparent, sampledRequest(headers)) };
-      logger.appendKeys({ traceparent: trace.traceparent });
-      return traced(trace, logger, async (finish) => {
-        // Read alongside the request (cached per environment; never fails it).
-        const degraded = degradedIntegrations();
-        let timer: NodeJS.Timeout | undefined;
-        let result: APIGatewayProxyResult;
-        try {
-          // Input is checked before anything touches the database.
-          const request = {
-            body: (schemas.body ? parse(schemas.body, readJson(event, headers), 'body') : undefined) as Parsed<Body>,
-            query: (schemas.query ? parse(schemas.query, event.queryStringParameters ?? {}, 'query') : undefined) as Parsed<Query>,
-            params: (event.pathParameters ?? {}) as Record<string, string>,
-            headers,
-            requestId,
-            trace,
-          };
-          const deadline = new Promise<never>((_, reject) => {
-            timer = setTimeout(
-              () => reject(new Problem(503, 'TIMEOUT', 'The request took too long; retry shortly', undefined, {}, { 'Retry-After': '1' })),
-              Math.max(0, context.getRemainingTimeInMillis() - DEADLINE_MARGIN_MS),
-            );
-          });
-          result = respond(await Promise.race([handle(request, event, context), deadline]), requestId);
-        } catch (error) {
-          result = respondWithProblem(error, requestId);
-        } finally {
-          clearTimeout(timer);
-        }
-        // Degraded mode (review C4): while an integration's breaker is open, every answer names it.
-        const names = await degraded;
-        if (names.length > 0) result.headers = { ...result.headers, 'X-Degraded-Integrations': names.join(', ') };
-        // The SLIs (review M1): GETs are reads, every other method a mutation.
-        recordRequest(event.httpMethod === 'GET' ? 'reads' : 'mutations', performance.now() - started, result.statusCode >= 500);
-        finish({ kind: 'invocation', name: `${event.httpMethod} ${event.resource}`, failed: result.statusCode >= 500, facts: { status: result.statusCode } });
-        return result;
-      });
+  return lambdaHandler<APIGatewayProxyEvent, APIGatewayProxyResult>(async (event, context) => {
+    const started = performance.now();
+    const headers = lowerCaseHeaders(event.headers);
+    // The caller's id, else API Gateway's own (it is also in the gateway's access log).
+    const requestId = acceptedRequestId(headers['x-request-id']) ?? (event.requestContext?.requestId || randomUUID());
+    logger.setCorrelationId(requestId);
+    const trace = { requestId, traceparent: continueTrace(headers.traceparent, sampledRequest(headers)) };
+    logger.appendKeys({ traceparent: trace.traceparent });
+    return traced(trace, logger, async (finish) => {
+      // Read alongside the request (cached per environment; never fails it).
+      const degraded = degradedIntegrations();
+      let timer: NodeJS.Timeout | undefined;
+      let result: APIGatewayProxyResult;
+      try {
+        // Input is checked before anything touches the database.
+        const request = {
+          body: (schemas.body ? parse(schemas.body, readJson(event, headers), 'body') : undefined) as Parsed<Body>,
+          query: (schemas.query ? parse(schemas.query, event.queryStringParameters ?? {}, 'query') : undefined) as Parsed<Query>,
+          params: (event.pathParameters ?? {}) as Record<string, string>,
+          headers,
+          requestId,
+          trace,
+        };
+        const deadline = new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Problem(503, 'TIMEOUT', 'The request took too long; retry shortly', undefined, {}, { 'Retry-After': '1' })),
+            Math.max(0, context.getRemainingTimeInMillis() - DEADLINE_MARGIN_MS),
+          );
+        });
+        result = respond(await Promise.race([handle(request, event, context), deadline]), requestId);
+      } catch (error) {
+        result = respondWithProblem(error, requestId);
+      } finally {
+        clearTimeout(timer);
+      }
+      // Degraded mode (review C4): while an integration's breaker is open, every answer names it.
+      const names = await degraded;
+      if (names.length > 0) result.headers = { ...result.headers, 'X-Degraded-Integrations': names.join(', ') };
+      // The SLIs (review M1): GETs are reads, every other method a mutation.
+      recordRequest(event.httpMethod === 'GET' ? 'reads' : 'mutations', performance.now() - started, result.statusCode >= 500);
+      finish({ kind: 'invocation', name: `${event.httpMethod} ${event.resource}`, failed: result.statusCode >= 500, facts: { status: result.statusCode } });
+      return result;
     });
+  });
 }
 
 function respond({ status, body, headers = {} }: HttpResponse, requestId: string): APIGatewayProxyResult {

@@ -1,9 +1,7 @@
-import middy from '@middy/core';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import type { Context } from 'aws-lambda';
 import { safeParse } from 'zod/mini';
 import type { $ZodType as ZodType, output } from 'zod/v4/core';
 import type { Identity } from './auth';
+import { lambdaHandler } from './handler';
 import { logger } from './logger';
 import { recordRequest } from './sli';
 
@@ -57,14 +55,12 @@ export const errorFrame = (code: 'BAD_REQUEST' | 'UNKNOWN_ACTION' | 'UNAVAILABLE
  * answer as a frame. A failure the client can do nothing about is an `UNAVAILABLE` frame, logged.
  */
 export function webSocketHandler<S extends ZodType>(schema: S, handle: (request: WebSocketRequest<output<S>>) => Promise<unknown>) {
-  return middy<WebSocketEvent, WebSocketResult>()
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .handler(async (event: WebSocketEvent, _context: Context) => {
-      const started = performance.now();
-      const answer = await answerMessage(schema, handle, event);
-      recordRequest('feed', performance.now() - started, answer.failed);
-      return answer.result;
-    });
+  return lambdaHandler<WebSocketEvent, WebSocketResult>(async (event) => {
+    const started = performance.now();
+    const answer = await answerMessage(schema, handle, event);
+    recordRequest('feed', performance.now() - started, answer.failed);
+    return answer.result;
+  });
 }
 
 /** A message's answer, and whether it failed on the feed's side (a server error of the feed's SLI). */
@@ -99,14 +95,12 @@ async function answerMessage<S extends ZodType>(
  * 401), and a status for the handshake. A failure is a 500: the handshake fails and the client retries.
  */
 export function connectionHandler(handle: (identity: Identity, event: WebSocketEvent) => Promise<WebSocketResult>) {
-  return middy<WebSocketEvent, WebSocketResult>()
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .handler(async (event: WebSocketEvent) => {
-      const started = performance.now();
-      const result = await answerConnection(handle, event);
-      recordRequest('feed', performance.now() - started, result.statusCode >= 500);
-      return result;
-    });
+  return lambdaHandler<WebSocketEvent, WebSocketResult>(async (event) => {
+    const started = performance.now();
+    const result = await answerConnection(handle, event);
+    recordRequest('feed', performance.now() - started, result.statusCode >= 500);
+    return result;
+  });
 }
 
 async function answerConnection(handle: (identity: Identity, event: WebSocketEvent) => Promise<WebSocketResult>, event: WebSocketEvent): Promise<WebSocketResult> {

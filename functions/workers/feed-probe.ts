@@ -1,7 +1,9 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { ScheduledEvent } from 'aws-lambda';
 import { probeFeed, type ProbeCredentials } from '../domain/feed-probe';
 import { recordProbe } from '../domain/feed-registry';
 import { requiredEnv } from '../shared/env';
+import { lambdaHandler } from '../shared/handler';
 import { logger } from '../shared/logger';
 import { metrics } from '../shared/metrics';
 import { secretValue } from '../shared/secrets';
@@ -11,7 +13,7 @@ import { FEED_PROBE_METRICS } from '../shared/telemetry';
 const WebSocketImpl = globalThis.WebSocket ?? ((await import('ws')).WebSocket as unknown as typeof globalThis.WebSocket);
 
 /** The synthetic feed probe (EventBridge): its delivery time and failures are metrics with alarms, its last result is in GET /health. */
-export async function handler(): Promise<void> {
+export const handler = lambdaHandler<ScheduledEvent, void>(async () => {
   const outcome = await probeFeed({
     websocketUrl: requiredEnv('WEBSOCKET_URL'),
     apiUrl: requiredEnv('API_URL'),
@@ -25,4 +27,4 @@ export async function handler(): Promise<void> {
   if (outcome.ok) logger.info('feed probe delivered', { deliveryMs: outcome.deliveryMs });
   else logger.error('feed probe failed', { reason: outcome.reason });
   await recordProbe({ at: new Date().toISOString(), ...outcome });
-}
+}, (event) => event.id);

@@ -1,6 +1,7 @@
 import { runSyntheticTransaction, SYNTHETIC_ORGANIZATION, SYNTHETIC_USER, type SyntheticCall } from '../domain/synthetic-transaction';
 import { awsJson } from '../shared/aws-json';
 import { requiredEnv } from '../shared/env';
+import { lambdaHandler } from '../shared/handler';
 import { logger } from '../shared/logger';
 import { invokeClient } from './synthetic-clients';
 
@@ -27,8 +28,11 @@ const ssm = () => awsJson({ service: 'ssm', endpointVariable: 'AWS_ENDPOINT_URL_
  * function at its new version (the others at their `live` alias) before any traffic moves to it, and reports
  * Succeeded or Failed to CodeDeploy — Failed too when the hook itself fails (a hook that never reports fails the
  * deployment only after an hour). A failed transaction stops the deployment: the alias stays on the previous version.
+ * Its lines carry the deployment's id as their correlation id.
  */
-export async function handler(event: LifecycleHookEvent): Promise<{ status: 'Succeeded' | 'Failed' }> {
+export const handler = lambdaHandler(runHook, (event) => event.DeploymentId);
+
+async function runHook(event: LifecycleHookEvent): Promise<{ status: 'Succeeded' | 'Failed' }> {
   let status: 'Succeeded' | 'Failed' = 'Failed';
   try {
     const target = await deploymentTarget(event.DeploymentId);

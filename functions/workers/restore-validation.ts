@@ -5,6 +5,7 @@ import { loadMigrations } from '../db/migrator';
 import { runRestoreChecks, summarize } from '../domain/restore-checks';
 import { awsRestJson } from '../shared/aws-json';
 import { requiredEnv } from '../shared/env';
+import { lambdaHandler } from '../shared/handler';
 import { logger } from '../shared/logger';
 import { metrics } from '../shared/metrics';
 import { readSecret } from '../shared/secrets';
@@ -35,7 +36,9 @@ const backupApi = () => awsRestJson({ service: 'backup', endpointVariable: 'AWS_
  * (the restore job's validation status) and publishes the measured RTO (the restore's duration) and RPO (the recovery
  * point's age when the restore started), which the operations stack alarms on. AWS Backup deletes the instance after.
  */
-export async function handler(
+export const handler = lambdaHandler(validateRestore, (event) => event.id);
+
+async function validateRestore(
   event: EventBridgeEvent<'Restore Job State Change', RestoreJobEvent>,
 ): Promise<{ status: 'ignored' } | { status: 'SUCCESSFUL' | 'FAILED'; message: string; rtoSeconds: number; rpoSeconds: number | undefined }> {
   const { restoreJobId } = event.detail;

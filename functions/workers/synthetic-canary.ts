@@ -1,7 +1,9 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { ScheduledEvent } from 'aws-lambda';
 import { fetchToken, organizationOf, type ProbeCredentials } from '../domain/feed-probe';
 import { runSyntheticTransaction } from '../domain/synthetic-transaction';
 import { requiredEnv } from '../shared/env';
+import { lambdaHandler } from '../shared/handler';
 import { logger } from '../shared/logger';
 import { metrics } from '../shared/metrics';
 import { secretValue } from '../shared/secrets';
@@ -18,7 +20,7 @@ export type CanaryOutcome = { ok: true; durationMs: number } | { ok: false; reas
  * as the probe's client in its own organization. A failure is the SyntheticTransactionFailures metric (alarmed) and a
  * log line naming the step; the run itself does not fail (a retry would only add a run on top of the next one).
  */
-export async function handler(): Promise<CanaryOutcome> {
+export const handler = lambdaHandler<ScheduledEvent, CanaryOutcome>(async () => {
   const started = performance.now();
   const signal = AbortSignal.timeout(RUN_TIMEOUT_MS);
   let outcome: CanaryOutcome;
@@ -35,4 +37,4 @@ export async function handler(): Promise<CanaryOutcome> {
   if (outcome.ok) metrics.addMetric(SYNTHETIC_CANARY_METRICS.durationMs, MetricUnit.Milliseconds, outcome.durationMs);
   metrics.publishStoredMetrics();
   return outcome;
-}
+}, (event) => event.id);

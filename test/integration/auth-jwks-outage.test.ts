@@ -11,6 +11,7 @@ import {
   type VerifierConfig,
 } from '../../functions/shared/auth';
 import { logger } from '../../functions/shared/logger';
+import { lambdaContext } from '../../lib/local/proxy-event';
 
 // Review C4: an Auth0 (JWKS) outage. The authorizer keeps verifying with the keys it has (stale-while-error)
 // for JWKS_STALE_LIMIT_MS, fetches at most every JWKS_RETRY_MS, and refuses — never crashes on — what it
@@ -270,7 +271,7 @@ describe('the authorizer during a JWKS (Auth0) outage', () => {
       const unexpected = vi.spyOn(handlerLogger, 'error');
       const refused = vi.spyOn(handlerLogger, 'info');
       const event = { type: 'TOKEN' as const, authorizationToken: `Bearer ${token}`, methodArn: 'arn:aws:execute-api:eu-west-1:123456789012:api/prod/GET/projects' };
-      await expect(handler(event)).rejects.toThrow(/^Unauthorized$/);
+      await expect(handler(event, lambdaContext('Authorizer', 10_000))).rejects.toThrow(/^Unauthorized$/);
       expect(unexpected.mock.calls.map(([message]) => message)).toEqual(['JWKS refresh failed']);
       expect(refused).toHaveBeenCalledWith('token refused', { reason: expect.stringMatching(/no signing keys/) });
     } finally {

@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { scramSha256Verifier } from '../../functions/migrate/handler';
+import { lambdaContext } from '../../lib/local/proxy-event';
 import { sql } from '../support/sql';
 import { tcpProxy } from '../support/tcp-proxy';
 
@@ -48,7 +49,7 @@ afterAll(async () => {
 describe('migrate function', () => {
   it('reads both secrets through the extension, migrates, and sets up the application role', async () => {
     const { handler } = await import('../../functions/migrate/handler');
-    const result = await handler();
+    const result = await handler({}, lambdaContext('Migrate', 300_000));
     expect(result.applied).toEqual([]); // the test database is already current
     expect(requests).toHaveLength(2);
     expect(requests.every((r) => r.url === '/secretsmanager/get' && r.token === 'session-token')).toBe(true);
@@ -79,7 +80,7 @@ describe('migrate function', () => {
     expect(reader).toEqual({ read: true, write: false, other: false, password: null });
 
     // Running it again (the next deploy) changes nothing and still succeeds.
-    expect((await handler()).applied).toEqual([]);
+    expect((await handler({}, lambdaContext('Migrate', 300_000))).applied).toEqual([]);
   });
 
   it('re-reads the owner secret once when its password was just rotated (28P01)', async () => {
@@ -90,7 +91,7 @@ describe('migrate function', () => {
       requests.length = 0;
       proxy.rejectNextLogin('28P01');
       const { handler } = await import('../../functions/migrate/handler');
-      expect((await handler()).applied).toEqual([]);
+      expect((await handler({}, lambdaContext('Migrate', 300_000))).applied).toEqual([]);
       expect(requests.map((r) => r.url)).toHaveLength(3); // owner, owner again, application
     } finally {
       process.env.DB_PORT = db.port || '5432';
@@ -102,7 +103,7 @@ describe('migrate function', () => {
     process.env.DB_APP_SECRET_ARN = 'arn:missing';
     try {
       const { handler } = await import('../../functions/migrate/handler');
-      await expect(handler()).rejects.toThrow(/reading secret arn:missing failed: 400/);
+      await expect(handler({}, lambdaContext('Migrate', 300_000))).rejects.toThrow(/reading secret arn:missing failed: 400/);
     } finally {
       process.env.DB_APP_SECRET_ARN = 'arn:app';
     }

@@ -1,9 +1,11 @@
+import type { ScheduledEvent } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { lagTolerantReader, measureReplicaLag } from '../../functions/domain/replication-lag';
 import { closeDatabase, read, replicaRead, replicaRoundTrips } from '../../functions/shared/db';
 import { logger } from '../../functions/shared/logger';
 import { metrics } from '../../functions/shared/metrics';
 import { handler as replicaHeartbeat } from '../../functions/workers/replica-heartbeat';
+import { lambdaContext } from '../../lib/local/proxy-event';
 import { ownDatabase } from '../support/own-database';
 import { sqlAt } from '../support/sql';
 
@@ -38,7 +40,7 @@ describe('read replica lag', () => {
     await replicaAt(inject('databaseUrl'));
     const before = Number((await read<{ at: string }>('SELECT extract(epoch FROM at) AS at FROM replication_heartbeat')).rows[0]!.at);
     const addMetric = vi.spyOn(metrics, 'addMetric');
-    await replicaHeartbeat();
+    await replicaHeartbeat({ id: 'heartbeat-1', 'detail-type': 'Scheduled Event', source: 'aws.events', detail: {} } as ScheduledEvent, lambdaContext('ReplicaHeartbeat', 30_000));
     const after = Number((await read<{ at: string }>('SELECT extract(epoch FROM at) AS at FROM replication_heartbeat')).rows[0]!.at);
     expect(after).toBeGreaterThan(before); // the heartbeat was written
     expect(addMetric).toHaveBeenCalledWith('ReplicaLagSeconds', 'Seconds', expect.any(Number));

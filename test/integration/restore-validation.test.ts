@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { EventBridgeEvent } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { handler } from '../../functions/workers/restore-validation';
+import { lambdaContext } from '../../lib/local/proxy-event';
 import { ownDatabase } from '../support/own-database';
 import { sqlAt } from '../support/sql';
 
@@ -71,7 +72,7 @@ beforeEach(() => {
 
 describe('restore validation', () => {
   it('checks a restored copy, reports SUCCESSFUL to AWS Backup and measures RTO and RPO', async () => {
-    const result = await handler(event('job-1'));
+    const result = await handler(event('job-1'), lambdaContext('RestoreValidation', 300_000));
     expect(result).toMatchObject({ status: 'SUCCESSFUL', rtoSeconds: 1_500, rpoSeconds: 120 });
     expect(reported).toEqual([{ path: '/restore-jobs/job-1/validations', body: { ValidationStatus: 'SUCCESSFUL', ValidationStatusMessage: expect.stringContaining('all 4 checks passed') } }]);
   });
@@ -81,7 +82,7 @@ describe('restore validation', () => {
     const [latest] = await sql<{ version: string; checksum: string }>('SELECT version, checksum FROM schema_migrations ORDER BY version DESC LIMIT 1');
     await sql('DELETE FROM schema_migrations WHERE version = $1', [latest!.version]);
     try {
-      expect(await handler(event('job-1'))).toMatchObject({ status: 'FAILED' });
+      expect(await handler(event('job-1'), lambdaContext('RestoreValidation', 300_000))).toMatchObject({ status: 'FAILED' });
       expect(reported[0]!.body).toEqual({ ValidationStatus: 'FAILED', ValidationStatusMessage: `migrations: migration ${latest!.version} is not applied` });
     } finally {
       await sql('INSERT INTO schema_migrations (version, checksum) VALUES ($1, $2)', [latest!.version, latest!.checksum]);
@@ -90,13 +91,13 @@ describe('restore validation', () => {
 
   it('reports FAILED when the copy cannot be reached', async () => {
     job.CreatedResourceArn = 'arn:aws:s3:::not-a-database';
-    expect(await handler(event('job-1'))).toMatchObject({ status: 'FAILED' });
+    expect(await handler(event('job-1'), lambdaContext('RestoreValidation', 300_000))).toMatchObject({ status: 'FAILED' });
     expect(reported[0]!.body.ValidationStatusMessage).toMatch(/^could not check the restored database: not an RDS instance/);
   });
 
   it('leaves an operator\'s own restore alone', async () => {
     delete job.CreatedBy;
-    expect(await handler(event('job-1'))).toEqual({ status: 'ignored' });
+    expect(await handler(event('job-1'), lambdaContext('RestoreValidation', 300_000))).toEqual({ status: 'ignored' });
     expect(reported).toEqual([]);
   });
 });

@@ -1,5 +1,4 @@
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import middy from '@middy/core';
+import { lambdaHandler } from '../../functions/shared/handler';
 import { logger } from '../../functions/shared/logger';
 
 // A function for the local runtime's logging test, logging as TaskFlow's handlers do (the shared logger, the Lambda
@@ -10,11 +9,11 @@ declare global {
   var loggingProbeGate: Promise<void> | undefined;
 }
 
-export const handler = middy<{ correlationId: string }>()
-  .use(injectLambdaContext(logger, { resetKeys: true }))
-  .handler(async (event) => {
-    logger.setCorrelationId(event.correlationId);
+export const handler = lambdaHandler(
+  async () => {
     logger.info('started');
     await globalThis.loggingProbeGate;
     logger.info('finished');
-  });
+  },
+  (event: { correlationId: string }) => event.correlationId,
+);
