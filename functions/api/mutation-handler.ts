@@ -13,7 +13,7 @@ export function mutationHandler<Body extends ZodType | undefined = undefined, Qu
   schemas: Schemas<Body, Query>,
   handle: (request: HttpRequest<Parsed<Body>, Parsed<Query>>) => Promise<HttpResponse>,
 ) {
-  return callerHandler(schemas, handle, idempotent);
+  return callerHandler(schemas, handle, idempotent, { readOnly: false });
 }
 
 const idempotent: Serve = (request, event, context, caller, handle) => {

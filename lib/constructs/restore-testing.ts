@@ -74,7 +74,7 @@ export class RestoreTesting extends Construct {
       },
       validationWindowHours: 2,
     });
-    this.selection.addDependency(this.plan);
+    this.selection.addResourceDependency(this.plan);
 
     this.validator = new TaskFlowFunction(this, 'Validator', {
       declaration: props.declaration,

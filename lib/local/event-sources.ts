@@ -34,8 +34,8 @@ export interface EventSourceMappings {
 const MAX_CONCURRENCY = 20;
 
 /**
- * Lambda's SQS event-source mappings for every declared queue, as Lambda's pollers run them: receive up to
- * `batchSize` messages (all system and message attributes), invoke the consumer with the SQSEvent Lambda builds,
+ * Lambda's SQS event-source mappings for every declared queue, as Lambda's pollers run them: receive up to 10
+ * messages (all system and message attributes), invoke the consumer on each `batchSize` of them with the SQSEvent Lambda builds,
  * then delete what succeeded: all of the batch, or all but the `batchItemFailures` of a partial batch response;
  * nothing when the handler throws or times out. At most the queue's `maxConcurrency` batches are in flight at once.
  * What is not deleted reappears after the visibility timeout, and after `maxReceiveCount` receives SQS
@@ -68,7 +68,9 @@ export function startEventSources(options: EventSourceOptions): EventSourceMappi
         const received = await client.send(
           new ReceiveMessageCommand({
             QueueUrl: queueUrl,
-            MaxNumberOfMessages: queue.batchSize,
+            // As Lambda's pollers: up to 10 messages a receive, handed out in batches of `batchSize`, so that a
+            // queue of one-message batches (feedFanout's shards) starts them side by side, not one receive each.
+            MaxNumberOfMessages: Math.min(10, Math.max(queue.batchSize, (concurrency - inFlight.size) * queue.batchSize)),
             // Short polls: local-aws-sqs holds a long poll for its whole wait unless a full batch arrives
             // (SQS answers as soon as there is one message), which would only add latency here.
             WaitTimeSeconds: 0,
@@ -92,8 +94,10 @@ export function startEventSources(options: EventSourceOptions): EventSourceMappi
         continue;
       }
       // A batch already received is handled even while stopping, so it does not sit out a visibility timeout.
-      const batch = handle(messages).finally(() => inFlight.delete(batch));
-      inFlight.add(batch);
+      for (let i = 0; i < messages.length; i += queue.batchSize) {
+        const batch = handle(messages.slice(i, i + queue.batchSize)).finally(() => inFlight.delete(batch));
+        inFlight.add(batch);
+      }
     }
     await Promise.allSettled(inFlight);
 

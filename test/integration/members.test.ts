@@ -93,7 +93,11 @@ describe('DELETE /members/{userId}', () => {
     const refused = await invoke('getTask', bob, { params: { taskId: task.id } });
     expect(refused.status).toBe(403);
     expect(refused.body.code).toBe('MEMBER_REMOVED');
-    expect((await invoke('getTask', ann, { params: { taskId: task.id } })).body.assigneeId).toBe(bob.userId);
+    // A read runs its query beside the removed-member check; a write waits for it, so his changes nothing.
+    const write = await invoke('updateTask', bob, { params: { taskId: task.id }, body: { version: 1, title: 'Mine now' } });
+    expect(write.status).toBe(403);
+    expect(write.body.code).toBe('MEMBER_REMOVED');
+    expect((await invoke('getTask', ann, { params: { taskId: task.id } })).body).toMatchObject({ assigneeId: bob.userId, version: 1 });
     expect((await invoke('listWatchers', ann, { params: { taskId: task.id } })).body.items.map((w: any) => w.userId)).toEqual([ann.userId]);
     // The task keeps him through other changes, but nothing is assigned to him again.
     expect((await invoke('updateTask', ann, { params: { taskId: task.id }, body: { version: 1, title: 'Still his' } })).body.assigneeId).toBe(bob.userId);
