@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
-import { Agent as HttpAgent, request as httpRequest } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { countAwsCall } from './aws-calls';
 import { requiredEnv } from './env';
+import { Http1Pool } from './http1';
 import { sigv4 } from './sigv4';
 
 // API Gateway's @connections management API (WEBSOCKET_MANAGEMENT_URL, `https://{api}.execute-api.{region}
@@ -11,9 +10,11 @@ import { sigv4 } from './sigv4';
 // (PostToConnection: POST /@connections/{id} with the frame as the body; DeleteConnection: DELETE), so the local
 // emulation that the SDK client is tested against serves both.
 //
-// Over node:http(s) with a keep-alive agent rather than fetch: a fan-out shard makes hundreds of posts to one host,
-// and each new TLS connection would cost more than the post. (Node's fetch is undici, but undici itself is not a
-// dependency, so its Agent cannot be configured; node:http's Agent can, and costs a quarter of fetch's CPU a post.)
+// Over kept-alive sockets, since a fan-out shard makes hundreds of posts to one host and a new TLS connection would
+// cost more than the post, and with TaskFlow's own HTTP/1.1 client (./http1.ts): undici, the library for it, is past
+// the bundle budget on its own, and node:http's request and Agent cost twice its CPU a post (~190 µs against ~95).
+// It sends a post once more on a new socket when a kept-alive one fails before any answer (the server closed it):
+// should the first have arrived after all, the feed's client drops the duplicate (same seq).
 
 export class ConnectionsApiError extends Error {
   constructor(readonly status: number, message: string) {
@@ -29,10 +30,7 @@ export const POSTS_AT_ONCE = 50;
 
 // No cap on the sockets: each invocation makes at most POSTS_AT_ONCE posts at once, and an environment that runs
 // several invocations at once (Lambda Managed Instances, the local runtime) keeps sockets for each.
-const agents = {
-  'http:': new HttpAgent({ keepAlive: true }),
-  'https:': new HttpsAgent({ keepAlive: true }),
-};
+const pool = new Http1Pool();
 
 /** Sends one frame to one connection: 'gone' when API Gateway no longer has it (410 GoneException). Not retried. */
 export async function postToConnection(connectionId: string, frame: string): Promise<'sent' | 'gone'> {
@@ -65,27 +63,6 @@ function manage(method: 'POST' | 'DELETE', connectionId: string, body?: string):
     ...(body === undefined ? {} : { headers: { 'content-type': 'application/octet-stream', 'x-amz-content-sha256': payloadHash(body) }, body }),
   });
   countAwsCall('execute-api', method === 'POST' ? 'PostToConnection' : 'DeleteConnection', base.host, body === undefined ? 0 : Buffer.byteLength(body));
-  const secure = url.protocol === 'https:';
-  return new Promise((resolve, reject) => {
-    const request = (secure ? httpsRequest : httpRequest)(
-      url,
-      { method, headers: { ...headers, ...(body === undefined ? {} : { 'content-length': String(Buffer.byteLength(body)) }) }, agent: agents[secure ? 'https:' : 'http:'] },
-      (response) => {
-        const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('end', () => {
-          clearTimeout(timer);
-          resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString() });
-        });
-        response.on('error', reject);
-      },
-    );
-    // The whole exchange, answer included, within the timeout; the socket is dropped rather than reused.
-    const timer = setTimeout(() => request.destroy(new Error(`@connections did not answer within ${POST_TIMEOUT_MS} ms`)), POST_TIMEOUT_MS);
-    request.on('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    request.end(body);
-  });
+  // The whole exchange, answer included, within the timeout; the socket is dropped rather than reused.
+  return pool.request({ method, url, headers, ...(body === undefined ? {} : { body }), timeoutMs: POST_TIMEOUT_MS });
 }
