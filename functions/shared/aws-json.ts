@@ -34,11 +34,10 @@ export function awsJson(options: { service: string; endpointVariable: string; ta
     const body = JSON.stringify(input);
     const answered = countAwsCall(options.service, operation, target, Buffer.byteLength(body));
     const headers = { 'content-type': `application/x-amz-json-${options.jsonVersion ?? '1.0'}`, 'x-amz-target': `${options.targetPrefix}.${operation}` };
-    const response = await service.post(service.endpoint.pathname, headers, body, AbortSignal.timeout(options.timeoutMs));
-    const text = await response.text();
-    answered(Buffer.byteLength(text));
-    const payload = payloadOf(text);
-    if (response.ok) return payload as T;
+    const response = await service.send('POST', service.endpoint.pathname, headers, body, options.timeoutMs);
+    answered(Buffer.byteLength(response.body));
+    const payload = payloadOf(response.body);
+    if (succeeded(response)) return payload as T;
     const name = String(payload.__type ?? 'UnknownError').split('#').pop()!;
     throw new AwsError(name, String(payload.message ?? payload.Message ?? name), response.status, payload);
   }
@@ -53,13 +52,15 @@ export function awsRestJson(options: { service: string; endpointVariable: string
   return <T = Record<string, unknown>>(method: 'GET' | 'PUT' | 'POST', path: string, input?: object): Promise<T> =>
     span('aws', `${options.service} ${method} ${path.split('/')[1] ?? ''}`, { operation: `${method} ${path}` }, async () => {
       const body = input === undefined ? '' : JSON.stringify(input);
-      const response = await service.send(method, path, { 'content-type': 'application/json' }, body, AbortSignal.timeout(options.timeoutMs));
-      const payload = payloadOf(await response.text());
-      if (response.ok) return payload as T;
-      const name = String(response.headers.get('x-amzn-errortype') ?? payload.__type ?? payload.code ?? 'UnknownError').split(/[#:]/)[0]!;
+      const response = await service.send(method, path, { 'content-type': 'application/json' }, body, options.timeoutMs);
+      const payload = payloadOf(response.body);
+      if (succeeded(response)) return payload as T;
+      const name = String(response.headers['x-amzn-errortype'] ?? payload.__type ?? payload.code ?? 'UnknownError').split(/[#:]/)[0]!;
       throw new AwsError(name, String(payload.message ?? payload.Message ?? name), response.status, payload);
     });
 }
+
+const succeeded = (response: { status: number }) => response.status >= 200 && response.status < 300;
 
 /** An answer's JSON body; one that is not JSON (a proxy's error page) as its start, for the error message. */
 function payloadOf(text: string): Record<string, unknown> {

@@ -44,7 +44,7 @@ async function runHook(event: LifecycleHookEvent): Promise<{ status: 'Succeeded'
       return functionNameOf(name) === target.functionName ? `${target.functionName}:${target.version}` : name;
     };
     const outcome = await runSyntheticTransaction(
-      invokeClient(functionOf, { orgId: SYNTHETIC_ORGANIZATION, userId: SYNTHETIC_USER }, AbortSignal.timeout(TRANSACTION_TIMEOUT_MS)),
+      invokeClient(functionOf, { orgId: SYNTHETIC_ORGANIZATION, userId: SYNTHETIC_USER }, Date.now() + TRANSACTION_TIMEOUT_MS),
       SYNTHETIC_ORGANIZATION,
     );
     status = 'Succeeded';

@@ -58,22 +58,24 @@ export function httpClient(apiUrl: string, token: string, signal: AbortSignal): 
  * sends once the authorizer has allowed `identity`: `functionOf` says which function (and qualifier) serves each
  * operation, so the one being deployed is reached at its new version, before any traffic moves to it.
  */
-export function invokeClient(functionOf: (call: SyntheticCall) => string, identity: SyntheticIdentity, signal: AbortSignal, env: NodeJS.ProcessEnv = process.env): SyntheticClient {
+export function invokeClient(functionOf: (call: SyntheticCall) => string, identity: SyntheticIdentity, deadline: number, env: NodeJS.ProcessEnv = process.env): SyntheticClient {
   const lambda = signedService('lambda', 'AWS_ENDPOINT_URL_LAMBDA', env);
   return {
     async call(call): Promise<SyntheticResponse> {
       const body = JSON.stringify(proxyEvent(call, identity));
       const path = `/2015-03-31/functions/${encodeURIComponent(functionOf(call))}/invocations`;
-      const response = await lambda.post(path, { 'content-type': 'application/json' }, body, signal);
-      const payload = await response.text();
-      if (!response.ok) throw new Error(`Lambda Invoke of ${functionOf(call)} answered ${response.status} ${payload.slice(0, 200)}`);
-      if (response.headers.get('x-amz-function-error')) throw new Error(`${functionOf(call)} failed: ${payload.slice(0, 300)}`);
+      const response = await lambda.send('POST', path, { 'content-type': 'application/json' }, body, timeLeft(deadline));
+      const payload = response.body;
+      if (response.status < 200 || response.status >= 300) throw new Error(`Lambda Invoke of ${functionOf(call)} answered ${response.status} ${payload.slice(0, 200)}`);
+      if (response.headers['x-amz-function-error']) throw new Error(`${functionOf(call)} failed: ${payload.slice(0, 300)}`);
       const result = JSON.parse(payload) as { statusCode: number; body?: string };
       return { status: result.statusCode, body: result.body ? JSON.parse(result.body) : undefined };
     },
-    upload: (form, file) => uploadForm(form, file, signal),
+    upload: (form, file) => uploadForm(form, file, AbortSignal.timeout(timeLeft(deadline))),
   };
 }
+
+const timeLeft = (deadline: number) => Math.max(1, deadline - Date.now());
 
 /** The REST proxy event of `call`, as API Gateway sends it after the authorizer allowed `identity`. */
 function proxyEvent(call: SyntheticCall, identity: SyntheticIdentity): APIGatewayProxyEvent {

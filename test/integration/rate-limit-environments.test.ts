@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { callsBetween, dynamoDbWriteCalls, snapshotCalls } from '../../lib/cost/model';
+import { awsCalls } from '../../functions/shared/aws-calls';
 import type { Caller } from '../../functions/shared/caller';
 import { Problem } from '../../functions/shared/problem';
 import { createRateLimiter, type RequestQuotas } from '../../functions/shared/rate-limit';
@@ -26,17 +28,11 @@ async function burst(environments: ReturnType<typeof createRateLimiter>[], calle
   return { served: outcomes.filter((o) => o.status === 'fulfilled').length, refused };
 }
 
-/** The rate-limits table's writes (UpdateItem calls) while `run` runs. */
+/** The rate-limits table's writes while `run` runs, counted at the wire (as the benchmark counts them). */
 async function writesDuring(run: () => Promise<void>): Promise<number> {
-  const table = process.env[tableNameVariable('rateLimits')]!;
-  const fetch = vi.spyOn(globalThis, 'fetch');
+  const before = snapshotCalls(awsCalls);
   await run();
-  const writes = fetch.mock.calls.filter(([, init]) => {
-    const headers = (init?.headers ?? {}) as Record<string, string>;
-    return headers['x-amz-target'] === 'DynamoDB_20120810.UpdateItem' && String(init?.body).includes(table);
-  }).length;
-  fetch.mockRestore();
-  return writes;
+  return dynamoDbWriteCalls(callsBetween(before, awsCalls), process.env[tableNameVariable('rateLimits')]!);
 }
 
 describe('rate limits across Lambda environments', () => {
