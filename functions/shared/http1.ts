@@ -2,11 +2,13 @@ import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 
 /*
- * A minimal HTTP/1.1 client over kept-alive node:net / node:tls sockets, one pool per origin. Written by hand for
- * the bundle budget (undici, the library for this, bundles to ~416 KB against 250 KB a function) and for CPU: a
- * fan-out shard makes hundreds of small posts to one host, and node:http's ClientRequest, Agent and streams cost
- * twice the CPU a post (a post to @connections, signing included: ~190 µs against ~95 here). It sends one request
- * at a time per socket (no pipelining) and buffers the body. test/unit/http1.test.ts pins it to node:http.
+ * A minimal HTTP/1.1 client over kept-alive node:net / node:tls sockets, one pool per origin: every signed AWS call
+ * (sigv4.ts's signedService: DynamoDB, SQS, Lambda, AWS Backup) and the @connections posts. Written by hand for the
+ * bundle budget (undici, the library for this, bundles to ~416 KB against 250 KB a function) and for CPU: a fan-out
+ * shard makes hundreds of small posts to one host, and node:http's ClientRequest, Agent and streams cost twice the
+ * CPU a post (a post to @connections, signing included: ~190 µs against ~95 here); fetch cost a read request half its
+ * CPU. It sends one request at a time per socket (no pipelining) and buffers the body. test/unit/http1.test.ts pins
+ * it to node:http.
  */
 
 export interface Http1Request {
