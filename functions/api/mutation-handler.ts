@@ -1,9 +1,9 @@
-import { v5 as uuidv5 } from 'uuid';
 import type { $ZodType as ZodType } from 'zod/v4/core';
 import { ensureMember } from '../domain/tenancy';
 import type { HttpRequest, HttpResponse, Parsed, Schemas } from '../shared/http';
 import { once } from '../shared/idempotency';
 import { callerHandler, direct, type Serve } from './http-handler';
+import { uuidV5 } from '../shared/uuid';
 
 /**
  * httpHandler for a route that changes something (POST, PUT, PATCH, DELETE): with an Idempotency-Key, the
@@ -25,7 +25,7 @@ const idempotent: Serve = (request, event, context, caller, handle) => {
   return once(scope, fingerprint, context, async () => {
     await ensureMember(caller);
     // Derived from the request too: the same key reused later for another request makes another resource.
-    return handle({ ...request, caller, idempotencyId: uuidv5(JSON.stringify({ scope, fingerprint }), IDEMPOTENT_IDS) });
+    return handle({ ...request, caller, idempotencyId: uuidV5(JSON.stringify({ scope, fingerprint }), IDEMPOTENT_IDS) });
   });
 };
 

@@ -1,4 +1,4 @@
-import { v5 as uuidv5 } from 'uuid';
+import { uuidV5 } from '../shared/uuid';
 
 /** The OAuth client-credentials application the probe signs in as (an Auth0 machine-to-machine application). */
 export interface ProbeCredentials {
@@ -47,7 +47,7 @@ export async function probeFeed(target: ProbeTarget): Promise<ProbeOutcome> {
     }
 
     const api = rest(target.apiUrl, token, deadline);
-    const projectId = uuidv5(organizationOf(token), PROBE_PROJECTS);
+    const projectId = uuidV5(organizationOf(token), PROBE_PROJECTS);
     await api('POST', '/projects', { id: projectId, name: 'TaskFlow feed probe', description: 'Changed by the synthetic feed probe every few minutes' });
     const marker = `feed probe ${new Date().toISOString()} ${crypto.randomUUID()}`;
     await api('PATCH', `/projects/${projectId}`, { description: marker });

@@ -1,10 +1,10 @@
-import { v5 as uuidv5 } from 'uuid';
 import { db, read } from '../shared/db';
 import type { Trace } from '../shared/trace';
 import type { EventMessage } from './messages';
 import { FAST_PATH_LEASE, OUTBOX_ENTRIES, publishNow, type OutboxEntry } from './outbox';
 import { preferencesAt } from './preferences';
 import { watches } from './watchers';
+import { uuidV5 } from '../shared/uuid';
 
 export type NotificationKind = 'assigned' | 'mentioned' | 'status_changed';
 
@@ -61,7 +61,7 @@ export function decide(event: EventMessage, people: { watchers: readonly string[
   const seen = new Set<string>();
   return wanted
     .filter(({ userId, kind }) => userId !== event.actorId && !seen.has(`${kind}:${userId}`) && seen.add(`${kind}:${userId}`))
-    .map(({ userId, kind }) => ({ id: uuidv5(`${event.eventId}:${kind}:${userId}`, NOTIFICATION_IDS), userId, kind }));
+    .map(({ userId, kind }) => ({ id: uuidV5(`${event.eventId}:${kind}:${userId}`, NOTIFICATION_IDS), userId, kind }));
 }
 
 // The UUIDv5 namespace of notification ids (a fixed, random UUID).

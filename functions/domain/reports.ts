@@ -1,4 +1,3 @@
-import { v5 as uuidv5 } from 'uuid';
 import type { Caller } from '../shared/caller';
 import { db, read } from '../shared/db';
 import { logger } from '../shared/logger';
@@ -10,6 +9,7 @@ import { FAST_PATH_LEASE, OUTBOX_ENTRIES, publishNow, type OutboxEntry } from '.
 import { decodeCursor, encodeCursor } from './pagination';
 import { lagTolerantReader } from './replication-lag';
 import type { ReportDto, ReportMetricsDto } from './sync-schemas';
+import { uuidV5 } from '../shared/uuid';
 
 // Weekly project reports (issue 6): for the week that ended (Monday 00:00 to Monday 00:00, UTC), each
 // project's tasks created, completed, overdue at the end of the week and median cycle time, as a JSON
@@ -25,10 +25,10 @@ const REPORT_IDS = '6f1d3c2a-94b7-4e58-a1c6-2b8e7d05f493';
 const REPORT_NOTIFICATION_IDS = 'c48e1a7b-5d02-4f69-8b3e-97a6f0d21c58';
 
 /** A report's id: derived from its project and week, so concurrent or repeated runs name the same report. */
-export const reportIdOf = (projectId: string, weekStart: string) => uuidv5(`${projectId}:${weekStart}`, REPORT_IDS);
+export const reportIdOf = (projectId: string, weekStart: string) => uuidV5(`${projectId}:${weekStart}`, REPORT_IDS);
 
 /** The id of a report's e-mail to a member, which the e-mail sender deduplicates on. */
-export const reportNotificationId = (reportId: string, userId: string) => uuidv5(`${reportId}:${userId}`, REPORT_NOTIFICATION_IDS);
+export const reportNotificationId = (reportId: string, userId: string) => uuidV5(`${reportId}:${userId}`, REPORT_NOTIFICATION_IDS);
 
 export const reportKey = (organizationId: string, projectId: string, weekStart: string) => `reports/${organizationId}/${projectId}/${weekStart}.json`;
 

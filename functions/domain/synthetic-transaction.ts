@@ -1,4 +1,4 @@
-import { v5 as uuidv5 } from 'uuid';
+import { uuidV5 } from '../shared/uuid';
 
 /**
  * The synthetic transaction (review M7): what a user does, end to end, in an organization of its own — create a task,
@@ -77,7 +77,7 @@ const NO_SUCH_PROJECT = '00000000-0000-4000-8000-000000000000';
 const EXPECTED_EVENTS = ['task.created', 'task.updated', 'comment.created', 'attachment.added'] as const;
 
 /** The transaction's project in the organization `orgId`: one, whatever the number of runs. */
-export const syntheticProjectId = (orgId: string) => uuidv5(orgId, SYNTHETIC_PROJECTS);
+export const syntheticProjectId = (orgId: string) => uuidV5(orgId, SYNTHETIC_PROJECTS);
 
 /**
  * Runs the transaction for the organization `orgId` (the project is derived from it). Throws
