@@ -1,5 +1,6 @@
 import { db, hasReplica, read, replicaRead } from '../shared/db';
 import { logger } from '../shared/logger';
+import { REPORTS_MAX_REPLICA_LAG_SECONDS } from '../shared/telemetry';
 
 // Review S4: how far the read replica is behind the primary, from a heartbeat row the primary writes every minute
 // (the replicaHeartbeat schedule; migration 0016). The lag is measured from a fresh write, so an idle primary does
@@ -7,8 +8,6 @@ import { logger } from '../shared/logger';
 
 /** How often the replicaHeartbeat schedule writes the heartbeat. */
 export const HEARTBEAT_INTERVAL_SECONDS = 60;
-/** Past this lag the weekly reports read the primary instead (the critical alarm's threshold too). */
-export const REPORTS_MAX_REPLICA_LAG_SECONDS = 60;
 
 interface Beat {
   /** The heartbeat on the primary, and the primary's clock now (seconds since the epoch). */

@@ -1,8 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { Construct } from 'constructs';
-import { REPORTS_MAX_REPLICA_LAG_SECONDS } from '../../functions/domain/replication-lag';
-import { METRICS_NAMESPACE, REPLICA_METRICS, SERVICE_NAME } from '../../functions/shared/telemetry';
+import { METRICS_NAMESPACE, REPLICA_METRICS, REPORTS_MAX_REPLICA_LAG_SECONDS, SERVICE_NAME } from '../../functions/shared/telemetry';
 
 /** Replica lag thresholds (review S4): a ticket above the first, a page above the second (where the reports leave it). */
 export const REPLICA_LAG_SECONDS = { warning: 10, critical: REPORTS_MAX_REPLICA_LAG_SECONDS } as const;
