@@ -31,7 +31,9 @@ export async function ensureMember(caller: Caller): Promise<void> {
           usr AS (
             INSERT INTO users AS u (id, email, name) VALUES ($2, $4, $5)
             ON CONFLICT (id) DO UPDATE SET email = coalesce(excluded.email, u.email), name = coalesce(excluded.name, u.name)
-            WHERE (u.email, u.name) IS DISTINCT FROM (coalesce(excluded.email, u.email), coalesce(excluded.name, u.name))),
+            WHERE (u.email, u.name) IS DISTINCT FROM (coalesce(excluded.email, u.email), coalesce(excluded.name, u.name))
+              -- A removed member's token changes nothing, even on a read that runs beside the removed-member check.
+              AND NOT EXISTS (SELECT 1 FROM memberships WHERE organization_id = $1 AND user_id = $2 AND removed_at IS NOT NULL)),
           member AS (
             INSERT INTO memberships AS m (organization_id, user_id, role, last_seen_at) VALUES ($1, $2, $3, now())
             ON CONFLICT (organization_id, user_id) DO UPDATE SET last_seen_at = now() WHERE m.removed_at IS NULL)

@@ -32,7 +32,7 @@ export const POSTS_AT_ONCE = 50;
 // several invocations at once (Lambda Managed Instances, the local runtime) keeps sockets for each.
 const pool = new Http1Pool();
 
-/** Sends one frame to one connection: 'gone' when API Gateway no longer has it (410 GoneException). Not retried. */
+/** Sends one frame to one connection: 'gone' when API Gateway no longer has it (410 GoneException). Not retried (but sent once more on a new socket when a kept-alive one fails before any answer: http1.ts). */
 export async function postToConnection(connectionId: string, frame: string): Promise<'sent' | 'gone'> {
   const { status, body } = await manage('POST', connectionId, frame);
   if (status >= 200 && status < 300) return 'sent';

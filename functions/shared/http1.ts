@@ -133,7 +133,7 @@ class Exchange {
 }
 
 /** A socket and its exchange under way (none: idle); `reused` once taken from the pool. */
-type Connection = { socket: Socket; exchange: Exchange | undefined; reused: boolean };
+type Connection = { socket: Socket; exchange: Exchange | undefined; reused: boolean; idleSince?: number };
 
 export class Http1Pool {
   private readonly idle = new Map<string, Connection[]>();
@@ -155,11 +155,13 @@ export class Http1Pool {
     const message = `${head}\r\n${body ?? ''}`;
     const origin = url.origin;
     return new Promise((resolve, reject) => {
-      let connection: Connection;
+      let connection: Connection | undefined;
       let retried = false;
       const timer = setTimeout(() => {
-        connection.exchange = undefined;
-        connection.socket.destroy();
+        if (connection) {
+          connection.exchange = undefined;
+          connection.socket.destroy();
+        }
         reject(new Error(`${method} ${origin} did not answer within ${timeoutMs} ms`));
       }, timeoutMs);
       const attempt = (fresh: boolean) => {
@@ -175,15 +177,19 @@ export class Http1Pool {
             return;
           }
           current.socket.destroy();
-          // A kept-alive socket the server closed between requests fails before any answer: once more, anew. After
-          // a byte of an answer, the request was read, and a second one could be done twice.
+          // A kept-alive socket the server closed between requests fails before any answer: once more, anew, whatever
+          // the method (as the AWS SDK resends on a reset connection; a server that applied a request and then reset
+          // before any byte of its answer is the rare case where a write lands twice). After a byte of an answer,
+          // the request was read, and a second one could be done twice.
           if (current.reused && !exchange.received && !retried) {
             retried = true;
             attempt(true);
             return;
           }
           clearTimeout(timer);
-          reject(error instanceof Malformed ? new Error(`${method} ${origin}: malformed HTTP/1.1 response: ${error.message}`) : error);
+          // Named after the endpoint, as fetch's errors were: a bare "read ECONNRESET" does not say which service.
+          const message = error instanceof Malformed ? `malformed HTTP/1.1 response: ${error.message}` : error.message;
+          reject(Object.assign(new Error(`${method} ${origin}: ${message}`, { cause: error }), 'code' in error ? { code: error.code } : {}));
         });
         current.exchange = exchange;
         current.socket.write(message);
@@ -206,7 +212,10 @@ export class Http1Pool {
   private take(origin: string): Connection | undefined {
     const connections = this.idle.get(origin);
     let connection: Connection | undefined;
-    while ((connection = connections?.pop()) && (connection.socket.destroyed || !connection.socket.writable)) connection.socket.destroy();
+    // Past its idle time too: a Lambda environment frozen for longer never ran the idle timer, and a peer that dropped the
+    // socket silently meanwhile would hold the request until its timeout.
+    const stale = (c: Connection) => c.socket.destroyed || !c.socket.writable || Date.now() - (c.idleSince ?? 0) >= (this.options.idleMs ?? IDLE_MS);
+    while ((connection = connections?.pop()) && stale(connection)) connection.socket.destroy();
     if (!connection) return undefined;
     connection.reused = true;
     connection.socket.ref();
@@ -217,6 +226,7 @@ export class Http1Pool {
   // Idle, a socket does not keep the process alive, and closes after IDLE_MS.
   private release(origin: string, connection: Connection): void {
     connection.socket.unref();
+    connection.idleSince = Date.now();
     connection.socket.setTimeout(this.options.idleMs ?? IDLE_MS);
     const connections = this.idle.get(origin);
     if (connections) connections.push(connection);

@@ -53,10 +53,10 @@ export const RATE_LIMIT_METRICS = { refused: 'RequestsRateLimited', failedOpen: 
 /** The scheduled synthetic transaction (review M7): 1 for a run that failed, 0 otherwise; how long a passing run took. */
 export const SYNTHETIC_CANARY_METRICS = { failures: 'SyntheticTransactionFailures', durationMs: 'SyntheticTransactionMs' } as const;
 
-/** The read replica's lag (review S4), measured by the replicaHeartbeat schedule. */
 /** Past this replica lag the weekly reports read the primary instead (the critical lag alarm's threshold too). */
 export const REPORTS_MAX_REPLICA_LAG_SECONDS = 60;
 
+/** The read replica's lag (review S4), measured by the replicaHeartbeat schedule. */
 export const REPLICA_METRICS = {
   /** Seconds from the heartbeat's commit on the primary until the replica showed it (a lower bound past the wait). */
   lagSeconds: 'ReplicaLagSeconds',

@@ -98,6 +98,9 @@ describe('DELETE /members/{userId}', () => {
     expect(write.status).toBe(403);
     expect(write.body.code).toBe('MEMBER_REMOVED');
     expect((await invoke('getTask', ann, { params: { taskId: task.id } })).body).toMatchObject({ assigneeId: bob.userId, version: 1 });
+    // Nor does a read with a token that carries a new e-mail: his profile stays as it was.
+    expect((await invoke('getMe', { ...bob, email: 'bob@elsewhere.example' })).status).toBe(403);
+    expect(await sql('SELECT email FROM users WHERE id = $1', [bob.userId])).toEqual([{ email: 'bob@example.com' }]);
     expect((await invoke('listWatchers', ann, { params: { taskId: task.id } })).body.items.map((w: any) => w.userId)).toEqual([ann.userId]);
     // The task keeps him through other changes, but nothing is assigned to him again.
     expect((await invoke('updateTask', ann, { params: { taskId: task.id }, body: { version: 1, title: 'Still his' } })).body.assigneeId).toBe(bob.userId);

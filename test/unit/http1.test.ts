@@ -5,7 +5,7 @@ import { Agent as HttpsAgent, createServer as createHttpsServer, request as http
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Http1Pool, type Http1Response } from '../../functions/shared/http1';
 
 // functions/shared/http1.ts is written by hand for the bundle budget; here it must read every answer as node:http
@@ -335,6 +335,36 @@ describe('http1, its sockets', () => {
     await viaPool(short, rawOrigin, { method: 'GET', path: '/length' });
     expect(rawConnections - before).toBe(2);
     short.close();
+  });
+
+  it('does not reuse a socket idle past its idle time whose timer never ran (a Lambda environment frozen meanwhile)', async () => {
+    const frozen = new Http1Pool({ idleMs: 60_000 });
+    const before = nodeConnections;
+    await viaPool(frozen, nodeOrigin, { method: 'GET', path: '/empty' });
+    await viaPool(frozen, nodeOrigin, { method: 'GET', path: '/empty' });
+    expect(nodeConnections - before).toBe(1);
+    const now = Date.now();
+    vi.spyOn(Date, 'now').mockReturnValue(now + 61_000); // the wall clock moved on; the socket's idle timer did not fire
+    try {
+      expect((await viaPool(frozen, nodeOrigin, { method: 'GET', path: '/empty' })).status).toBe(200);
+    } finally {
+      vi.restoreAllMocks();
+    }
+    expect(nodeConnections - before).toBe(2);
+    frozen.close();
+  });
+
+  it('names the endpoint in a failed request\'s error, keeping the socket error\'s code', async () => {
+    const closed = createNetServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const { port } = closed.address() as AddressInfo;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const error = await pool.request({ method: 'POST', url: new URL(`http://127.0.0.1:${port}/x`), body: '{}', timeoutMs: 2_000 }).then(
+      () => Object.assign(new Error('answered'), { code: undefined as string | undefined }),
+      (e: unknown) => e as Error & { code?: string },
+    );
+    expect(error.message).toMatch(new RegExp(`^POST http://127\\.0\\.0\\.1:${port}: .*ECONNREFUSED`));
+    expect(error.code).toBe('ECONNREFUSED');
   });
 
   it('does not keep the process alive with an idle socket', async () => {
