@@ -22,6 +22,20 @@ export interface LocalDynamoDb {
 }
 
 /**
+ * Creates a table and waits until it is ACTIVE, as a client of DynamoDB must: dynalite, like DynamoDB, answers
+ * CreateTable while the table is still CREATING, and refuses calls on it (ResourceNotFoundException) until then.
+ */
+export async function createTable(call: ReturnType<typeof dynamoDb>, input: { TableName: string } & Record<string, unknown>): Promise<void> {
+  await call('CreateTable', input);
+  for (let tries = 0; ; tries += 1) {
+    const { Table } = await call<{ Table?: { TableStatus?: string } }>('DescribeTable', { TableName: input.TableName });
+    if (Table?.TableStatus === 'ACTIVE') return;
+    if (tries >= 100) throw new Error(`${input.TableName} is still ${Table?.TableStatus ?? 'missing'} after its creation`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/**
  * DynamoDB for the local runtime and the tests: dynalite on loopback (persisted under `dataDir`, or in
  * memory), with the declared tables created. Handlers reach it through AWS_ENDPOINT_URL_DYNAMODB.
  */
@@ -51,7 +65,7 @@ export async function startDynamoDb(tables: Record<string, TableDeclaration>, da
       ...(table.sortKey ? [{ AttributeName: table.sortKey, KeyType: 'RANGE' }] : []),
     ];
     try {
-      await call('CreateTable', {
+      await createTable(call, {
         TableName: tableName(name),
         AttributeDefinitions: keys.map(({ AttributeName }) => ({ AttributeName, AttributeType: 'S' })),
         KeySchema: keys,

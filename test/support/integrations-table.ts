@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { dynamoDb } from '../../functions/shared/dynamodb';
 import { taskflow } from '../../lib/app';
+import { createTable } from '../../lib/local/dynamodb';
 import { tableNameVariable } from '../../functions/shared/resource-variables';
 
 /**
@@ -11,7 +12,7 @@ import { tableNameVariable } from '../../functions/shared/resource-variables';
 export async function ownIntegrationsTable(): Promise<string> {
   const table = `taskflow-integrations-${randomUUID().slice(0, 8)}`;
   const key = taskflow.tables.integrations.partitionKey;
-  await dynamoDb()('CreateTable', {
+  await createTable(dynamoDb(), {
     TableName: table,
     AttributeDefinitions: [{ AttributeName: key, AttributeType: 'S' }],
     KeySchema: [{ AttributeName: key, KeyType: 'HASH' }],
