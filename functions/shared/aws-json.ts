@@ -51,7 +51,7 @@ export function awsRestJson(options: { service: string; endpointVariable: string
   const service = signedService(options.service, options.endpointVariable, env);
   return <T = Record<string, unknown>>(method: 'GET' | 'PUT' | 'POST', path: string, input?: object): Promise<T> =>
     span('aws', `${options.service} ${method} ${path.split('/')[1] ?? ''}`, { operation: `${method} ${path}` }, async () => {
-      const body = input === undefined ? '' : JSON.stringify(input);
+      const body = input === undefined ? undefined : JSON.stringify(input);
       const response = await service.send(method, path, { 'content-type': 'application/json' }, body, options.timeoutMs);
       const payload = payloadOf(response.body);
       if (succeeded(response)) return payload as T;

@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import { countAwsCall } from './aws-calls';
 import { requiredEnv } from './env';
-import { Http1Pool } from './http1';
-import { sigv4 } from './sigv4';
+import { signedService } from './sigv4';
 
 // API Gateway's @connections management API (WEBSOCKET_MANAGEMENT_URL, `https://{api}.execute-api.{region}
 // .amazonaws.com/{stage}`) signed with SigV4: the two calls the feed's workers make, without the SDK client, which
@@ -10,8 +9,9 @@ import { sigv4 } from './sigv4';
 // (PostToConnection: POST /@connections/{id} with the frame as the body; DeleteConnection: DELETE), so the local
 // emulation that the SDK client is tested against serves both.
 //
-// Over kept-alive sockets, since a fan-out shard makes hundreds of posts to one host and a new TLS connection would
-// cost more than the post, and with TaskFlow's own HTTP/1.1 client (./http1.ts): undici, the library for it, is past
+// Signed and sent as every AWS call is (sigv4.ts's signedService), over kept-alive sockets, since a fan-out shard makes
+// hundreds of posts to one host and a new TLS connection would cost more than the post, with TaskFlow's own HTTP/1.1
+// client (./http1.ts): undici, the library for it, is past
 // the bundle budget on its own, and node:http's request and Agent cost twice its CPU a post (~190 µs against ~95).
 // It sends a post once more on a new socket when a kept-alive one fails before any answer (the server closed it):
 // should the first have arrived after all, the feed's client drops the duplicate (same seq).
@@ -27,10 +27,6 @@ export class ConnectionsApiError extends Error {
 const POST_TIMEOUT_MS = 2_000;
 /** Posts under way at once per invocation (functions/domain/fanout.ts), each on a kept-alive socket of its own. */
 export const POSTS_AT_ONCE = 50;
-
-// No cap on the sockets: each invocation makes at most POSTS_AT_ONCE posts at once, and an environment that runs
-// several invocations at once (Lambda Managed Instances, the local runtime) keeps sockets for each.
-const pool = new Http1Pool();
 
 /** Sends one frame to one connection: 'gone' when API Gateway no longer has it (410 GoneException). Not retried (but sent once more on a new socket when a kept-alive one fails before any answer: http1.ts). */
 export async function postToConnection(connectionId: string, frame: string): Promise<'sent' | 'gone'> {
@@ -54,15 +50,19 @@ function payloadHash(body: string): string {
   return hashed.hash;
 }
 
+// The management API's client, made once (not once a post), and again only for another endpoint (the tests').
+let management: { url: string; api: ReturnType<typeof signedService> } | undefined;
+function managementApi() {
+  const url = requiredEnv('WEBSOCKET_MANAGEMENT_URL');
+  if (management?.url !== url) management = { url, api: signedService('execute-api', 'WEBSOCKET_MANAGEMENT_URL') };
+  return management.api;
+}
+
 function manage(method: 'POST' | 'DELETE', connectionId: string, body?: string): Promise<{ status: number; body: string }> {
-  const base = new URL(requiredEnv('WEBSOCKET_MANAGEMENT_URL'));
-  const url = new URL(`${base.pathname.replace(/\/$/, '')}/@connections/${encodeURIComponent(connectionId)}`, base);
-  const headers = sigv4('execute-api', requiredEnv('AWS_REGION')).sign({
-    method,
-    url,
-    ...(body === undefined ? {} : { headers: { 'content-type': 'application/octet-stream', 'x-amz-content-sha256': payloadHash(body) }, body }),
-  });
-  countAwsCall('execute-api', method === 'POST' ? 'PostToConnection' : 'DeleteConnection', base.host, body === undefined ? 0 : Buffer.byteLength(body));
+  const api = managementApi();
+  const path = `${api.endpoint.pathname.replace(/\/$/, '')}/@connections/${encodeURIComponent(connectionId)}`;
+  countAwsCall('execute-api', method === 'POST' ? 'PostToConnection' : 'DeleteConnection', api.endpoint.host, body === undefined ? 0 : Buffer.byteLength(body));
   // The whole exchange, answer included, within the timeout; the socket is dropped rather than reused.
-  return pool.request({ method, url, headers, ...(body === undefined ? {} : { body }), timeoutMs: POST_TIMEOUT_MS });
+  const headers: Record<string, string> = body === undefined ? {} : { 'content-type': 'application/octet-stream', 'x-amz-content-sha256': payloadHash(body) };
+  return api.send(method, path, headers, body, POST_TIMEOUT_MS);
 }

@@ -161,9 +161,9 @@ export function signedService(service: string, endpointVariable: string, env: No
   return {
     endpoint,
     /** `method` and `path` name the operation for the REST-JSON services (AWS Backup, Lambda); POST / for the JSON ones. */
-    send(method: string, path: string, headers: Record<string, string>, body: string, timeoutMs: number): Promise<Http1Response> {
+    send(method: string, path: string, headers: Record<string, string>, body: string | undefined, timeoutMs: number): Promise<Http1Response> {
       const url = new URL(path, endpoint);
-      return awsConnections.request({ method, url, headers: signer.sign({ method, url, headers, body }), ...(method === 'GET' ? {} : { body }), timeoutMs });
+      return awsConnections.request({ method, url, headers: signer.sign({ method, url, headers, body }), ...(body === undefined ? {} : { body }), timeoutMs });
     },
   };
 }
