@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { RESTORE_METRICS } from '../../functions/shared/telemetry';
 import { DatabaseBackups } from '../../lib/constructs/backups';
 import { PROJECT_ROOT } from '../../lib/constructs/function';
-import { logicalId, SYNTH_TIMEOUT_MS, type Resource, type Synthesized, synthesizeTaskFlow } from './synth';
+import { logicalId, type Resource, resourcesOfType, SYNTH_TIMEOUT_MS, type Synthesized, synthesizeTaskFlow } from './synth';
 
 // Review M9: backups that are restored and checked every week, with the measured RTO and RPO alarmed.
 let synthesized: Synthesized;
@@ -18,7 +18,7 @@ beforeAll(() => {
   resources = synthesized.resources;
 }, SYNTH_TIMEOUT_MS);
 
-const ofType = (type: string) => Object.entries(resources).filter(([, resource]) => resource.Type === type).map(([, resource]) => resource);
+const ofType = (type: string) => resourcesOfType(resources, type).map(([, resource]) => resource);
 
 describe('backups', () => {
   it('backs the database up continuously (35 days of point-in-time restore) and snapshots it daily, into a locked vault', () => {

@@ -6,7 +6,7 @@ import { taskflow } from '../../lib/app';
 import { deploymentMode } from '../../lib/constructs/deployment-config';
 import { deploymentGateAlarmName } from '../../lib/slo/alarm-names';
 import { TaskFlow } from '../../lib/stacks/taskflow';
-import { logicalId, routeFunctions, SYNTH_TIMEOUT_MS, type Resource, type Synthesized, synthesizeTaskFlow } from './synth';
+import { logicalId, type Resource, resourcesOfType, routeFunctions, SYNTH_TIMEOUT_MS, type Synthesized, synthesizeTaskFlow } from './synth';
 
 // Canary deploys (review M7): every function takes traffic through its live alias, which a CodeDeploy deployment
 // group moves to a new version in steps, after the pre-traffic hook, rolling back on the new version's own alarms
@@ -20,7 +20,7 @@ beforeAll(() => {
   resources = synthesized.resources;
 }, SYNTH_TIMEOUT_MS);
 
-const ofType = (type: string) => Object.entries(resources).filter(([, resource]) => resource.Type === type);
+const ofType = (type: string) => resourcesOfType(resources, type);
 const aliasOf = (functionLogicalId: string) =>
   ofType('AWS::Lambda::Alias').find(([, alias]) => alias.Properties.FunctionName.Ref === functionLogicalId);
 const groupOf = (aliasId: string) => {

@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { FAULT_INJECTION_CONTEXT, FAULT_TARGET_TAG, FIS_CONFIG_PREFIX, FIS_EXTENSION_LAYER_PARAMETER } from '../../lib/constructs/fault-injection';
 import { TaskFlowFunction } from '../../lib/constructs/function';
 import type { TaskFlow } from '../../lib/stacks/taskflow';
-import { logicalId, type Resource, SYNTH_TIMEOUT_MS, synthesizeTaskFlow } from './synth';
+import { logicalId, type Resource, resourcesOfType, SYNTH_TIMEOUT_MS, synthesizeTaskFlow } from './synth';
 
 // GameDays on AWS (review M5): FIS experiment templates in the operations stack, each stopped by real alarms, run by a
 // role that may do only what they need; the FIS extension on the functions only with `-c faultInjection=true`.
@@ -15,7 +15,7 @@ beforeAll(() => {
   ({ stacks, resources } = synthesizeTaskFlow());
 }, SYNTH_TIMEOUT_MS);
 
-const templates = () => Object.entries(resources).filter(([, r]) => r.Type === 'AWS::FIS::ExperimentTemplate');
+const templates = () => resourcesOfType(resources, 'AWS::FIS::ExperimentTemplate');
 const cfnId = (element: CfnElement) => Stack.of(element).getLogicalId(element);
 const template = (id: keyof TaskFlow['operations']['experiments']['templates']) => resources[cfnId(stacks.operations.experiments.templates[id])]!.Properties;
 const actionIds = (props: Record<string, any>) => Object.values(props.Actions as Record<string, { ActionId: string }>).map((a) => a.ActionId).sort();

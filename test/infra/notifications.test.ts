@@ -10,7 +10,7 @@ import { Database } from '../../lib/constructs/database';
 import { TaskFlowFunction } from '../../lib/constructs/function';
 import { Network } from '../../lib/constructs/network';
 import type { TaskFlow } from '../../lib/stacks/taskflow';
-import { aliasQualifier, liveAliasId, logicalId, namesAlias, type Resource, routeFunctions, SYNTH_TIMEOUT_MS, synthesizeTaskFlow } from './synth';
+import { aliasQualifier, liveAliasId, logicalId, namesAlias, type Resource, resourcesOfType, routeFunctions, SYNTH_TIMEOUT_MS, synthesizeTaskFlow } from './synth';
 
 // The outbox pipeline as an operator meets it: queues with their dead-letter queues and alarms, the
 // consumers, the relay schedule and its alarms, what each function is given to send and notify, and the
@@ -28,7 +28,7 @@ beforeAll(() => {
 }, SYNTH_TIMEOUT_MS);
 
 const queueNames = Object.keys(taskflow.queues) as QueueName[];
-const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+const ofType = (type: string) => resourcesOfType(resources, type);
 const ref = (id: string) => ({ Ref: id });
 const arnOf = (id: string) => ({ 'Fn::GetAtt': [id, 'Arn'] });
 const propsOf = (construct: IConstruct) => resources[logicalId(construct)]!.Properties;

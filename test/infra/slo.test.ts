@@ -8,7 +8,7 @@ import { areaOf } from '../../lib/constructs/slo-dashboards';
 import { burnAlarmName, deploymentGateAlarmName, sloAlertName } from '../../lib/slo/alarm-names';
 import { BURN_RATE_WINDOWS } from '../../lib/slo/burn-rate';
 import type { TaskFlow } from '../../lib/stacks/taskflow';
-import { logicalId, type Resource, SYNTH_TIMEOUT_MS, synthesizeTaskFlow } from './synth';
+import { logicalId, type Resource, resourcesOfType, SYNTH_TIMEOUT_MS, synthesizeTaskFlow } from './synth';
 
 // The SLOs (review M1) as an operator meets them in AWS: per SLO a burn-rate alarm per window, the pairs combined in
 // composites that page or open a ticket through the alarm topic, every alarm naming its runbook, and a dashboard
@@ -22,7 +22,7 @@ beforeAll(() => {
 }, SYNTH_TIMEOUT_MS);
 
 const sloNames = Object.keys(taskflow.slos) as (keyof typeof taskflow.slos)[];
-const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+const ofType = (type: string) => resourcesOfType(resources, type);
 const byName = (type: string, key: string) => new Map(ofType(type).map(([id, r]) => [r.Properties[key] as string, { id, ...r }]));
 const propsOf = (construct: IConstruct) => resources[logicalId(construct)]!.Properties;
 const ref = (id: string) => ({ Ref: id });

@@ -8,7 +8,7 @@ import { tableNameVariable } from '../../functions/shared/resource-variables';
 import { functionId, type TableDeclaration } from '../../lib/declaration';
 import { PROJECT_ROOT } from '../../lib/constructs/function';
 import type { TaskFlow } from '../../lib/stacks/taskflow';
-import { assetFolder, liveAliasId, logicalId, type Resource, routeFunctions, SYNTH_TIMEOUT_MS, type Synthesized, synthesizeTaskFlow } from './synth';
+import { assetFolder, liveAliasId, logicalId, type Resource, resourcesOfType, routeFunctions, SYNTH_TIMEOUT_MS, type Synthesized, synthesizeTaskFlow } from './synth';
 
 let synthesized: Synthesized;
 let template: Template;
@@ -20,7 +20,7 @@ beforeAll(() => {
   ({ template, stacks, resources } = synthesized);
 }, SYNTH_TIMEOUT_MS);
 
-const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+const ofType = (type: string) => resourcesOfType(resources, type);
 const routeFunctionId = (operationId: string) => logicalId(routeFunctions(stacks).get(operationId)!);
 const envOf = (id: string) => resources[id]!.Properties.Environment.Variables as Record<string, unknown>;
 const ref = (id: string) => ({ Ref: id });

@@ -31,6 +31,10 @@ export interface Synthesized {
   resources: Record<string, Resource>;
 }
 
+/** The resources of one CloudFormation type, with their logical ids. */
+export const resourcesOfType = (resources: Record<string, Resource>, type: string): [string, Resource][] =>
+  Object.entries(resources).filter(([, resource]) => resource.Type === type);
+
 type Section = 'Parameters' | 'Mappings' | 'Conditions' | 'Resources' | 'Outputs';
 type TemplateJson = Partial<Record<Section, Record<string, any>>>;
 

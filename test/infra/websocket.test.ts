@@ -9,7 +9,7 @@ import { Database } from '../../lib/constructs/database';
 import { TaskFlowFunction } from '../../lib/constructs/function';
 import { Network } from '../../lib/constructs/network';
 import type { TaskFlow } from '../../lib/stacks/taskflow';
-import { aliasQualifier, liveAliasId, logicalId, type Resource, routeFunctions, SYNTH_TIMEOUT_MS, synthesizeTaskFlow } from './synth';
+import { aliasQualifier, liveAliasId, logicalId, type Resource, resourcesOfType, routeFunctions, SYNTH_TIMEOUT_MS, synthesizeTaskFlow } from './synth';
 
 // The activity feed as deployed (docs/feed.md): the WebSocket API and its routes, who may post to the
 // connections, the connections table, and the synthetic probe with its alarms.
@@ -25,7 +25,7 @@ beforeAll(() => {
 }, SYNTH_TIMEOUT_MS);
 
 const routes = taskflow.websocket.routes;
-const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+const ofType = (type: string) => resourcesOfType(resources, type);
 const ref = (id: string) => ({ Ref: id });
 const arnOf = (id: string) => ({ 'Fn::GetAtt': [id, 'Arn'] });
 const propsOf = (construct: IConstruct) => resources[logicalId(construct)]!.Properties;
