@@ -5,15 +5,13 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { METRICS_NAMESPACE, RESTORE_METRICS, SERVICE_NAME } from '../../functions/shared/telemetry';
+import { METRICS_NAMESPACE, RECOVERY_TARGETS, RESTORE_METRICS, SERVICE_NAME } from '../../functions/shared/telemetry';
 import type { DatabaseAccess } from '../capabilities/capability';
 import type { FunctionDeclaration } from '../declaration';
 import { TaskFlowFunction } from './function';
 import { copyMigrations } from './migrations';
 import { acknowledgeNag } from './nag';
 
-/** The review's targets, beaten (review M9: RPO 1 h and RTO 4 h, never tested). */
-export const RECOVERY_TARGETS = { rtoSeconds: 3_600, rpoSeconds: 300 } as const;
 export const RESTORE_RUNBOOK = 'docs/runbooks/restore.md';
 
 export interface RestoreTestingProps {
