@@ -10,12 +10,11 @@ import { App } from 'aws-cdk-lib';
 import { STACK_BUDGET, stackSizes } from '../lib/stacks/budget';
 import { TaskFlow } from '../lib/stacks/taskflow';
 import type { BenchFigures } from './bench-json';
+import { fmt, quantile } from './bench-stats';
 
 const BUDGET = { bundleKb: 250, initMs: 100 };
 const INIT_RUNS = 5;
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-const fmt = (n: number, digits = 1) => n.toFixed(digits).padStart(7);
 
 export async function bundles(): Promise<Pick<BenchFigures, 'stacks' | 'bundles'>> {
   const figures: Pick<BenchFigures, 'stacks' | 'bundles'> = { stacks: [], bundles: [] };
@@ -48,7 +47,7 @@ export async function bundles(): Promise<Pick<BenchFigures, 'stacks' | 'bundles'
       initMs(file); // warm the file cache; not counted
       const inits: number[] = [];
       for (let run = 0; run < INIT_RUNS; run += 1) inits.push(initMs(file));
-      const init = median(inits);
+      const init = quantile(inits, 0.5);
       const flag = kb > BUDGET.bundleKb || init > BUDGET.initMs ? '  ✗ over budget' : '';
       console.log(`${name.slice(0, 34).padEnd(34)} ${fmt(kb)} ${fmt(init)}${flag}`);
       figures.bundles.push({ name, kb, initMs: init });

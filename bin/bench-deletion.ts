@@ -1,11 +1,10 @@
 import { taskflow } from '../lib/app';
 import { invokeRoute, type Call, type Identity } from '../lib/local/invoke';
+import { fmt, quantile } from './bench-stats';
 
 const TASKS = 5_000;
 const BASELINE_REQUESTS = 100;
 
-const quantile = (values: number[], q: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(q * values.length))]!;
-const fmt = (n: number) => n.toFixed(1).padStart(7);
 const route = (id: string) => taskflow.routes.find((r) => r.operationId === id)!;
 
 /**

@@ -14,6 +14,7 @@ import { Worker } from 'node:worker_threads';
 import { BatchWriteItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createScratchDatabase } from '../lib/local/database';
 import { startLocalRuntime, type LocalRuntime } from '../lib/local/runtime';
+import { fmt, quantile } from './bench-stats';
 
 export interface FeedLatency {
   connections: number;
@@ -32,8 +33,6 @@ const SIZES = (process.env.BENCH_FEED_SIZES ?? '500,1000,10000').split(',').map(
 const intervalMs = (connections: number) => Number(process.env.BENCH_FEED_INTERVAL_MS ?? (connections * 3) / 10);
 const TARGET_P99_MS = 1_000;
 
-const quantile = (values: number[], q: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(q * values.length))] ?? Number.NaN;
-const fmt = (n: number) => n.toFixed(1).padStart(8);
 
 export async function feedLatency(databaseUrl: string): Promise<FeedLatency[]> {
   const endpoint = await simulatedEndpoint(POST_LATENCY_MS);
@@ -53,7 +52,7 @@ export async function feedLatency(databaseUrl: string): Promise<FeedLatency[]> {
       results.push(result);
       const missing = expected - latencies.length;
       console.log(
-        `${`${connections.toLocaleString('en-US')} (a change / ${intervalMs(connections)} ms)`.padEnd(26)} ${fmt(result.p50Ms)} ${fmt(result.p99Ms)} ${fmt(result.maxMs)}` +
+        `${`${connections.toLocaleString('en-US')} (a change / ${intervalMs(connections)} ms)`.padEnd(26)} ${fmt(result.p50Ms, 1, 8)} ${fmt(result.p99Ms, 1, 8)} ${fmt(result.maxMs, 1, 8)}` +
           (missing > 0 ? `  ✗ ${missing} of ${expected} frames missing` : ''),
       );
     }

@@ -1,6 +1,7 @@
 // `npm run bench -- --json FILE`: every figure of the run as one JSON document, to compare between commits.
 // The shape is documented in the README's benchmark section; test/unit/bench-json.test.ts holds it to that.
 import { writeFile } from 'node:fs/promises';
+import type { FeedLatency } from './bench-feed';
 
 export interface OperationFigures {
   p50Ms: number;
@@ -15,7 +16,7 @@ export interface BenchFigures {
   operations: Record<string, OperationFigures>;
   costPerMillion: { read: number; mutation: number; mutationNotifying: number; feedEvent100: number; floor: number };
   rateLimitWritesPerRequest: number;
-  feed: { connections: number; p50Ms: number; p99Ms: number; maxMs: number }[];
+  feed: FeedLatency[];
   stacks: { name: string; resources: number; templateKb: number }[];
   bundles: { name: string; kb: number; initMs: number }[];
 }
