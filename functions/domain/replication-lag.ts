@@ -7,7 +7,7 @@ import { REPORTS_MAX_REPLICA_LAG_SECONDS } from '../shared/telemetry';
 // not read as lag, as the replay-timestamp lag RDS reports does.
 
 /** How often the replicaHeartbeat schedule writes the heartbeat. */
-export const HEARTBEAT_INTERVAL_SECONDS = 60;
+const HEARTBEAT_INTERVAL_SECONDS = 60;
 
 interface Beat {
   /** The heartbeat on the primary, and the primary's clock now (seconds since the epoch). */

@@ -3,7 +3,7 @@ import { limitRequest, type RequestQuotas } from '../shared/rate-limit';
 import { PLANS, planOf } from './plans';
 
 /** The plans' requests per hour (review M4), as the rate limiter counts them. */
-export const PLAN_REQUEST_QUOTAS: RequestQuotas = {
+const PLAN_REQUEST_QUOTAS: RequestQuotas = {
   smallest: Math.min(...Object.values(PLANS).filter((plan) => plan.enforced).map((plan) => plan.requestsPerHour)),
   async of(orgId) {
     const plan = await planOf({ orgId });

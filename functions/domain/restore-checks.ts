@@ -23,7 +23,7 @@ const EXAMPLES = 5;
  * aggregate queries, so a weekly run on a restored copy costs nothing to production. Run in one REPEATABLE READ
  * transaction by the caller when the database takes writes (the local drill checks a live copy).
  */
-export const RESTORE_CHECKS: Record<RestoreCheck, (db: Queryable, migrations: readonly Migration[]) => Promise<string[]>> = {
+const RESTORE_CHECKS: Record<RestoreCheck, (db: Queryable, migrations: readonly Migration[]) => Promise<string[]>> = {
   /** The applied migrations are exactly the code's, with the same checksums: the restore is of this schema. */
   async migrations(db, migrations) {
     const { rows } = await db.query<{ version: string; checksum: string }>('SELECT version, checksum FROM schema_migrations ORDER BY version');

@@ -1,4 +1,5 @@
-import { DynamoDbError, dynamoDb, type AttributeValue } from './dynamodb';
+import { DynamoDbError, type AttributeValue } from './dynamodb';
+import { rateLimitsTable } from './rate-limits-table';
 
 // The rate limits' shared state (review S1) as one Lambda environment sees it. Each limit is one DynamoDB item —
 // a token bucket's "theoretical arrival time" (`tat`, GCRA) or an hour's request count (`n`) — that every
@@ -31,22 +32,6 @@ export const MAX_SLICE = 10;
  */
 export const sliceFor = (left: number) => Math.min(MAX_SLICE, Math.max(1, Math.floor(left / 10)));
 
-type Call = ReturnType<typeof dynamoDb>;
-let client: { endpoint: string | undefined; call: Call } | undefined;
-
-/**
- * A short timeout (1 s; DynamoDB answers in milliseconds): past it the check fails open, since a limiter
- * that waits seconds for DynamoDB costs more availability than it protects. RATE_LIMIT_TIMEOUT_MS
- * overrides it for the local emulator. The client follows AWS_ENDPOINT_URL_DYNAMODB if it changes (tests cut it).
- */
-function call(): Call {
-  const endpoint = process.env.AWS_ENDPOINT_URL_DYNAMODB;
-  if (!client || client.endpoint !== endpoint) {
-    const timeoutMs = Number(process.env.RATE_LIMIT_TIMEOUT_MS) || 1_000;
-    client = { endpoint, call: dynamoDb(process.env, { timeoutMs, attempts: 2 }) };
-  }
-  return client.call;
-}
 
 const CACHE_ENTRIES = 10_000;
 const num = (n: number) => ({ N: String(n) });
@@ -114,7 +99,7 @@ export class SharedState {
   }
 
   private async read(id: string, attribute: 'tat' | 'n'): Promise<number> {
-    const { Item } = await call()<{ Item?: Record<string, AttributeValue> }>('GetItem', { TableName: this.table, Key: { id: { S: id } }, ConsistentRead: true });
+    const { Item } = await rateLimitsTable()<{ Item?: Record<string, AttributeValue> }>('GetItem', { TableName: this.table, Key: { id: { S: id } }, ConsistentRead: true });
     return numberIn(Item, attribute);
   }
 
@@ -127,7 +112,7 @@ export class SharedState {
     for (let attempt = 0; attempt < 3; attempt += 1) {
       const idle = (attempt % 2 === 0) === idleFirst;
       try {
-        const { Attributes } = await call()<{ Attributes: { tat: { N: string } } }>('UpdateItem', {
+        const { Attributes } = await rateLimitsTable()<{ Attributes: { tat: { N: string } } }>('UpdateItem', {
           TableName: this.table,
           Key: { id: { S: id } },
           UpdateExpression: idle ? 'SET tat = :next, expiration = :expiration' : 'SET tat = tat + :advance, expiration = :expiration',
@@ -146,7 +131,7 @@ export class SharedState {
   }
 
   private async addCount(id: string, taken: number, expiration: number): Promise<number> {
-    const { Attributes } = await call()<{ Attributes: { n: { N: string } } }>('UpdateItem', {
+    const { Attributes } = await rateLimitsTable()<{ Attributes: { n: { N: string } } }>('UpdateItem', {
       TableName: this.table,
       Key: { id: { S: id } },
       UpdateExpression: 'ADD n :taken SET expiration = :expiration',

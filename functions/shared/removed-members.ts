@@ -1,8 +1,8 @@
 import type { Identity } from './auth';
-import { dynamoDb } from './dynamodb';
 import { requiredEnv } from './env';
 import { logger } from './logger';
 import { Problem } from './problem';
+import { rateLimitsTable } from './rate-limits-table';
 import { tableNameVariable } from './resource-variables';
 
 // A removed member keeps a valid token until it expires, and every Lambda environment may have them cached as a
@@ -15,21 +15,13 @@ import { tableNameVariable } from './resource-variables';
 const TABLE_VARIABLE = tableNameVariable('rateLimits');
 const keyOf = (orgId: string, userId: string) => ({ id: { S: `removed#${orgId}#${userId}` } });
 
-let client: { endpoint: string | undefined; call: ReturnType<typeof dynamoDb> } | undefined;
-function call() {
-  const endpoint = process.env.AWS_ENDPOINT_URL_DYNAMODB;
-  if (!client || client.endpoint !== endpoint) {
-    client = { endpoint, call: dynamoDb(process.env, { timeoutMs: Number(process.env.RATE_LIMIT_TIMEOUT_MS) || 1_000, attempts: 2 }) };
-  }
-  return client.call;
-}
 
 export const memberRemoved = () =>
   new Problem(403, 'MEMBER_REMOVED', 'You were removed from this organization', 'An admin removed this member; their requests are refused.');
 
 /** Records that the member was removed (idempotent; UpdateItem is what the functions may do on this table). */
 export async function recordRemoval(orgId: string, userId: string): Promise<void> {
-  await call()('UpdateItem', {
+  await rateLimitsTable()('UpdateItem', {
     TableName: requiredEnv(TABLE_VARIABLE),
     Key: keyOf(orgId, userId),
     UpdateExpression: 'SET removedAt = if_not_exists(removedAt, :at)',
@@ -40,7 +32,7 @@ export async function recordRemoval(orgId: string, userId: string): Promise<void
 /** Whether the caller was removed from their organization (false when DynamoDB cannot say: fails open, logged). */
 export async function isRemoved(identity: Pick<Identity, 'orgId' | 'userId'>): Promise<boolean> {
   try {
-    const { Item } = await call()<{ Item?: object }>('GetItem', { TableName: requiredEnv(TABLE_VARIABLE), Key: keyOf(identity.orgId, identity.userId) });
+    const { Item } = await rateLimitsTable()<{ Item?: object }>('GetItem', { TableName: requiredEnv(TABLE_VARIABLE), Key: keyOf(identity.orgId, identity.userId) });
     return Item !== undefined;
   } catch (error) {
     logger.warn('the removed-member check failed; the request is served without it', { error });
