@@ -1,22 +1,10 @@
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { loadMigrations, migrate } from '../db/migrator';
+import { connectAsOwner, readDbSecret, type DbSecret } from '../db/owner-connection';
 import { requiredEnv } from '../shared/env';
 import { lambdaHandler } from '../shared/handler';
-import { readSecret } from '../shared/secrets';
 import { logger } from '../shared/logger';
-
-interface DbSecret {
-  username: string;
-  password: string;
-  host?: string;
-  port?: number;
-  dbname?: string;
-}
-
-async function secret(arn: string): Promise<DbSecret> {
-  return JSON.parse(await readSecret(arn)) as DbSecret;
-}
 
 /**
  * Deploy-time job (a CDK trigger that runs before the API functions are updated): connects to the
@@ -27,7 +15,7 @@ export const handler = lambdaHandler<unknown, { applied: string[] }>(async () =>
   const client = await connectAsOwner();
   try {
     const applied = await migrate(client, await loadMigrations());
-    await grantApplicationRole(client, await secret(requiredEnv('DB_APP_SECRET_ARN')));
+    await grantApplicationRole(client, await readDbSecret(requiredEnv('DB_APP_SECRET_ARN')));
     await grantReaderRole(client);
     logger.info('migrations applied', { applied });
     return { applied };
@@ -35,30 +23,6 @@ export const handler = lambdaHandler<unknown, { applied: string[] }>(async () =>
     await client.end();
   }
 });
-
-async function connectAsOwner(): Promise<pg.Client> {
-  for (let attempt = 1; ; attempt += 1) {
-    const owner = await secret(requiredEnv('DB_MASTER_SECRET_ARN'));
-    const client = new pg.Client({
-      host: process.env.DB_HOST ?? owner.host,
-      port: Number(process.env.DB_PORT ?? owner.port ?? 5432),
-      database: process.env.DB_NAME ?? owner.dbname,
-      user: owner.username,
-      password: owner.password,
-      // RDS forces TLS; DB_TLS=disable is for a server without it (the handler's own test).
-      ssl: process.env.DB_TLS === 'disable' ? false : { rejectUnauthorized: true },
-      connectionTimeoutMillis: 10_000,
-    });
-    try {
-      await client.connect();
-      return client;
-    } catch (error) {
-      // 28P01: the password was rotated between reading the secret and connecting; read it again.
-      if ((error as { code?: string }).code !== '28P01' || attempt >= 2) throw error;
-      logger.warn('owner password was rejected; re-reading the rotated secret');
-    }
-  }
-}
 
 /** The role the API uses through RDS Proxy: data access only, and timeouts set on the role, not per session. */
 async function grantApplicationRole(client: pg.Client, app: DbSecret): Promise<void> {

@@ -1,14 +1,13 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { EventBridgeEvent } from 'aws-lambda';
-import pg from 'pg';
 import { loadMigrations } from '../db/migrator';
+import { connectAsOwner } from '../db/owner-connection';
 import { runRestoreChecks, summarize } from '../domain/restore-checks';
 import { awsRestJson } from '../shared/aws-json';
 import { requiredEnv } from '../shared/env';
 import { lambdaHandler } from '../shared/handler';
 import { logger } from '../shared/logger';
 import { metrics } from '../shared/metrics';
-import { readSecret } from '../shared/secrets';
 import { RESTORE_METRICS } from '../shared/telemetry';
 
 /** The part of AWS Backup's `Restore Job State Change` event this function reads. */
@@ -77,18 +76,7 @@ async function validateRestore(
 async function checkRestoredInstance(instanceArn: string | undefined) {
   const identifier = /:db:([a-z][a-z0-9-]*)$/.exec(instanceArn ?? '')?.[1];
   if (!identifier) throw new Error(`not an RDS instance: ${instanceArn}`);
-  const owner = JSON.parse(await readSecret(requiredEnv('DB_MASTER_SECRET_ARN'))) as { username: string; password: string };
-  const client = new pg.Client({
-    host: requiredEnv('DB_HOST').replace(/^[^.]+/, identifier),
-    port: Number(requiredEnv('DB_PORT')),
-    database: requiredEnv('DB_NAME'),
-    user: owner.username,
-    password: owner.password,
-    // RDS forces TLS; DB_TLS=disable is for a server without it (the handler's own test), as the migrate function's.
-    ssl: process.env.DB_TLS === 'disable' ? false : { rejectUnauthorized: true },
-    connectionTimeoutMillis: 10_000,
-  });
-  await client.connect();
+  const client = await connectAsOwner({ host: requiredEnv('DB_HOST').replace(/^[^.]+/, identifier) });
   try {
     // One snapshot for every check, and nothing written to the copy.
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
