@@ -17,6 +17,10 @@ const reported: { path: string; body: any }[] = [];
 const event = (restoreJobId: string) =>
   ({ source: 'aws.backup', 'detail-type': 'Restore Job State Change', detail: { restoreJobId, status: 'COMPLETED' } }) as unknown as EventBridgeEvent<'Restore Job State Change', { restoreJobId: string; status: string }>;
 
+// What this file points elsewhere (the Backup API, the secrets extension, the database) is put back after it: the
+// files of a worker share process.env.
+const environmentBefore = { ...process.env };
+
 beforeAll(async () => {
   database = await ownDatabase('restore_validation');
   const url = new URL(database.url);
@@ -57,6 +61,8 @@ beforeAll(async () => {
 afterAll(async () => {
   server?.close();
   await database?.drop();
+  for (const name of Object.keys(process.env)) if (!(name in environmentBefore)) delete process.env[name];
+  Object.assign(process.env, environmentBefore);
 });
 
 beforeEach(() => {
