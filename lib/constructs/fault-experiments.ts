@@ -10,8 +10,8 @@ import { acknowledgeNag } from './nag';
 
 export interface FaultExperimentsProps {
   readonly app: string;
-  /** The PostgreSQL instance's identifier (the first label of its address). */
-  readonly databaseInstanceId: string;
+  /** The PostgreSQL instance (the failover experiment's target). */
+  readonly databaseArn: string;
   /** The subnets the functions run in (their DynamoDB traffic is what the network experiment cuts). */
   readonly applicationSubnetIds: readonly string[];
   /** Stop conditions, by what they guard. */
@@ -61,7 +61,7 @@ export class FaultExperiments extends Construct {
       description: `${props.app}: what the GameDay experiments may do (FIS)`,
     });
     const functionArns = stack.formatArn({ service: 'lambda', resource: 'function', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME });
-    const databaseArn = stack.formatArn({ service: 'rds', resource: 'db', resourceName: props.databaseInstanceId, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    const { databaseArn } = props;
     const subnetArns = props.applicationSubnetIds.map((subnet) => stack.formatArn({ service: 'ec2', resource: 'subnet', resourceName: subnet }));
     const statements = [
       // The Lambda actions: FIS reads each tagged function's configuration location and writes the fault there.

@@ -97,10 +97,17 @@ export class ImportedData extends Construct {
    * Functions join it through their subnets and security group: nothing needs the VPC's own id or the subnets' route
    * tables, so they are not shared, and a construct that used one would fail the synthesis.
    */
+  /** The application subnets' ids, one per AZ, as the data stack shares them. */
+  get applicationSubnetIds(): string[] {
+    return this.once('application-subnets', () => {
+      const subnetCount = this.data.network.vpc.selectSubnets(this.data.network.applicationSubnets).subnetIds.length;
+      return Array.from({ length: subnetCount }, (_, index) => this.read(`application-subnet-${index + 1}`));
+    });
+  }
+
   private get vpc(): ec2.IVpc {
     return this.once('vpc', () => {
-      const subnetCount = this.data.network.vpc.selectSubnets(this.data.network.applicationSubnets).subnetIds.length;
-      const subnetIds = Array.from({ length: subnetCount }, (_, index) => this.read(`application-subnet-${index + 1}`));
+      const subnetIds = this.applicationSubnetIds;
       const unshared = (what: string) =>
         Lazy.string({
           produce: () => {

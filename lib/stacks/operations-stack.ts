@@ -82,9 +82,10 @@ export class OperationsStack extends Stack {
     this.slos = new SloAlarms(this, 'Slos', { app: taskflow.name, slos: taskflow.slos });
     this.dashboards = new SloDashboards(this, 'Dashboards', { app: taskflow.name, slos: taskflow.slos, signals: dashboardSignals(this) });
     const shared = (key: string) => props.data.shared.read(this, key);
+    const data = new ImportedData(this, 'Data', props.data);
     this.restoreTesting = new RestoreTesting(this, 'RestoreTesting', {
       declaration: taskflow.functions.restoreValidation,
-      database: new ImportedData(this, 'Data', props.data).database,
+      database: data.database,
       vaultArn: shared('backup-vault-arn'),
       instanceArn: shared('instance-arn'),
       subnetGroupName: shared('subnet-group-name'),
@@ -93,12 +94,10 @@ export class OperationsStack extends Stack {
 
     // GameDays (review M5): each experiment stops itself on the alarms that say customers feel more than intended.
     const fastBurn = (slo: keyof typeof taskflow.slos) => this.slos.slos[slo]!.windows[deploymentGateAlarmName(taskflow.name, slo)]!;
-    const { data } = props;
-    const subnetCount = data.network.vpc.selectSubnets(data.network.applicationSubnets).subnetIds.length;
     this.experiments = new FaultExperiments(this, 'GameDays', {
       app: taskflow.name,
-      databaseInstanceId: Fn.select(0, Fn.split('.', shared('instance-address'))),
-      applicationSubnetIds: Array.from({ length: subnetCount }, (_, index) => shared(`application-subnet-${index + 1}`)),
+      databaseArn: shared('instance-arn'),
+      applicationSubnetIds: data.applicationSubnetIds,
       stopOn: {
         api: [fastBurn('availability'), fastBurn('mutationLatency')],
         workers: [this.deadLetters.alarms.notifications, this.deadLetters.alarms.slack, this.deadLetters.alarms.email, fastBurn('outboxLag')],
