@@ -1,5 +1,5 @@
 import type { LocalRuntime } from '../local/runtime';
-import { withClient } from '../local/database';
+import { sqlAt } from '../local/database';
 import type { Creation } from './load';
 
 /** What became of a scenario's creations, once the pipeline has settled (or the wait for it ended). */
@@ -38,17 +38,16 @@ export function deliveries(runtime: LocalRuntime, tag: string): { slack: Map<str
 
 /** Whether everything acknowledged has gone through: the outbox published, each notification sent both ways. */
 export async function settled(runtime: LocalRuntime, projectId: string, creations: readonly Creation[], tag: string): Promise<boolean> {
-  const [row] = await query<{ unpublished: number }>(runtime, 'SELECT count(*)::int AS unpublished FROM outbox o JOIN event_log e ON e.id = o.event_id WHERE e.project_id = $1 AND o.published_at IS NULL', [projectId]);
+  const [row] = await sqlAt(runtime.databaseUrl)<{ unpublished: number }>('SELECT count(*)::int AS unpublished FROM outbox o JOIN event_log e ON e.id = o.event_id WHERE e.project_id = $1 AND o.published_at IS NULL', [projectId]);
   if (row!.unpublished > 0) return false;
   const { slack, email } = deliveries(runtime, tag);
   return creations.every((c) => !c.taskId || (slack.has(c.marker) && email.has(c.marker)));
 }
 
 export async function account(runtime: LocalRuntime, projectId: string, creations: readonly Creation[], tag: string): Promise<Accounting> {
-  const tasks = await query<{ title: string; id: string }>(runtime, 'SELECT title, id::text FROM tasks WHERE project_id = $1', [projectId]);
+  const tasks = await sqlAt(runtime.databaseUrl)<{ title: string; id: string }>('SELECT title, id::text FROM tasks WHERE project_id = $1', [projectId]);
   const stored = tasks.reduce((counts, task) => counts.set(task.title, (counts.get(task.title) ?? 0) + 1), new Map<string, number>());
-  const [events] = await query<{ without_outbox: number; unpublished: number }>(
-    runtime,
+  const [events] = await sqlAt(runtime.databaseUrl)<{ without_outbox: number; unpublished: number }>(
     `SELECT count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.event_id = e.id))::int AS without_outbox,
             (SELECT count(*) FROM outbox o JOIN event_log x ON x.id = o.event_id WHERE x.project_id = $1 AND o.published_at IS NULL)::int AS unpublished
      FROM event_log e WHERE e.project_id = $1 AND e.type = 'task.created'`,
@@ -71,6 +70,3 @@ export async function account(runtime: LocalRuntime, projectId: string, creation
 /** Nothing acknowledged was lost, nothing was done twice. */
 export const intact = (a: Accounting) => a.lostTasks + a.duplicateTasks + a.eventsWithoutOutbox + a.unpublishedOutbox + a.undelivered + a.deliveredTwice === 0;
 
-function query<T>(runtime: LocalRuntime, text: string, params: unknown[]): Promise<T[]> {
-  return withClient(runtime.databaseUrl, async (client) => (await client.query(text, params)).rows as T[]);
-}

@@ -53,6 +53,12 @@ export async function withClient<T>(url: string, use: (client: pg.Client) => Pro
   }
 }
 
+/** A direct connection to the database at `databaseUrl`, for looking behind the API: one query, its rows. */
+export const sqlAt =
+  (databaseUrl: string) =>
+  <R extends pg.QueryResultRow = any>(text: string, params: unknown[] = []): Promise<R[]> =>
+    withClient(databaseUrl, async (client) => (await client.query<R>(text, params)).rows);
+
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const probe = createServer();
