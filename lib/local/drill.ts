@@ -7,7 +7,7 @@ import { WebSocket } from 'ws';
 import { loadMigrations } from '../../functions/db/migrator';
 import { runRestoreChecks, type CheckResult } from '../../functions/domain/restore-checks';
 import { createActivityFeed, type FeedEvent, type WebSocketConstructor } from '../client/activity-feed';
-import { startDatabase, withClient } from './database';
+import { sqlAt, startDatabase, withClient } from './database';
 import { readBackup, restoreBackup, takeBackup, writeBackup } from './logical-backup';
 import { startLocalRuntime, type LocalRuntime } from './runtime';
 
@@ -68,8 +68,10 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
   const writers = options.writers ?? 4;
   const writeMs = options.writeMs ?? 5_000;
   await mkdir(join(options.dataDir, 'backups'), { recursive: true });
+  // Where the database is: the data folder's embedded one, or DATABASE_URL's server.
+  const where = { dataDir: options.dataDir, ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}) };
   const runtime: LocalRuntime = await startLocalRuntime({
-    port: 0, wsPort: 0, dataDir: options.dataDir, ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}), schedules: false, rateLimitScale: 10,
+    port: 0, wsPort: 0, ...where, schedules: false, rateLimitScale: 10,
   });
   let running = true;
   const ports = { port: Number(new URL(runtime.url).port), wsPort: Number(new URL(runtime.websocketUrl).port) };
@@ -83,7 +85,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     });
     return { status: response.status, body: (await response.json().catch(() => undefined)) as any };
   };
-  const sql = async <R extends Record<string, unknown>>(text: string, params: unknown[] = []) => withClient(runtime.databaseUrl, async (c) => (await c.query<R>(text, params)).rows);
+  const sql = sqlAt(runtime.databaseUrl);
 
   try {
     await api('GET', '/projects');
@@ -134,7 +136,8 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     runtime.sqs.faults.failSends = false;
     const file = join(options.dataDir, 'backups', `drill-${backup.takenAt.replace(/[:.]/g, '-')}.json.gz`);
     const bytes = await writeBackup(file, backup);
-    const backupEvents = (JSON.parse(backup.tables.find((t) => t.name === 'event_log')!.rows) as unknown[]).length;
+    const rowsOf = <R>(table: string) => JSON.parse(backup.tables.find((t) => t.name === table)!.rows) as R[];
+    const backupEvents = rowsOf('event_log').length;
     log(`backup taken at ${backup.takenAt} while writing: ${(bytes / 1024).toFixed(0)} KB, ${backupEvents} events, ${file}`);
     await sleep(writeMs);
     writing = false;
@@ -158,7 +161,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     log(`database destroyed (${Number(liveEvents) - backupEvents} events committed after the backup are lost with it)`);
 
     // The restore, into a fresh database: migrated to the code's schema, then the backup's rows.
-    const fresh = await startDatabase({ dataDir: options.dataDir, ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}) });
+    const fresh = await startDatabase(where);
     let checks: CheckResult[];
     let restoredAt: number;
     let checkedAt: number;
@@ -172,13 +175,12 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
       await fresh.stop();
     }
     for (const check of checks) log(`check ${check.name}: ${check.ok ? 'ok' : check.problems.join('; ')}`);
-    const rowsOf = <R>(table: string) => JSON.parse(backup.tables.find((t) => t.name === table)!.rows) as R[];
     const restoredHead = Number(rowsOf<{ id: string; event_seq: number }>('organizations').find((row) => row.id === org)!.event_seq);
     const unpublishedAtRestore = rowsOf<{ published_at: string | null }>('outbox').filter((entry) => entry.published_at === null).length;
 
     // Back in service: `npm start` in a process of its own (a restart is a new process; this one's function modules
     // keep the first runtime's clients), on the same ports, so the feed client finds it where it was.
-    const restarted = await startRuntimeProcess({ ...ports, dataDir: options.dataDir, ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}) });
+    const restarted = await startRuntimeProcess({ ...ports, ...where });
     let recoveredAt: number;
     let newIds: Set<string>;
     let got: () => number;
@@ -205,7 +207,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
       await restarted.stop();
     }
     // What the recovery point had not published, the restarted runtime's outbox relay did.
-    const after = await startDatabase({ dataDir: options.dataDir, ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}) });
+    const after = await startDatabase(where);
     const unpublishedLeft = await withClient(after.url, async (c) => Number((await c.query<{ n: string }>('SELECT count(*) AS n FROM outbox WHERE published_at IS NULL')).rows[0]!.n)).finally(() => after.stop());
     const publishedAfterRestore = unpublishedLeft === 0;
     log(`outbox: ${unpublishedAtRestore} entries unpublished at the recovery point, ${unpublishedLeft} left after the restart`);
