@@ -30,16 +30,11 @@ export function awsJson(options: { service: string; endpointVariable: string; ta
     return span(kind, `${options.service} ${operation}${target ? ` ${target}` : ''}`, { operation, target }, () => call<T>(operation, target, input));
   };
 
-  async function call<T>(operation: string, target: string | undefined, input: object): Promise<T> {
-    const body = JSON.stringify(input);
-    const answered = countAwsCall(options.service, operation, target, Buffer.byteLength(body));
+  function call<T>(operation: string, target: string | undefined, input: object): Promise<T> {
     const headers = { 'content-type': `application/x-amz-json-${options.jsonVersion ?? '1.0'}`, 'x-amz-target': `${options.targetPrefix}.${operation}` };
-    const response = await service.send('POST', service.endpoint.pathname, headers, body, options.timeoutMs);
-    answered(Buffer.byteLength(response.body));
-    const payload = payloadOf(response.body);
-    if (succeeded(response)) return payload as T;
-    const name = String(payload.__type ?? 'UnknownError').split('#').pop()!;
-    throw new AwsError(name, String(payload.message ?? payload.Message ?? name), response.status, payload);
+    return exchange<T>(service, { operation, target }, 'POST', service.endpoint.pathname, headers, JSON.stringify(input), options.timeoutMs, (_, payload) =>
+      String(payload.__type ?? 'UnknownError').split('#').pop()!,
+    );
   }
 }
 
@@ -50,17 +45,37 @@ export function awsJson(options: { service: string; endpointVariable: string; ta
 export function awsRestJson(options: { service: string; endpointVariable: string; timeoutMs: number }, env: NodeJS.ProcessEnv = process.env) {
   const service = signedService(options.service, options.endpointVariable, env);
   return <T = Record<string, unknown>>(method: 'GET' | 'PUT' | 'POST', path: string, input?: object): Promise<T> =>
-    span('aws', `${options.service} ${method} ${path.split('/')[1] ?? ''}`, { operation: `${method} ${path}` }, async () => {
-      const body = input === undefined ? undefined : JSON.stringify(input);
-      const response = await service.send(method, path, { 'content-type': 'application/json' }, body, options.timeoutMs);
-      const payload = payloadOf(response.body);
-      if (succeeded(response)) return payload as T;
-      const name = String(response.headers['x-amzn-errortype'] ?? payload.__type ?? payload.code ?? 'UnknownError').split(/[#:]/)[0]!;
-      throw new AwsError(name, String(payload.message ?? payload.Message ?? name), response.status, payload);
-    });
+    span('aws', `${options.service} ${method} ${path.split('/')[1] ?? ''}`, { operation: `${method} ${path}` }, () =>
+      exchange<T>(service, { operation: `${method}/${path.split('/')[1] ?? ''}` }, method, path, { 'content-type': 'application/json' }, input === undefined ? undefined : JSON.stringify(input), options.timeoutMs, (response, payload) =>
+        String(response.headers['x-amzn-errortype'] ?? payload.__type ?? payload.code ?? 'UnknownError').split(/[#:]/)[0]!,
+      ),
+    );
 }
 
-const succeeded = (response: { status: number }) => response.status >= 200 && response.status < 300;
+type SignedService = ReturnType<typeof signedService>;
+
+/**
+ * One signed JSON exchange, counted at the wire (aws-calls.ts: the benchmark's cost model reads the counts): the
+ * answer's payload, or an AwsError named as the protocol names it (`errorName`).
+ */
+async function exchange<T>(
+  service: SignedService,
+  counted: { operation: string; target?: string | undefined },
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body: string | undefined,
+  timeoutMs: number,
+  errorName: (response: { headers: Record<string, string> }, payload: Record<string, unknown>) => string,
+): Promise<T> {
+  const answered = countAwsCall(service.name, counted.operation, counted.target, body === undefined ? 0 : Buffer.byteLength(body));
+  const response = await service.send(method, path, headers, body, timeoutMs);
+  answered(Buffer.byteLength(response.body));
+  const payload = payloadOf(response.body);
+  if (response.status >= 200 && response.status < 300) return payload as T;
+  const name = errorName(response, payload);
+  throw new AwsError(name, String(payload.message ?? payload.Message ?? name), response.status, payload);
+}
 
 /** An answer's JSON body; one that is not JSON (a proxy's error page) as its start, for the error message. */
 function payloadOf(text: string): Record<string, unknown> {

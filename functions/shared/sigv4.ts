@@ -159,6 +159,8 @@ export function signedService(service: string, endpointVariable: string, env: No
   const endpoint = new URL(env[endpointVariable] ?? env.AWS_ENDPOINT_URL ?? `https://${service}.${region}.amazonaws.com`);
   const signer = sigv4(service, region, env);
   return {
+    /** The service's signing name (`dynamodb`, `sqs`, `execute-api`…). */
+    name: service,
     endpoint,
     /** `method` and `path` name the operation for the REST-JSON services (AWS Backup, Lambda); POST / for the JSON ones. */
     send(method: string, path: string, headers: Record<string, string>, body: string | undefined, timeoutMs: number): Promise<Http1Response> {
