@@ -1,6 +1,7 @@
 import { FANOUT_SHARD_CONNECTIONS, type FanoutShard, type FeedMessage } from './messages';
 import { advanceHead, subscribedConnections, type Connection } from './feed-registry';
 import { fitted, truncated, type FeedEvent } from './feed';
+import { groupsOf } from '../shared/groups';
 
 /** Queues an organization's shards (the `feedFanout` queue): how many of them could not be queued. */
 export type SendShards = (shards: FanoutShard[]) => Promise<number>;
@@ -71,23 +72,9 @@ export async function broadcast(
 
 /** The connections in shards of at most FANOUT_SHARD_CONNECTIONS, each message within SHARD_BYTES. */
 function shardsOf(organizationId: string, events: FeedEvent[], connections: readonly Connection[]): FanoutShard[] {
+  const entries = connections.map(({ connectionId, projectId }) => ({ connectionId, projectId: projectId ?? null }));
   const room = SHARD_BYTES - bytes({ organizationId, events, connections: [] });
-  const shards: FanoutShard[] = [];
-  let shard: FanoutShard['connections'] = [];
-  let used = 0;
-  for (const { connectionId, projectId } of connections) {
-    const entry = { connectionId, projectId: projectId ?? null };
-    const size = bytes(entry) + 1;
-    if (shard.length === FANOUT_SHARD_CONNECTIONS || (shard.length > 0 && used + size > room)) {
-      shards.push({ organizationId, events, connections: shard });
-      shard = [];
-      used = 0;
-    }
-    shard.push(entry);
-    used += size;
-  }
-  if (shard.length > 0) shards.push({ organizationId, events, connections: shard });
-  return shards;
+  return groupsOf(entries, { count: FANOUT_SHARD_CONNECTIONS, bytes: room, sizeOf: (entry) => bytes(entry) + 1 }).map((shard) => ({ organizationId, events, connections: shard }));
 }
 
 /** The events within `limit` bytes together: the largest payloads go first (the events stay, `truncated`). */

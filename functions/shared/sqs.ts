@@ -1,6 +1,7 @@
 import { queueUrlVariable } from './resource-variables';
 import { awsJson } from './aws-json';
 import { requiredEnv } from './env';
+import { groupsOf } from './groups';
 
 export interface OutgoingMessage {
   /** Unique within one call: the outbox entry's id. */
@@ -53,22 +54,12 @@ export async function sendMessages(queue: string, messages: OutgoingMessage[]): 
 
 /** The messages in order, in batches of at most BATCH entries and BATCH_BYTES (a larger message goes alone). */
 function batches(messages: OutgoingMessage[]): OutgoingMessage[][] {
-  const out: OutgoingMessage[][] = [];
-  let batch: OutgoingMessage[] = [];
-  let bytes = 0;
-  for (const message of messages) {
+  return groupsOf(messages, {
+    count: BATCH,
+    bytes: BATCH_BYTES,
     // An attribute counts its name, its value and its data type (`String`).
-    const size = Buffer.byteLength(message.body) + Object.entries(message.attributes).reduce((sum, [name, value]) => sum + name.length + value.length + 6, 0);
-    if (batch.length === BATCH || (batch.length > 0 && bytes + size > BATCH_BYTES)) {
-      out.push(batch);
-      batch = [];
-      bytes = 0;
-    }
-    batch.push(message);
-    bytes += size;
-  }
-  if (batch.length > 0) out.push(batch);
-  return out;
+    sizeOf: (message) => Buffer.byteLength(message.body) + Object.entries(message.attributes).reduce((sum, [name, value]) => sum + name.length + value.length + 6, 0),
+  });
 }
 
 /**
