@@ -2,7 +2,6 @@ import { Arn, ArnFormat, Aws, Stack, Tags } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
-import type { Construct } from 'constructs';
 import { taskflow } from '../app';
 import { TaskFlowFunction } from './function';
 import { acknowledgeNag } from './nag';
@@ -25,10 +24,6 @@ export const FIS_EXTENSION_LAYER_PARAMETER = '/aws/service/fis/lambda-extension/
 /** The most an invocation waits for the extension's current configuration: a fault applies from the first one. */
 const POLL_MAX_WAIT_MS = '2000';
 
-export function faultInjectionEnabled(scope: Construct): boolean {
-  return [true, 'true'].includes(scope.node.tryGetContext(FAULT_INJECTION_CONTEXT) as boolean | string);
-}
-
 /**
  * The configuration bucket's name, known to the function stacks before the operations stack creates the bucket
  * (it deploys last): one per account and region.
@@ -38,11 +33,10 @@ export function fisConfigBucketName(): string {
 }
 
 /**
- * With the flag, every TaskFlow function of `stack` gets the extension layer, its variables, read access to the
- * configuration prefix, and the tag the experiment templates target (`group`); without it, nothing.
+ * Every TaskFlow function of `stack` gets the extension layer, its variables, read access to the configuration
+ * prefix, and the tag the experiment templates target (`group`). Only with `-c faultInjection=true` (lib/stacks/taskflow.ts).
  */
 export function prepareForFaultInjection(stack: Stack, group: FaultTarget): void {
-  if (!faultInjectionEnabled(stack)) return;
   const functions = stack.node.findAll().filter((construct): construct is TaskFlowFunction => construct instanceof TaskFlowFunction);
   if (functions.length === 0) return;
   const layer = lambda.LayerVersion.fromLayerVersionArn(stack, 'FisExtension', ssm.StringParameter.valueForStringParameter(stack, FIS_EXTENSION_LAYER_PARAMETER));

@@ -21,6 +21,8 @@ export interface RoutesStackProps extends StackProps {
   readonly routes: readonly RouteDeclaration[];
   /** How CodeDeploy moves each function's `live` alias to a new version. */
   readonly deployment: DeploymentMode;
+  /** Its functions ready for the GameDays' fault injection (`-c faultInjection=true`). */
+  readonly faultInjection: boolean;
   /** The synthetic transaction's functions: operationId → the SSM parameter holding its `live` alias ARN. */
   readonly syntheticFunctions: Readonly<Record<string, string>>;
 }
@@ -68,6 +70,6 @@ export class RoutesStack extends Stack {
     }
     this.routeFunctions = routeFunctions;
     // `-c faultInjection=true` (staging): the FIS extension on these functions, for the GameDay experiments.
-    prepareForFaultInjection(this, 'api');
+    if (props.faultInjection) prepareForFaultInjection(this, 'api');
   }
 }

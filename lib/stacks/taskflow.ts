@@ -2,6 +2,7 @@ import { App, type Stack } from 'aws-cdk-lib';
 import { SYNTHETIC_OPERATIONS } from '../../functions/domain/synthetic-transaction';
 import { taskflow } from '../app';
 import { deploymentMode } from '../constructs/deployment-config';
+import { FAULT_INJECTION_CONTEXT } from '../constructs/fault-injection';
 import type { RouteDeclaration } from '../declaration';
 import { ApiStack } from './api-stack';
 import { DataStack } from './data-stack';
@@ -40,6 +41,8 @@ export class TaskFlow {
     const deployment = deploymentMode(app.node.tryGetContext('deployment'));
     // `cdk deploy -c backupCopyVaultArn=arn:aws:backup:<region>:<account>:backup-vault:<name>`: daily snapshots copied there.
     const backupCopyVaultArn = app.node.tryGetContext('backupCopyVaultArn') as string | undefined;
+    // `cdk deploy -c faultInjection=true`: the API and worker functions can take the GameDays' injected faults.
+    const faultInjection = [true, 'true'].includes(app.node.tryGetContext(FAULT_INJECTION_CONTEXT) as boolean | string);
     this.data = new DataStack(app, name('Data'), { readReplica, ...(backupCopyVaultArn ? { backupCopyVaultArn } : {}) });
     this.schema = new SchemaStack(app, name('Schema'), { data: this.data });
     const afterSchema = <S extends Stack>(stack: S) => {
@@ -55,12 +58,12 @@ export class TaskFlow {
         .map((route) => [route.operationId, `/${taskflow.name}/${groupOf(route)}/${route.operationId}-arn`]),
     );
     const routesStack = (group: 'reads' | 'mutations', stackName: string) =>
-      afterSchema(new RoutesStack(app, name(stackName), { data: this.data, group, routes: routes.filter((route) => groupOf(route) === group), deployment, syntheticFunctions }));
+      afterSchema(new RoutesStack(app, name(stackName), { data: this.data, group, routes: routes.filter((route) => groupOf(route) === group), deployment, faultInjection, syntheticFunctions }));
     this.reads = routesStack('reads', 'Reads');
     this.mutations = routesStack('mutations', 'Mutations');
     this.api = new ApiStack(app, name('Api'), { routeGroups: [this.reads, this.mutations], deployment });
     this.feed = afterSchema(new FeedStack(app, name('Feed'), { data: this.data, api: this.api, deployment }));
-    this.workers = afterSchema(new WorkersStack(app, name('Workers'), { data: this.data, api: this.api, feed: this.feed, deployment }));
+    this.workers = afterSchema(new WorkersStack(app, name('Workers'), { data: this.data, api: this.api, feed: this.feed, deployment, faultInjection }));
     this.operations = new OperationsStack(app, name('Operations'), { data: this.data, workers: this.workers });
     for (const stack of this.stacks) if (stack !== this.operations) this.operations.addStackDependency(stack, 'watches every stack');
   }

@@ -25,6 +25,8 @@ export interface WorkersStackProps extends StackProps {
   readonly feed: FeedStack;
   /** How CodeDeploy moves each worker's `live` alias to a new version. */
   readonly deployment: DeploymentMode;
+  /** Its functions ready for the GameDays' fault injection (`-c faultInjection=true`). */
+  readonly faultInjection: boolean;
 }
 
 /**
@@ -63,6 +65,6 @@ export class WorkersStack extends Stack {
     this.shared = new SharedValues(this, taskflow.name, 'workers');
     this.shared.share(this, 'outbox-relay-name', this.schedules.functions.outboxRelay.functionName, 'the outbox relay function');
     // `-c faultInjection=true` (staging): the FIS extension on these functions, for the GameDay experiments.
-    prepareForFaultInjection(this, 'workers');
+    if (props.faultInjection) prepareForFaultInjection(this, 'workers');
   }
 }
