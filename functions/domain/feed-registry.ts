@@ -45,17 +45,20 @@ async function countConnections(orgId: string, consistent = false): Promise<numb
  */
 export async function registerConnection(orgId: string, connection: Omit<Connection, 'projectId'>, cap: number): Promise<'registered' | 'over-cap'> {
   if ((await countConnections(orgId, true)) >= cap) return 'over-cap';
-  await dynamo()('PutItem', {
-    TableName: table(),
-    Item: {
-      ...connectionKey(orgId, connection.connectionId),
-      userId: { S: connection.userId },
-      clientId: { S: connection.clientId },
-      connectedAt: { N: String(Date.now()) },
-      expiration: expiresIn(CONNECTION_TTL_SECONDS),
-    },
-  });
+  await dynamo()('PutItem', { TableName: table(), Item: connectionItem(orgId, connection) });
   return 'registered';
+}
+
+/** A connection's registry item as $connect writes it, and as subscribe leaves it when `projectId` is given. */
+export function connectionItem(orgId: string, connection: Connection) {
+  return {
+    ...connectionKey(orgId, connection.connectionId),
+    userId: { S: connection.userId },
+    clientId: { S: connection.clientId },
+    connectedAt: { N: String(Date.now()) },
+    expiration: expiresIn(CONNECTION_TTL_SECONDS),
+    ...(connection.projectId === undefined ? {} : { projectId: connection.projectId === null ? { NULL: true } : { S: connection.projectId } }),
+  };
 }
 
 export async function removeConnection(orgId: string, connectionId: string): Promise<void> {
