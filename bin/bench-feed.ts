@@ -6,6 +6,7 @@
 // BENCH_FEED_POST_LATENCY_MS (default 20 ms, about API Gateway's), and the latency counted for each event and
 // connection is from the event's commit (occurredAt) to that answer: when API Gateway would have the frame on its
 // way to the client. Real clients over the WebSocket emulation: test/e2e/feed.test.ts.
+import './bench-environment';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,6 +16,7 @@ import { BatchWriteItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { createScratchDatabase } from '../lib/local/database';
 import { startLocalRuntime, type LocalRuntime } from '../lib/local/runtime';
 import { fmt, quantile } from './bench-stats';
+import { connectionItem } from '../functions/domain/feed-registry';
 
 export interface FeedLatency {
   connections: number;
@@ -109,7 +111,6 @@ async function measure(runtime: LocalRuntime, endpoint: SimulatedEndpoint, conne
 async function subscribeConnections(runtime: LocalRuntime, orgId: string, count: number): Promise<void> {
   const { endpoint, tableName } = runtime.services.dynamodb;
   const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-  const expiration = { N: String(Math.floor(Date.now() / 1000) + 3600) };
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
   // Shaped like API Gateway's: 15 letters and digits and `=`.
   const ids = Array.from({ length: count }, () => [...randomBytes(15)].map((byte) => alphabet[byte % alphabet.length]).join('') + '=');
@@ -121,9 +122,7 @@ async function subscribeConnections(runtime: LocalRuntime, orgId: string, count:
           new BatchWriteItemCommand({
             RequestItems: {
               [tableName('connections')]: batch.map((id) => ({
-                PutRequest: {
-                  Item: { pk: { S: `org#${orgId}` }, sk: { S: `connection#${id}` }, userId: { S: 'bench' }, clientId: { S: 'default' }, projectId: { NULL: true }, expiration },
-                },
+                PutRequest: { Item: connectionItem(orgId, { connectionId: id, userId: 'bench', clientId: 'default', projectId: null }) },
               })),
             },
           }),
@@ -210,8 +209,6 @@ async function simulatedEndpoint(latencyMs: number): Promise<SimulatedEndpoint> 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const server = process.env.TASKFLOW_TEST_DATABASE_URL;
   if (!server) throw new Error('set TASKFLOW_TEST_DATABASE_URL to a PostgreSQL server to run the feed benchmark alone');
-  // As `npm run bench` runs it: the functions' log lines and metrics would be most of the run's work.
-  Object.assign(process.env, { POWERTOOLS_LOG_LEVEL: 'SILENT', POWERTOOLS_METRICS_DISABLED: 'true' });
   const scratch = await createScratchDatabase(server, 'taskflow_bench_feed');
   try {
     await feedLatency(scratch.url);

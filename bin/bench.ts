@@ -1,6 +1,7 @@
 // `npm run bench`: the performance budgets of docs/architecture.md, measured. Figures are printed beside them;
 // nothing here fails a build (budgets are checked by reading, never by a timed test). `--json FILE` also writes
 // every figure as JSON (bin/bench-json.ts; its shape is in the README's benchmark section).
+import './bench-environment';
 import './quiet-sdk-node-warning';
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -56,7 +57,7 @@ async function latencies() {
   // One user makes thousands of requests a minute here: the rate limits are checked (their cost is part of
   // every figure) but scaled up so that none refuses.
   Object.assign(process.env, dynamo.environment, sqs.environment, {
-    DATABASE_URL: db.url, POWERTOOLS_LOG_LEVEL: 'SILENT', POWERTOOLS_METRICS_DISABLED: 'true', RATE_LIMIT_SCALE: '1000',
+    DATABASE_URL: db.url, RATE_LIMIT_SCALE: '1000',
   });
   const { db: appDatabase, roundTrips, closeDatabase } = await import('../functions/shared/db');
   const { awsCalls } = await import('../functions/shared/aws-calls');
