@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { FAULT_INJECTION_CONTEXT, FAULT_TARGET_TAG, FIS_CONFIG_PREFIX, FIS_EXTENSION_LAYER_PARAMETER } from '../../lib/constructs/fault-injection';
 import { TaskFlowFunction } from '../../lib/constructs/function';
 import type { TaskFlow } from '../../lib/stacks/taskflow';
-import { logicalId, type Resource, resourcesOfType, SYNTH_TIMEOUT_MS, synthesizeTaskFlow } from './synth';
+import { logicalId, OPTED_IN, type Resource, resourcesOfType, SYNTH_TIMEOUT_MS, synthesizeTaskFlow } from './synth';
 
 // GameDays on AWS (review M5): FIS experiment templates in the operations stack, each stopped by real alarms, run by a
 // role that may do only what they need; the FIS extension on the functions only with `-c faultInjection=true`.
@@ -82,7 +82,7 @@ describe('the FIS extension on the functions', () => {
   });
 
   it(`with -c ${FAULT_INJECTION_CONTEXT}=true: every API and worker function has the layer, its configuration and the tag the templates target`, () => {
-    const opted = synthesizeTaskFlow({ [FAULT_INJECTION_CONTEXT]: 'true' });
+    const opted = synthesizeTaskFlow(OPTED_IN);
     for (const [stack, group] of [[opted.stacks.reads, 'api'], [opted.stacks.mutations, 'api'], [opted.stacks.workers, 'workers']] as const) {
       const fns = stack.node.findAll().filter((c): c is TaskFlowFunction => c instanceof TaskFlowFunction);
       expect(fns.length).toBeGreaterThan(0);

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { logicalId, SYNTH_TIMEOUT_MS, synthesizeTaskFlow } from './synth';
+import { logicalId, OPTED_IN, SYNTH_TIMEOUT_MS, synthesizeTaskFlow } from './synth';
 
 // Review S4 in AWS: with a read replica (`-c readReplica=true`) the operations stack alarms on its lag as the
 // replicaHeartbeat schedule measures it — a ticket past 10 s, a page past 60 s — through the alarm topic.
 
 describe('read replica lag', () => {
   it('is alarmed at 10 s (5 minutes) and 60 s (3 minutes, or unmeasured), each naming its runbook, when there is a replica', () => {
-    const { stacks, resources } = synthesizeTaskFlow({ readReplica: 'true' });
+    const { stacks, resources } = synthesizeTaskFlow(OPTED_IN);
     const alarms = stacks.operations.replicaLag!;
     const topic = { Ref: logicalId(stacks.operations.alarms.topic) };
     const warning = resources[logicalId(alarms.warning)]!.Properties;

@@ -5,6 +5,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
+import { FAULT_INJECTION_CONTEXT } from '../../lib/constructs/fault-injection';
 import { PROJECT_ROOT } from '../../lib/constructs/function';
 import type { TaskFlowFunction } from '../../lib/constructs/function';
 import { TaskFlow } from '../../lib/stacks/taskflow';
@@ -50,6 +51,12 @@ const made = new Map<string, Synthesized>();
  * The app of bin/cdk.ts with `context` on top of cdk.json's, synthesized once per context in this run. Only the
  * schema stack's function (the migrate function, whose bundle a test reads) is bundled.
  */
+/**
+ * Every opt-in `-c` flag at once (a read replica, fault injection): one more synthesis serves the tests of each, since
+ * neither changes what the other adds.
+ */
+export const OPTED_IN = { readReplica: 'true', [FAULT_INJECTION_CONTEXT]: 'true' };
+
 export function synthesizeTaskFlow(context: Record<string, unknown> = {}): Synthesized {
   const key = JSON.stringify(context);
   if (!made.has(key)) {
