@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { broadcast, type BroadcastEvent } from '../../functions/domain/broadcast';
 import { fanOut } from '../../functions/domain/fanout';
 import { FRAME_LIMIT_BYTES } from '../../functions/domain/feed';
@@ -50,11 +50,6 @@ async function registerSubscribed(orgId: string, count: number): Promise<string[
     });
   }
   return ids;
-}
-
-async function until(condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 500 && !condition(); i += 1) await new Promise((resolve) => setTimeout(resolve, 10));
-  expect(condition()).toBe(true);
 }
 
 /** An organization with a project and `tasks` tasks: events 1 (project.created) to tasks + 1. */
@@ -346,7 +341,7 @@ describe('broadcast and fan-out', () => {
       concurrency: 50,
       log: () => undefined,
     });
-    await until(() => posted.length === healthyShard!.connections.length - 1);
+    await vi.waitFor(() => expect(posted.length === healthyShard!.connections.length - 1).toBe(true), { timeout: 5_000, interval: 10 });
     unstick();
     expect(await healthy).toMatchObject({ frames: 100, postFailures: 0, skipped: 0 });
     release();
